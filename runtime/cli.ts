@@ -1,0 +1,45 @@
+/** Command-line entry: options → `--help`/`--version`, or a master, or a single process. */
+import { readFileSync } from 'node:fs';
+import { isTsgiError, tsgiError } from './errors.js';
+import { parseArgv, renderHelp, type Options } from './options.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function fail(error: unknown): never {
+  process.stderr.write(`tsgi: ${error instanceof Error ? error.message : String(error)}\n`);
+  if (!isTsgiError(error)) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
+  process.exit(1);
+}
+
+/** Everything wrong with a configuration that the option setters could not see alone. */
+function validate(options: Options): void {
+  if (options.socket.length + options['http-socket'].length === 0) {
+    throw tsgiError('TSGI_ERR_NO_SOCKET', 'nothing to listen on: give --socket ADDR or --http-socket ADDR');
+  }
+  if (options.module === undefined && options['wsgi-file'] === undefined) {
+    throw tsgiError('TSGI_ERR_NO_APP', 'no app: give --module NAME or --wsgi-file PATH');
+  }
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  let options: Options;
+  try {
+    options = parseArgv(argv);
+    if (options.help) return void process.stdout.write(renderHelp());
+    if (options.version) return void process.stdout.write(`tsgi ${version()} (node ${process.version})\n`);
+    validate(options);
+    if (options.chdir !== undefined) process.chdir(options.chdir);
+  } catch (error) {
+    fail(error);
+  }
+  if (options.master || options.processes > 1) {
+    const { Master } = await import('./master.js');
+    await new Master(options).start();
+  } else {
+    const { runSingle } = await import('./single.js');
+    await runSingle(options);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Every error tsgi raises on purpose has a stable code from this one table. The README's error
+ * table is rendered from it (scripts/render-docs.mjs) and a test pins both, so a code never
+ * changes meaning silently.
+ */
+
+type Base = typeof Error | typeof TypeError | typeof RangeError;
+
+interface ErrorSpec {
+  /** The Error subclass callers can rely on (`instanceof TypeError` for wrong types, …). */
+  base: Base;
+  /** HTTP status a request-level error becomes (parse errors → 400, app errors → 500). */
+  status?: number;
+  /** One line for the README: what it means. */
+  meaning: string;
+  /** One line for the README: what to do about it. */
+  fix: string;
+}
+
+export const ERROR_CODES = {
+  TSGI_ERR_OPT_UNKNOWN: { base: Error, meaning: 'an option name tsgi does not know', fix: 'check the spelling (the message suggests the closest option); `tsgi --help` lists them all' },
+  TSGI_ERR_OPT_VALUE: { base: RangeError, meaning: 'an option got a value of the wrong kind or out of range', fix: 'fix the value named in the message (`tsgi --help` shows the expected form)' },
+  TSGI_ERR_OPT_MISSING_VALUE: { base: Error, meaning: 'an option that takes a value was given none', fix: 'add the value after the option (`--processes 4` or `--processes=4`)' },
+  TSGI_ERR_OPT_ARGUMENT: { base: Error, meaning: 'a bare argument tsgi cannot use', fix: 'pass options as `--name value`; config files need `--ini FILE` and friends' },
+  TSGI_ERR_NO_APP: { base: Error, meaning: 'no application was configured', fix: 'give `--module NAME` or `--wsgi-file PATH`' },
+  TSGI_ERR_NO_SOCKET: { base: Error, meaning: 'nothing to listen on', fix: 'give at least one `--socket` or `--http-socket`' },
+  TSGI_ERR_SOCKET_BIND: { base: Error, meaning: 'a socket could not be bound (address in use, no permission, bad path)', fix: 'stop whatever holds the address (`ss -ltnp`), or pick another one' },
+  TSGI_ERR_APP_LOAD: { base: Error, meaning: 'importing the application threw', fix: 'fix the error in the stack trace; tsgi refuses to respawn an app that cannot load' },
+  TSGI_ERR_APP_NOT_FOUND: { base: Error, meaning: 'the module or file of the application does not exist', fix: 'check `--module`/`--wsgi-file` against `--chdir` (paths resolve from the working directory)' },
+  TSGI_ERR_APP_NO_CALLABLE: { base: TypeError, meaning: 'the application module does not export the callable', fix: 'export it (default `application`) or name it with `--callable` or `module:callable`' },
+  TSGI_ERR_APP_EXCEPTION: { base: Error, status: 500, meaning: 'the application threw while serving a request', fix: 'read the stack trace in the log; the worker kept serving' },
+  TSGI_ERR_APP_START_RESPONSE: { base: Error, status: 500, meaning: 'start_response was called twice without exc_info, or after the headers were sent', fix: 'call start_response once per request (pass exc_info to replace an error response)' },
+  TSGI_ERR_APP_NO_START_RESPONSE: { base: Error, status: 500, meaning: 'the application produced a body before calling start_response', fix: 'call start_response(status, headers) before returning or yielding body chunks' },
+  TSGI_ERR_APP_STATUS: { base: TypeError, status: 500, meaning: 'start_response got a status that is not "NNN Reason"', fix: "pass a status string such as '200 OK'" },
+  TSGI_ERR_APP_HEADERS: { base: TypeError, status: 500, meaning: 'start_response got headers that are not [name, value] string pairs', fix: "pass headers as [['Content-Type', 'text/html'], …]" },
+  TSGI_ERR_APP_YIELD: { base: TypeError, status: 500, meaning: 'a green thread yielded something that is neither a body chunk nor a suspension', fix: 'yield strings, Buffers, Uint8Arrays, Promises or values returned by uwsgi.async_sleep/suspend/wait_fd_*' },
+  TSGI_ERR_UWSGI_BLOCK_SIZE: { base: RangeError, status: 400, meaning: 'a uwsgi packet announced a vars block larger than --buffer-size', fix: 'raise `--buffer-size` (max 65535) if your front end sends large headers' },
+  TSGI_ERR_UWSGI_NULL_KEY: { base: Error, status: 400, meaning: 'a uwsgi vars block contained an empty key', fix: 'the peer is not speaking the uwsgi protocol; check what connects to this socket' },
+  TSGI_ERR_UWSGI_TRUNCATED_VARS: { base: Error, status: 400, meaning: 'a length inside a uwsgi vars block runs past its end', fix: 'the peer is not speaking the uwsgi protocol; check what connects to this socket' },
+  TSGI_ERR_UWSGI_TOO_MANY_VARS: { base: RangeError, status: 400, meaning: 'a uwsgi packet carried more than 2 × --max-vars vars', fix: 'raise `--max-vars`' },
+  TSGI_ERR_UWSGI_MODIFIER: { base: Error, status: 400, meaning: 'a uwsgi packet used a modifier1 this socket does not serve', fix: 'send modifier1 0 requests (`uwsgi_modifier1` in nginx)' },
+  TSGI_ERR_HTTP_PARSE: { base: Error, status: 400, meaning: 'a request on an HTTP socket was not valid HTTP/1.x', fix: 'the peer is not speaking HTTP; use `--socket` for uwsgi clients' },
+  TSGI_ERR_REQUEST_TIMEOUT: { base: Error, status: 408, meaning: 'a client sent a partial request and then nothing for --socket-timeout seconds', fix: 'nothing on the server; raise `--socket-timeout` for slow clients' },
+  TSGI_ERR_API_OUTSIDE_WORKER: { base: Error, meaning: 'a uwsgi api function was called in a process that is not a tsgi worker', fix: 'call it from code that tsgi runs (the app, a handler), not from a plain `node` process' },
+  TSGI_ERR_API_OUTSIDE_THREAD: { base: Error, meaning: 'a suspension (async_sleep, suspend, wait_fd_*) was called outside a green thread without being yielded or awaited', fix: 'yield the value inside a generator app, or await it' },
+  TSGI_ERR_API_FD: { base: TypeError, meaning: 'wait_fd_read/wait_fd_write got something that is not a pollable file descriptor', fix: 'pass the fd of a socket, pipe or eventfd (regular files are always ready and cannot be polled)' },
+  TSGI_ERR_CANCELLED: { base: Error, meaning: 'a green thread was halted (client gone, shutdown); thrown into waits that are still pending', fix: 'nothing: let it propagate so finally blocks run' },
+  TSGI_ERR_NATIVE_MISSING: { base: Error, meaning: 'the native addon (build/Release/tsgi.node) is not built', fix: 'run `npm install` (or `node scripts/build-addon.mjs`); it needs python3, make, g++ and Node headers' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** A tsgi error: `code` is stable, `status` is set for errors that become HTTP responses. */
+export interface TsgiError extends Error {
+  code: ErrorCode;
+  status?: number;
+}
+
+/** Builds the error for `code`, an instance of the table's base class, with `message`. */
+export function tsgiError(code: ErrorCode, message: string, options?: { cause?: unknown }): TsgiError {
+  const spec: ErrorSpec = ERROR_CODES[code];
+  const error = new spec.base(message, options) as TsgiError;
+  error.code = code;
+  if (spec.status !== undefined) error.status = spec.status;
+  return error;
+}
+
+export function isTsgiError(value: unknown, code?: ErrorCode): value is TsgiError {
+  return value instanceof Error && typeof (value as TsgiError).code === 'string'
+    && (value as TsgiError).code in ERROR_CODES && (code === undefined || (value as TsgiError).code === code);
+}
+
+/**
+ * Exit codes a worker uses to tell the master why it stopped. The values are uWSGI's
+ * (uwsgi.h), so tools that watch uWSGI exit statuses read tsgi's the same way.
+ */
+export const EXIT = {
+  /** Normal end of a worker (graceful stop finished). */
+  OK: 0,
+  /** The worker could not boot (bad socket fd, addon missing): the master halts. */
+  WORKER_BOOT_ERROR: 1,
+  /** The application failed to import: the master halts instead of respawning in a loop. */
+  APP_LOAD_ERROR: 22,
+} as const;

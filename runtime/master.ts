@@ -1,0 +1,207 @@
+/**
+ * The master (uWSGI's `--master`, gunicorn's arbiter): binds the sockets, spawns the workers,
+ * respawns the ones that die, reloads gracefully on SIGHUP and shuts down on SIGTERM/SIGINT.
+ *
+ * POSIX signal handlers only enqueue; `#drainSignals` handles them one at a time through a
+ * name table, so no two state changes ever interleave.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { reportBootError } from './boot-error.js';
+import { EXIT } from './errors.js';
+import { FIRST_SOCKET_FD, workerEnvironment, type MasterMessage, type WorkerMessage } from './ipc.js';
+import { bindSockets, closeSockets, type BoundSocket } from './listeners.js';
+import { flushLog, log, setLogPrefix } from './logger.js';
+import type { Options } from './options.js';
+import { removePidfile, writePidfile } from './pidfile.js';
+
+type WorkerState = 'booting' | 'ready' | 'stopping' | 'dead';
+
+interface WorkerProcess {
+  id: number;
+  child: ChildProcess;
+  pid: number;
+  state: WorkerState;
+  /** Which reload generation spawned it. */
+  generation: number;
+  spawnedAt: number;
+}
+
+type MasterSignal = 'SIGHUP' | 'SIGTERM' | 'SIGINT';
+
+const MAIN_SCRIPT = fileURLToPath(new URL('./main.js', import.meta.url));
+/** uWSGI's fork-bomb guard: too many respawns within a second → pause this long. */
+const FORKBOMB_DELAY_MS = 2000;
+
+export class Master {
+  #sockets: BoundSocket[] = [];
+  /** The serving generation, one per worker id. */
+  readonly #workers = new Map<number, WorkerProcess>();
+  /** Workers of an older generation, finishing their requests after a reload. */
+  readonly #retiring = new Set<WorkerProcess>();
+  readonly #signals: MasterSignal[] = [];
+  #generation = 0;
+  #everReady = false;
+  #stopping = false;
+  #lastRespawn = 0;
+  #fastRespawns = 0;
+
+  constructor(readonly options: Options) {}
+
+  async start(): Promise<void> {
+    setLogPrefix('[master]');
+    log(`tsgi master (pid ${process.pid}) starting: ${this.options.processes} worker(s) × ${this.options.async} core(s)`);
+    try {
+      this.#sockets = await bindSockets(this.options);
+    } catch (error) {
+      process.exit(reportBootError(error, 'tsgi'));
+    }
+    if (this.options.pidfile) writePidfile(this.options.pidfile);
+    for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.#enqueue(signal));
+    for (let id = 1; id <= this.options.processes; id++) this.#spawn(id);
+  }
+
+  // Signal handling: enqueue only, then drain in order.
+  #enqueue(signal: MasterSignal): void {
+    this.#signals.push(signal);
+    if (this.#signals.length === 1) setImmediate(() => this.#drainSignals());
+  }
+
+  #drainSignals(): void {
+    for (let signal = this.#signals.shift(); signal; signal = this.#signals.shift()) this.#handlers[signal]();
+  }
+
+  readonly #handlers: Record<MasterSignal, () => void> = {
+    SIGHUP: () => this.#reload(),
+    SIGTERM: () => this.#shutdown('SIGTERM'),
+    SIGINT: () => this.#shutdown('SIGINT'),
+  };
+
+  #spawn(id: number): WorkerProcess {
+    const child = spawn(process.execPath, [...process.execArgv, MAIN_SCRIPT], {
+      env: { ...process.env, ...workerEnvironment({ workerId: id, masterPid: process.pid, options: this.options, sockets: this.#socketSpecs() }) },
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...this.#sockets.map((socket) => socket.fd)],
+    });
+    const worker: WorkerProcess = { id, child, pid: child.pid ?? 0, state: 'booting', generation: this.#generation, spawnedAt: Date.now() };
+    this.#workers.set(id, worker);
+    child.on('message', (message: WorkerMessage) => {
+      if (message.act === 'ready') this.#onReady(worker);
+    });
+    child.on('exit', (code, signal) => this.#onExit(worker, code, signal));
+    log(`spawned worker ${id} (pid ${worker.pid})`);
+    return worker;
+  }
+
+  #socketSpecs(): Array<{ fd: number; protocol: string; name: string }> {
+    return this.#sockets.map((socket, i) => ({ fd: FIRST_SOCKET_FD + i, protocol: socket.protocol, name: socket.name }));
+  }
+
+  #onReady(worker: WorkerProcess): void {
+    if (worker.state !== 'booting') return;
+    worker.state = 'ready';
+    if (!this.#everReady && [...this.#workers.values()].every((w) => w.state === 'ready')) {
+      this.#everReady = true;
+      log(`all ${this.#workers.size} workers ready`);
+    }
+    // A reload: the new worker accepts now, so its predecessor may stop.
+    for (const old of this.#retiring) if (old.id === worker.id && old.state === 'ready') this.#stopWorker(old);
+  }
+
+  #onExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    const wasBooting = worker.state === 'booting';
+    const wasRetiring = this.#retiring.delete(worker);
+    worker.state = 'dead';
+    if (this.#workers.get(worker.id) === worker) this.#workers.delete(worker.id);
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    if (this.#stopping) {
+      log(`worker ${worker.id} (pid ${worker.pid}) stopped (${how})`);
+      return this.#finishShutdownIfDone();
+    }
+    if (wasRetiring) return log(`worker ${worker.id} (pid ${worker.pid}) of generation ${worker.generation} retired (${how})`);
+    if (wasBooting && (code === EXIT.APP_LOAD_ERROR || code === EXIT.WORKER_BOOT_ERROR)) return this.#onBootFailure(worker, how);
+    log(`worker ${worker.id} (pid ${worker.pid}) died (${how}), respawning`);
+    this.#respawn(worker.id);
+  }
+
+  /** An app that cannot load is not respawned in a loop. */
+  #onBootFailure(worker: WorkerProcess, how: string): void {
+    if (!this.#everReady) {
+      log(`worker ${worker.id} could not load the app (${how}): shutting down`);
+      this.#shutdown('boot failure', 1);
+      return;
+    }
+    log(`reload aborted: worker ${worker.id} of the new generation could not load the app (${how}); the previous workers keep serving`);
+    for (const fresh of [...this.#workers.values()]) {
+      if (fresh.generation !== this.#generation) continue;
+      this.#workers.delete(fresh.id);
+      if (fresh.state !== 'dead') fresh.child.kill('SIGKILL');
+    }
+    for (const old of this.#retiring) if (old.state === 'ready') this.#workers.set(old.id, old);
+    for (const old of this.#workers.values()) this.#retiring.delete(old);
+    this.#generation--;
+  }
+
+  #respawn(id: number): void {
+    const now = Date.now();
+    this.#fastRespawns = now - this.#lastRespawn < 1000 ? this.#fastRespawns + 1 : 0;
+    this.#lastRespawn = now;
+    if (this.#fastRespawns <= this.options.processes) return void this.#spawn(id);
+    log(`worker respawning too fast !!! sleeping ${FORKBOMB_DELAY_MS / 1000} seconds`);
+    this.#fastRespawns = 0;
+    setTimeout(() => this.#stopping || this.#spawn(id), FORKBOMB_DELAY_MS);
+  }
+
+  /** SIGHUP: a new generation takes over, the old one finishes its requests and exits. */
+  #reload(): void {
+    if (this.#stopping) return;
+    this.#generation++;
+    log(`graceful reload: spawning generation ${this.#generation}`);
+    for (const old of [...this.#workers.values()]) {
+      if (old.state === 'ready') this.#retiring.add(old);
+      else old.child.kill('SIGKILL'); // still booting: the new generation replaces it
+      this.#spawn(old.id);
+    }
+  }
+
+  #stopWorker(worker: WorkerProcess): void {
+    worker.state = 'stopping';
+    if (worker.child.connected) worker.child.send({ act: 'stop' } satisfies MasterMessage);
+    else worker.child.kill('SIGTERM');
+    const mercy = this.options['reload-mercy'] * 1000 + 1000;
+    setTimeout(() => worker.state !== 'dead' && worker.child.kill('SIGKILL'), mercy).unref();
+  }
+
+  #exitCode = 0;
+  #stoppingSince = 0;
+
+  /** SIGTERM/SIGINT: graceful shutdown; the same signal again kills the workers at once. */
+  #shutdown(reason: string, exitCode = 0): void {
+    if (this.#stopping) {
+      // `timeout` and process-group kills deliver the same signal twice at once: only a
+      // second, deliberate signal means "stop waiting".
+      if (Date.now() - this.#stoppingSince < 1000) return;
+      log(`${reason} again: killing the workers now`);
+      for (const worker of this.#all()) worker.child.kill('SIGKILL');
+      return;
+    }
+    this.#stopping = true;
+    this.#stoppingSince = Date.now();
+    this.#exitCode = exitCode;
+    log(`${reason}: graceful shutdown (finishing in-flight requests, at most ${this.options['reload-mercy']} s)`);
+    for (const worker of this.#all()) if (worker.state !== 'dead') this.#stopWorker(worker);
+    this.#finishShutdownIfDone();
+  }
+
+  #all(): WorkerProcess[] {
+    return [...this.#workers.values(), ...this.#retiring];
+  }
+
+  #finishShutdownIfDone(): void {
+    if (this.#all().some((worker) => worker.state !== 'dead')) return;
+    closeSockets(this.#sockets);
+    if (this.options.pidfile) removePidfile(this.options.pidfile);
+    log(`goodbye to tsgi (exit ${this.#exitCode})`);
+    flushLog();
+    process.exit(this.#exitCode);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Protocols register by name; a worker builds one server per configured socket from here. A
+ * protocol turns accepted connections into `core.serve(env, writer, conn)` calls and owns the
+ * connections it accepted, so graceful stop can close them at the right moment.
+ */
+import type { Scheduler } from '../../green/scheduler.js';
+import type { Core } from '../core.js';
+import type { Options } from '../options.js';
+
+export interface ProtocolContext {
+  scheduler: Scheduler<Core>;
+  options: Options;
+}
+
+export interface ProtocolServer {
+  /** Serves a freshly accepted connection (a non-blocking fd). */
+  serve(fd: number): void;
+  /** Graceful stop begins: close idle connections, close busy ones once their response ends. */
+  drain(): void;
+  /** Connections still open. */
+  readonly connections: number;
+  /** Breaks every connection (the reload mercy ran out). */
+  destroyAll(): void;
+  /** Starts a request that waited for a core, if any; true if it took one. */
+  serveQueued?(): boolean;
+}
+
+export type ProtocolFactory = (context: ProtocolContext) => ProtocolServer;
+
+const protocols = new Map<string, ProtocolFactory>();
+
+export function registerProtocol(name: string, factory: ProtocolFactory): void {
+  protocols.set(name, factory);
+}
+
+export function createProtocolServer(name: string, context: ProtocolContext): ProtocolServer {
+  const factory = protocols.get(name);
+  if (!factory) throw new Error(`no protocol named ${name} (known: ${[...protocols.keys()].join(', ')})`);
+  return factory(context);
+}

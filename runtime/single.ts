@@ -1,0 +1,47 @@
+/**
+ * Without `--master` and with one process, tsgi serves from a single process: it binds the
+ * sockets and runs the worker in-process. SIGTERM/SIGINT still stop it gracefully.
+ */
+import { reportBootError } from './boot-error.js';
+import { EXIT } from './errors.js';
+import { bindSockets, closeSockets, type BoundSocket } from './listeners.js';
+import { flushLog, log } from './logger.js';
+import type { Options } from './options.js';
+import { removePidfile, writePidfile } from './pidfile.js';
+import { installCrashLogging } from './crash-logging.js';
+import { Worker } from './worker.js';
+
+export async function runSingle(options: Options): Promise<void> {
+  let sockets: BoundSocket[] = [];
+  const exit = (code: number): never => {
+    closeSockets(sockets);
+    if (options.pidfile) removePidfile(options.pidfile);
+    flushLog();
+    process.exit(code);
+  };
+  let worker: Worker;
+  try {
+    sockets = await bindSockets(options);
+    if (options.pidfile) writePidfile(options.pidfile);
+    worker = await Worker.start({ options, workerId: 1, masterPid: 0, sockets: sockets.map(({ fd, protocol, name }) => ({ fd, protocol, name })) });
+  } catch (error) {
+    return exit(reportBootError(error, 'tsgi'));
+  }
+  installCrashLogging();
+  let stopping = false;
+  let stoppingSince = 0;
+  const stop = (signal: string) => {
+    if (stopping) {
+      if (Date.now() - stoppingSince < 1000) return; // one signal delivered twice (process group)
+      log(`${signal} again: exiting now`);
+      return exit(EXIT.OK);
+    }
+    stopping = true;
+    stoppingSince = Date.now();
+    log(`${signal}: graceful shutdown (finishing in-flight requests, at most ${options['reload-mercy']} s)`);
+    void worker.stop().then(() => exit(EXIT.OK));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => log('SIGHUP ignored: graceful reload needs --master'));
+}

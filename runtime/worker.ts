@@ -1,0 +1,125 @@
+/**
+ * A worker: loads the app, builds `--async` cores, accepts on the inherited sockets and serves
+ * until it is told to stop. A graceful stop stops accepting, lets in-flight requests finish
+ * within `--reload-mercy`, then halts what is left (running their `finally` blocks) and exits.
+ */
+import { setWorkerContext } from '../api/context.js';
+import { Scheduler } from '../green/scheduler.js';
+import { Acceptor } from './acceptor.js';
+import { loadApp } from './app-loader.js';
+import { Core, type App, type WorkerCounters } from './core.js';
+import { tsgiError } from './errors.js';
+import { log } from './logger.js';
+import { native } from './native.js';
+import type { Options } from './options.js';
+import { createProtocolServer, type ProtocolServer } from './protocols/registry.js';
+import './protocols/http.js';
+import './protocols/uwsgi.js';
+
+export interface InheritedSocket {
+  fd: number;
+  protocol: string;
+  name: string;
+}
+
+export interface WorkerInit {
+  options: Options;
+  workerId: number;
+  masterPid: number;
+  sockets: InheritedSocket[];
+}
+
+const SHUTDOWN = tsgiError('TSGI_ERR_CANCELLED', 'worker shutting down');
+/** How often a stopping worker checks whether its last connection is gone. */
+const STOP_POLL_MS = 25;
+
+export class Worker {
+  readonly counters: WorkerCounters;
+  readonly scheduler: Scheduler<Core>;
+  readonly #servers: ProtocolServer[] = [];
+  readonly #acceptors: Acceptor[] = [];
+  #lastFullLog = 0;
+  #stopping: Promise<void> | null = null;
+
+  private constructor(readonly init: WorkerInit, app: App) {
+    const { options, workerId } = init;
+    this.counters = { id: workerId, requests: 0, exceptions: 0, tx: 0, logRequests: !options['disable-logging'] };
+    this.scheduler = new Scheduler<Core>(options.async, (scheduler, index) => new Core(scheduler, index, app, this.counters));
+    this.scheduler.onAvailable = () => queueMicrotask(() => this.#coreFreed());
+  }
+
+  /** Loads the app (throws TSGI_ERR_APP_* on failure) and starts accepting. */
+  static async start(init: WorkerInit): Promise<Worker> {
+    const { options } = init;
+    if (options.async > 1) raiseFdLimit(options.async);
+    const loaded = await loadApp(options);
+    const worker = new Worker(init, loaded.app);
+    setWorkerContext({
+      workerId: init.workerId,
+      masterPid: init.masterPid,
+      numproc: options.processes,
+      options: Object.freeze({ ...options }),
+      scheduler: worker.scheduler,
+      counters: worker.counters,
+    });
+    worker.#listen();
+    log(`ready (pid ${process.pid}): app ${loaded.label}, ${init.sockets.length} socket(s), ${options.async} core(s)`);
+    return worker;
+  }
+
+  #listen(): void {
+    const context = { scheduler: this.scheduler, options: this.init.options };
+    const canAccept = () => this.scheduler.freeCount > 0;
+    const onFull = () => this.#logFull();
+    for (const socket of this.init.sockets) {
+      const server = createProtocolServer(socket.protocol, context);
+      this.#servers.push(server);
+      this.#acceptors.push(new Acceptor(socket.fd, socket.name, (fd) => server.serve(fd), canAccept, onFull));
+    }
+  }
+
+  /** A core freed after all were busy: requests that waited for one go first, then accepting. */
+  #coreFreed(): void {
+    for (const server of this.#servers) {
+      while (this.scheduler.freeCount > 0 && server.serveQueued?.()) {
+        // each call started one waiting request
+      }
+    }
+    if (this.scheduler.freeCount > 0 && this.#stopping === null) for (const acceptor of this.#acceptors) acceptor.resume();
+  }
+
+  /** uWSGI's "[DANGER] async queue is full", at most once a second. */
+  #logFull(): void {
+    const now = Date.now();
+    if (now - this.#lastFullLog < 1000) return;
+    this.#lastFullLog = now;
+    log(`[DANGER] async queue is full !!! all ${this.scheduler.cores} cores busy, new connections wait in the listen queue`);
+  }
+
+  /** Graceful stop: resolves when every connection is done or the mercy time ran out. */
+  stop(): Promise<void> {
+    return (this.#stopping ??= this.#drain());
+  }
+
+  async #drain(): Promise<void> {
+    for (const acceptor of this.#acceptors) acceptor.close();
+    for (const server of this.#servers) server.drain();
+    const deadline = Date.now() + this.init.options['reload-mercy'] * 1000;
+    while (this.#busy() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+    if (!this.#busy()) return;
+    log(`worker ${this.init.workerId}: --reload-mercy passed with ${this.scheduler.busyCount} request(s) running: halting them`);
+    for (const core of this.scheduler.threads) core.halt(SHUTDOWN);
+    for (const server of this.#servers) server.destroyAll();
+  }
+
+  #busy(): boolean {
+    return this.scheduler.busyCount > 0 || this.#servers.some((server) => server.connections > 0);
+  }
+}
+
+/** Each core may hold a connection: make sure the fd limit allows them all. */
+function raiseFdLimit(cores: number): void {
+  const wanted = cores + 256;
+  const limit = native.raiseOpenFilesLimit(wanted);
+  if (limit < wanted) log(`open files limit is ${limit}, below the ${wanted} that --async ${cores} may need (raise ulimit -n)`);
+}
