@@ -168,11 +168,7 @@ export abstract class GreenThread {
     if (result === undefined || result === null) return this.#guard(this.complete, undefined);
     if (Array.isArray(result)) return this.#consumeArray(result);
     const value = result as { next?: unknown; then?: unknown; [Symbol.asyncIterator]?: unknown; [Symbol.iterator]?: unknown };
-    if (typeof value.next === 'function') {
-      this.#iterator = value as Iterator<unknown, unknown, unknown>;
-      this.#phase = Phase.Iterator;
-      return this.#drive(false, undefined);
-    }
+    // Async generators have next() too: they must be recognised before plain iterators.
     if (typeof value.then === 'function') {
       this.#phase = Phase.Result;
       return this.#park(value instanceof Suspension ? value : new PromiseWait(value as PromiseLike<unknown>));
@@ -180,6 +176,11 @@ export abstract class GreenThread {
     if (typeof value[Symbol.asyncIterator] === 'function') {
       this.#asyncIterator = (value as AsyncIterable<unknown>)[Symbol.asyncIterator]();
       return this.#pumpAsync();
+    }
+    if (typeof value.next === 'function') {
+      this.#iterator = value as Iterator<unknown, unknown, unknown>;
+      this.#phase = Phase.Iterator;
+      return this.#drive(false, undefined);
     }
     if (typeof value[Symbol.iterator] === 'function') {
       this.#iterator = (value as Iterable<unknown>)[Symbol.iterator]();

@@ -54,7 +54,8 @@ export class Master {
     try {
       this.#sockets = await bindSockets(this.options);
     } catch (error) {
-      process.exit(reportBootError(error, 'tsgi'));
+      reportBootError(error, 'tsgi');
+      process.exit(1);
     }
     if (this.options.pidfile) writePidfile(this.options.pidfile);
     for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.#enqueue(signal));

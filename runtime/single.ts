@@ -25,7 +25,8 @@ export async function runSingle(options: Options): Promise<void> {
     if (options.pidfile) writePidfile(options.pidfile);
     worker = await Worker.start({ options, workerId: 1, masterPid: 0, sockets: sockets.map(({ fd, protocol, name }) => ({ fd, protocol, name })) });
   } catch (error) {
-    return exit(reportBootError(error, 'tsgi'));
+    reportBootError(error, 'tsgi');
+    return exit(1); // 22 (APP_LOAD_ERROR) is for the master; a command fails with 1
   }
   installCrashLogging();
   let stopping = false;

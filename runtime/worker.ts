@@ -68,9 +68,9 @@ export class Worker {
   }
 
   #listen(): void {
-    const context = { scheduler: this.scheduler, options: this.init.options };
-    const canAccept = () => this.scheduler.freeCount > 0;
     const onFull = () => this.#logFull();
+    const context = { scheduler: this.scheduler, options: this.init.options, onFull };
+    const canAccept = () => this.scheduler.freeCount > 0;
     for (const socket of this.init.sockets) {
       const server = createProtocolServer(socket.protocol, context);
       this.#servers.push(server);
@@ -93,7 +93,7 @@ export class Worker {
     const now = Date.now();
     if (now - this.#lastFullLog < 1000) return;
     this.#lastFullLog = now;
-    log(`[DANGER] async queue is full !!! all ${this.scheduler.cores} cores busy, new connections wait in the listen queue`);
+    log(`[DANGER] async queue is full !!! all ${this.scheduler.cores} cores busy, new requests wait for a free core`);
   }
 
   /** Graceful stop: resolves when every connection is done or the mercy time ran out. */

@@ -52,6 +52,7 @@ class HttpServer implements ProtocolServer {
     if (core === null) {
       // All cores busy: the request waits here (its connection is already accepted).
       this.#queue.push(request, response);
+      this.context.onFull();
       return;
     }
     this.#start(core, request, response);

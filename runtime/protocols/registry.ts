@@ -10,6 +10,8 @@ import type { Options } from '../options.js';
 export interface ProtocolContext {
   scheduler: Scheduler<Core>;
   options: Options;
+  /** A request or connection had to wait because every core is busy. */
+  onFull: () => void;
 }
 
 export interface ProtocolServer {

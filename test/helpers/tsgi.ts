@@ -1,0 +1,120 @@
+/**
+ * Starts real tsgi processes for integration tests and talks to them. A test that fails can
+ * print `server.log()` to see what the server said.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const MAIN = join(ROOT, 'dist/runtime/main.js');
+export const APPS = join(ROOT, 'apps');
+export const FIXTURE_APPS = join(ROOT, 'test/apps');
+
+export interface Server {
+  child: ChildProcess;
+  pid: number;
+  /** Everything the server wrote to stdout and stderr so far. */
+  log(): string;
+  /** Resolves when the log matches `pattern` (rejects after `timeoutMs`). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>;
+  /** SIGTERM (graceful), then waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+let portCounter = 0;
+/** A port below the ephemeral range (32768+), distinct per test process and call. */
+export function freePort(): number {
+  return 20000 + ((process.pid * 37 + portCounter++ * 7) % 9000);
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'tsgi-test-'));
+}
+
+/**
+ * Runs `tsgi ...args` (cwd defaults to apps/). `ready` is the log line to wait for before
+ * resolving; pass null to resolve at once (for processes expected to fail).
+ */
+export async function startTsgi(args: string[], opts: { cwd?: string; ready?: RegExp | null; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Server> {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: opts.cwd ?? APPS, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const waiters: Array<() => void> = [];
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const waiter of waiters.splice(0)) waiter();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => {
+    resolve(code ?? signal ?? -1);
+    for (const waiter of waiters.splice(0)) waiter();
+  }));
+  const server: Server = {
+    child,
+    pid: child.pid!,
+    log: () => output,
+    exited,
+    waitFor(pattern, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern} in:\n${output}`)), timeoutMs);
+        const check = () => {
+          const match = output.match(pattern);
+          if (match) {
+            clearTimeout(timer);
+            return resolve(match);
+          }
+          if (child.exitCode !== null || child.signalCode !== null) {
+            clearTimeout(timer);
+            return reject(new Error(`tsgi exited (${child.exitCode ?? child.signalCode}) before ${pattern}:\n${output}`));
+          }
+          waiters.push(check);
+        };
+        check();
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  const ready = opts.ready === undefined ? /ready \(pid/ : opts.ready;
+  if (ready) await server.waitFor(ready, opts.timeoutMs);
+  return server;
+}
+
+/** Runs tsgi to completion (for CLI errors); resolves with its exit code and output. */
+export async function runTsgi(args: string[], opts: { cwd?: string; input?: string } = {}): Promise<{ code: number | string; output: string }> {
+  const server = await startTsgi(args, { cwd: opts.cwd, ready: null });
+  const code = await server.exited;
+  return { code, output: server.log() };
+}
+
+export interface HttpResult {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One HTTP request (no keep-alive agent), resolving with status, headers and body. */
+export function httpGet(target: { port: number; host?: string } | { socketPath: string }, path = '/', init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ ...target, path, method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
