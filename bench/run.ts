@@ -198,7 +198,10 @@ interface ProcStat {
   ppid: number;
   pgrp: number;
   state: string;
-  /** utime + stime + cutime + cstime, in clock ticks */
+  /**
+   * utime + stime, in clock ticks. Not cutime/cstime: a foreign shell reaping a test runner
+   * would add all of that child's CPU at once (it read as "1500 % of a core" once).
+   */
   ticks: number;
 }
 
@@ -218,7 +221,7 @@ function readProcStats(): Map<number, ProcStat> {
       state: f[0]!,
       ppid: Number(f[1]),
       pgrp: Number(f[2]),
-      ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
+      ticks: Number(f[11]) + Number(f[12]),
     });
   }
   return stats;
@@ -836,6 +839,7 @@ async function runOne(config: Config, round: number): Promise<void> {
     const before = readProcStats();
     const t0 = performance.now();
     const output = await runWrk(`${tag}-wrk`, wrkArgs(config.conns, config.seconds, config.timeoutS, config.close, launched.url), config.seconds);
+    if (interrupted) return;
     const elapsedS = (performance.now() - t0) / 1000;
     const foreignPct = (100 * foreignTicks(before, readProcStats())) / CLK_TCK / elapsedS;
     const peakRssKb = stopSampling?.();

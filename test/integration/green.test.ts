@@ -133,8 +133,8 @@ test('app errors become 500s, one log line each, and the worker carries on', asy
     const { status } = await httpGet(target, path);
     assert.is(status, 500, path);
   }
-  assert.match(server.log(), /app error on GET \/throw: Error: boom \| at/);
-  assert.match(server.log(), /TSGI_ERR_APP_START_RESPONSE|start_response called twice/);
+  await server.waitFor(/app error on GET \/throw: Error: boom \| at/);
+  await server.waitFor(/start_response called twice/);
   assert.is((await httpGet(target, '/bad-yield')).body, 'TSGI_ERR_APP_YIELD\n');
   assert.is((await httpGet(target, '/array')).status, 200);
 });
@@ -165,7 +165,7 @@ test('all cores busy: connections wait in the backlog, none refused, one log lin
     const elapsed = Date.now() - started;
     assert.equal(statuses, [200, 200, 200, 200, 200, 200]);
     assert.ok(elapsed >= 1400, `6 half-second sleeps on 2 cores took ${elapsed} ms: they ran more than 2 at a time`);
-    assert.match(small.log(), /async queue is full/);
+    await small.waitFor(/async queue is full/);
   } finally {
     await small.stop();
   }
