@@ -7,7 +7,7 @@
  *   of the package hands out the same api object.
  * - Otherwise an ESM resolve hook maps the bare specifier 'tsgi' to this tsgi's api module.
  *   It is registered only when needed: in Node 20 a hook costs a loader thread.
- * - `require('tsgi')` from CommonJS apps is mapped the same way.
+ * - Likewise `require('tsgi')` from CommonJS apps.
  */
 import Module, { createRequire, register } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -20,16 +20,17 @@ type ResolveFilename = (request: string, ...rest: unknown[]) => string;
 export function makeTsgiImportable(appPath: string): void {
   if (installed) return;
   installed = true;
+  try {
+    createRequire(appPath).resolve('tsgi');
+    return; // the app's project (or this package, by self-reference) provides it
+  } catch {
+    // not resolvable from the app: map it, for require() and for import
+  }
   const cjs = Module as unknown as { _resolveFilename: ResolveFilename };
   const resolveFilename = cjs._resolveFilename;
   const apiPath = fileURLToPath(API_URL);
   cjs._resolveFilename = function (request: string, ...rest: unknown[]): string {
     return request === 'tsgi' ? apiPath : resolveFilename.call(this, request, ...rest);
   };
-  try {
-    createRequire(appPath).resolve('tsgi');
-    return;
-  } catch {
-    register(new URL('./tsgi-resolve-hook.js', import.meta.url), { data: { apiUrl: API_URL.href } });
-  }
+  register(new URL('./tsgi-resolve-hook.js', import.meta.url), { data: { apiUrl: API_URL.href } });
 }
