@@ -109,17 +109,19 @@ export class Master {
   }
 
   #onExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    const wasBooting = worker.state === 'booting';
+    const previous = worker.state;
     const wasRetiring = this.#retiring.delete(worker);
+    const current = this.#workers.get(worker.id) === worker;
     worker.state = 'dead';
-    if (this.#workers.get(worker.id) === worker) this.#workers.delete(worker.id);
+    if (current) this.#workers.delete(worker.id);
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     if (this.#stopping) {
       log(`worker ${worker.id} (pid ${worker.pid}) stopped (${how})`);
       return this.#finishShutdownIfDone();
     }
     if (wasRetiring) return log(`worker ${worker.id} (pid ${worker.pid}) of generation ${worker.generation} retired (${how})`);
-    if (wasBooting && (code === EXIT.APP_LOAD_ERROR || code === EXIT.WORKER_BOOT_ERROR)) return this.#onBootFailure(worker, how);
+    if (previous === 'stopping' || !current) return log(`worker ${worker.id} (pid ${worker.pid}) stopped (${how})`);
+    if (previous === 'booting' && (code === EXIT.APP_LOAD_ERROR || code === EXIT.WORKER_BOOT_ERROR)) return this.#onBootFailure(worker, how);
     log(`worker ${worker.id} (pid ${worker.pid}) died (${how}), respawning`);
     this.#respawn(worker.id);
   }
@@ -131,15 +133,20 @@ export class Master {
       this.#shutdown('boot failure', 1);
       return;
     }
-    log(`reload aborted: worker ${worker.id} of the new generation could not load the app (${how}); the previous workers keep serving`);
-    for (const fresh of [...this.#workers.values()]) {
-      if (fresh.generation !== this.#generation) continue;
-      this.#workers.delete(fresh.id);
-      if (fresh.state !== 'dead') fresh.child.kill('SIGKILL');
+    if (this.#retiring.size === 0) {
+      // A respawn (not a reload) found the app broken on disk: keep trying, slowly.
+      log(`worker ${worker.id} could not load the app (${how}): retrying in ${FORKBOMB_DELAY_MS / 1000} s`);
+      setTimeout(() => this.#stopping || this.#workers.has(worker.id) || this.#spawn(worker.id), FORKBOMB_DELAY_MS);
+      return;
     }
-    for (const old of this.#retiring) if (old.state === 'ready') this.#workers.set(old.id, old);
-    for (const old of this.#workers.values()) this.#retiring.delete(old);
-    this.#generation--;
+    log(`reload aborted: worker ${worker.id} of the new generation could not load the app (${how}); the previous workers keep serving`);
+    for (const old of [...this.#retiring]) {
+      const fresh = this.#workers.get(old.id);
+      if (old.state !== 'ready' || fresh?.state === 'ready') continue; // already handed over
+      if (fresh) this.#kill(fresh);
+      this.#retiring.delete(old);
+      this.#workers.set(old.id, old);
+    }
   }
 
   #respawn(id: number): void {
@@ -159,9 +166,16 @@ export class Master {
     log(`graceful reload: spawning generation ${this.#generation}`);
     for (const old of [...this.#workers.values()]) {
       if (old.state === 'ready') this.#retiring.add(old);
-      else old.child.kill('SIGKILL'); // still booting: the new generation replaces it
+      else this.#kill(old); // still booting: the new generation replaces it
       this.#spawn(old.id);
     }
+  }
+
+  /** Kills a worker on purpose: its exit is not a death to respawn. */
+  #kill(worker: WorkerProcess): void {
+    if (worker.state === 'dead') return;
+    worker.state = 'stopping';
+    worker.child.kill('SIGKILL');
   }
 
   #stopWorker(worker: WorkerProcess): void {

@@ -103,9 +103,13 @@ export class Worker {
 
   async #drain(): Promise<void> {
     for (const acceptor of this.#acceptors) acceptor.close();
-    for (const server of this.#servers) server.drain();
     const deadline = Date.now() + this.init.options['reload-mercy'] * 1000;
-    while (this.#busy() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+    while (Date.now() < deadline) {
+      // Keep-alive connections turn idle as their responses end: close them as they do.
+      for (const server of this.#servers) server.drain();
+      if (!this.#busy()) return;
+      await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+    }
     if (!this.#busy()) return;
     log(`worker ${this.init.workerId}: --reload-mercy passed with ${this.scheduler.busyCount} request(s) running: halting them`);
     for (const core of this.scheduler.threads) core.halt(SHUTDOWN);

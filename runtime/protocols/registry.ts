@@ -17,7 +17,7 @@ export interface ProtocolContext {
 export interface ProtocolServer {
   /** Serves a freshly accepted connection (a non-blocking fd). */
   serve(fd: number): void;
-  /** Graceful stop begins: close idle connections, close busy ones once their response ends. */
+  /** Graceful stop (called repeatedly while stopping): close idle connections, busy ones after their response. */
   drain(): void;
   /** Connections still open. */
   readonly connections: number;

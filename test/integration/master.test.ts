@@ -2,7 +2,7 @@
  * The master: respawn, graceful reload under load without one failed request, graceful
  * shutdown that finishes in-flight requests, boot failures that halt instead of looping.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -88,6 +88,26 @@ test('a stale unix socket file is replaced', async () => {
     assert.is((await uwsgiRequest({ path: socketPath }, nginxLikeVars('GET', '/array'))).body.toString(), 'xyz\n');
   } finally {
     await second.stop();
+  }
+});
+
+test('a reload whose new code cannot load is aborted; the old workers keep serving', async () => {
+  const dir = tempDir();
+  const app = join(dir, 'app.mjs');
+  writeFileSync(app, "export const application = (env, sr) => { sr('200 OK', []); return 'v1'; };\n");
+  const port = freePort();
+  const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'app', '--master', '--processes', '2'], { cwd: dir, ready: /all 2 workers ready/ });
+  try {
+    writeFileSync(app, "throw new Error('v2 is broken');\n");
+    process.kill(server.pid, 'SIGHUP');
+    await server.waitFor(/reload aborted/);
+    for (let i = 0; i < 20; i++) assert.is((await httpGet({ port }, '/')).body, 'v1');
+    writeFileSync(app, "export const application = (env, sr) => { sr('200 OK', []); return 'v3'; };\n");
+    process.kill(server.pid, 'SIGHUP');
+    await server.waitFor(/retired[\s\S]*retired/);
+    assert.is((await httpGet({ port }, '/')).body, 'v3');
+  } finally {
+    await server.stop();
   }
 });
 
