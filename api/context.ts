@@ -7,6 +7,9 @@ import type { Scheduler } from '../green/scheduler.js';
 import type { Core, WorkerCounters } from '../runtime/core.js';
 import { tsgiError } from '../runtime/errors.js';
 import type { Options } from '../runtime/options.js';
+import type { SignalRequest } from '../runtime/signal-hub.js';
+import type { SignalRunner } from '../runtime/signal-runner.js';
+import type { SharedState } from '../runtime/shared/state.js';
 
 export interface WorkerContext {
   workerId: number;
@@ -15,6 +18,9 @@ export interface WorkerContext {
   options: Readonly<Options>;
   scheduler: Scheduler<Core>;
   counters: WorkerCounters;
+  signals: SignalRunner;
+  shared: SharedState;
+  toMaster: (request: SignalRequest) => void;
 }
 
 const KEY = Symbol.for('tsgi.worker-context');

@@ -16,6 +16,9 @@ import type { Suspension } from '../green/suspension.js';
 import { asyncSleep, suspend, waitFd } from '../green/suspend.js';
 import type { Options } from '../runtime/options.js';
 import { workerContext } from './context.js';
+import { rpcApi } from './rpc.js';
+import { sharedApi } from './shared.js';
+import { signalApi } from './signals.js';
 
 export type { App, Headers, StartResponse } from '../runtime/core.js';
 export type { Environ } from '../runtime/environ.js';
@@ -23,7 +26,7 @@ export type { RequestInput } from '../runtime/input.js';
 export type { Chunk } from '../green/thread.js';
 export type { Suspension } from '../green/suspension.js';
 
-export interface Uwsgi {
+export interface Uwsgi extends SignalApi, RpcApi, SharedApi {
   /**
    * Sleeps the current green thread for `seconds` (fractions allowed) without blocking the
    * worker. Yield it in a generator app, or await it in an async one. Called bare (without
@@ -95,18 +98,28 @@ export interface Uwsgi {
   readonly opt: Readonly<Options>;
 }
 
+type SignalApi = typeof signalApi;
+type RpcApi = typeof rpcApi;
+type SharedApi = typeof sharedApi;
+
 function createUwsgi(): Uwsgi {
-  return {
-    async_sleep(seconds) {
+  // Spread would call the getters (started_on) at import time: copy descriptors instead.
+  const api = Object.defineProperties({}, {
+    ...Object.getOwnPropertyDescriptors(signalApi),
+    ...Object.getOwnPropertyDescriptors(rpcApi),
+    ...Object.getOwnPropertyDescriptors(sharedApi),
+  });
+  return Object.defineProperties(api, Object.getOwnPropertyDescriptors({
+    async_sleep(seconds: number) {
       return asyncSleep(workerContext('async_sleep').scheduler.current, seconds);
     },
     suspend() {
       return suspend(workerContext('suspend').scheduler.current);
     },
-    wait_fd_read(fd, timeout = 0) {
+    wait_fd_read(fd: number, timeout = 0) {
       return waitFd(workerContext('wait_fd_read').scheduler.current, fd, false, timeout);
     },
-    wait_fd_write(fd, timeout = 0) {
+    wait_fd_write(fd: number, timeout = 0) {
       return waitFd(workerContext('wait_fd_write').scheduler.current, fd, true, timeout);
     },
     ready_fd() {
@@ -119,7 +132,7 @@ function createUwsgi(): Uwsgi {
       return workerContext('masterpid').masterPid;
     },
     total_requests() {
-      return workerContext('total_requests').counters.requests;
+      return workerContext('total_requests').shared.scoreboard.totalRequests();
     },
     get numproc() {
       return workerContext('numproc').numproc;
@@ -127,7 +140,7 @@ function createUwsgi(): Uwsgi {
     get opt() {
       return workerContext('opt').options;
     },
-  };
+  })) as Uwsgi;
 }
 
 // One api object per process, even when an app brings its own copy of the package.

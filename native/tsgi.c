@@ -11,6 +11,10 @@
  *    not thrown.
  *  - Poll: wait_fd_read/wait_fd_write need readiness of an arbitrary fd (pipe, socket, eventfd)
  *    without consuming its data.
+ *  - shared memory, pidAlive, futexWait/futexWake: the memory shared by master and workers (cache, queue, scoreboard)
+ *    and the cross-process lock on it; Node can neither mmap nor futex-wait on such memory.
+ *  - ConnServer: the uwsgi connection path (accept, read, write, close) in C, because
+ *    net.Socket's per-connection machinery costs more CPU than a small proxied request.
  *
  * Only Node-API (node_api.h) and the libuv that Node itself exports are used.
  */
@@ -18,16 +22,22 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -548,6 +558,319 @@ static napi_value make_pipe(napi_env env, napi_callback_info info) {
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Shared memory: the region the master creates and every worker maps (cache, queue, scoreboard,
+ * signal table), plus what a cross-process lock needs from the kernel.
+ *
+ *  - shmCreate: memfd_create, not shm_open: the region has no name to clean up after a crash
+ *    (it disappears with the last fd and mapping), and workers inherit the fd through spawn's
+ *    stdio, so no path is ever shared.
+ *  - shmOpenFile: --cache-store keeps the cache in a regular file mapped MAP_SHARED, so it
+ *    outlives the processes. A size mismatch is an error, never a silent truncate/extend: the
+ *    file's size is derived from --cache/--cache-blocksize and a wrong one means other options.
+ *  - shmMap: the mapping is wrapped as an external ArrayBuffer (Node 20 has no way to make a
+ *    SharedArrayBuffer over foreign memory). Atomics work on it, except Atomics.wait/notify,
+ *    which require a SharedArrayBuffer: hence futexWait/futexWake below.
+ *  - pidAlive: a lock word holds its owner's pid; the others need to know when that owner died.
+ *  - futexWait/futexWake: without FUTEX_PRIVATE_FLAG, so the kernel keys the wait queue on the
+ *    shared page itself and processes mapping the same memfd or file wake each other.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Sizes are JS numbers: integers up to 2^53 are exact, which covers any mapping we can make. */
+#define MAX_SAFE_INTEGER 9007199254740991.0
+
+static bool get_size(napi_env env, napi_value value, const char* name, size_t* out) {
+  int64_t number;
+  if (!get_int(env, value, name, 1, MAX_SAFE_INTEGER, &number)) return false;
+  *out = (size_t)number;
+  return true;
+}
+
+/* Copies a JS string into `out`; a string that does not fit is an ENAMETOOLONG error. */
+static bool get_string(napi_env env, napi_value value, const char* name, const char* syscall,
+                       char* out, size_t size) {
+  size_t length = 0;
+  if (!expect_type(env, value, napi_string, name, "string")) return false;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok) return false;
+  if (length >= size) {
+    throw_errno(env, ENAMETOOLONG, syscall, NULL);
+    return false;
+  }
+  return napi_get_value_string_utf8(env, value, out, size, &length) == napi_ok;
+}
+
+/* shmCreate(name, size) → fd of a zero-filled anonymous memory file (close-on-exec). */
+static napi_value shm_create(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  /* The kernel limits memfd names to 249 bytes; the name only shows in /proc/PID/fd. */
+  char name[250];
+  size_t size;
+  if (!get_string(env, argv[0], "name", "memfd_create", name, sizeof name) ||
+      !get_size(env, argv[1], "size", &size)) {
+    return NULL;
+  }
+  int fd = memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) {
+    throw_errno(env, errno, "memfd_create", name);
+    return NULL;
+  }
+  if (ftruncate(fd, (off_t)size) != 0) {
+    close_and_throw(env, fd, "ftruncate", name);
+    return NULL;
+  }
+  return int_value(env, fd);
+}
+
+/*
+ * shmOpenFile(path, size) → fd of a regular file of exactly `size` bytes, created (mode 0600,
+ * zero-filled) when missing or empty. An existing file of another size, or something that is not
+ * a regular file, throws EINVAL with both sizes in the message: mapping it would either lose
+ * data (truncate) or fault with SIGBUS past its end.
+ */
+static napi_value shm_open_file(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char path[4096];
+  size_t size;
+  if (!get_string(env, argv[0], "path", "open", path, sizeof path) ||
+      !get_size(env, argv[1], "size", &size)) {
+    return NULL;
+  }
+  int fd;
+  do fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    throw_errno(env, errno, "open", path);
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    close_and_throw(env, fd, "fstat", path);
+    return NULL;
+  }
+  char text[160];
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    throw_errno_text(env, EINVAL, "shmOpenFile", path, "not a regular file");
+    return NULL;
+  }
+  if (st.st_size == 0) {
+    if (ftruncate(fd, (off_t)size) != 0) {
+      close_and_throw(env, fd, "ftruncate", path);
+      return NULL;
+    }
+  } else if ((uint64_t)st.st_size != (uint64_t)size) {
+    close(fd);
+    snprintf(text, sizeof text, "the file is %llu bytes, expected %llu",
+             (unsigned long long)st.st_size, (unsigned long long)size);
+    throw_errno_text(env, EINVAL, "shmOpenFile", path, text);
+    return NULL;
+  }
+  return int_value(env, fd);
+}
+
+static void unmap_finalize(napi_env env, void* data, void* hint) {
+  (void)env;
+  munmap(data, (size_t)(uintptr_t)hint);
+}
+
+/*
+ * shmMap(fd, size) → ArrayBuffer over mmap(MAP_SHARED) of the first `size` bytes; munmap runs
+ * when the ArrayBuffer is garbage collected. The fd may be closed right after: the mapping keeps
+ * the memory alive. The file must already be that large: a mapping past its end would SIGBUS on
+ * first touch, so that is checked and refused here.
+ */
+static napi_value shm_map(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int fd;
+  size_t size;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!get_fd(env, argv[0], &fd) || !get_size(env, argv[1], "size", &size)) return NULL;
+  char detail[32];
+  snprintf(detail, sizeof detail, "fd %d", fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    throw_errno(env, errno, "fstat", detail);
+    return NULL;
+  }
+  if ((uint64_t)st.st_size < (uint64_t)size) {
+    char text[160];
+    snprintf(text, sizeof text, "the file is %llu bytes, cannot map %llu",
+             (unsigned long long)st.st_size, (unsigned long long)size);
+    throw_errno_text(env, EINVAL, "mmap", detail, text);
+    return NULL;
+  }
+  void* memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (memory == MAP_FAILED) {
+    throw_errno(env, errno, "mmap", detail);
+    return NULL;
+  }
+  napi_value buffer;
+  if (napi_create_external_arraybuffer(env, memory, size, unmap_finalize, (void*)(uintptr_t)size,
+                                       &buffer) != napi_ok) {
+    munmap(memory, size);
+    return napi_failed(env);
+  }
+  return buffer;
+}
+
+/*
+ * shmSync(buffer): msync(MS_SYNC) of a mapping from shmMap, so a --cache-store file is on disk
+ * before a clean shutdown returns. (Page-cache contents already survive the processes; this is
+ * for the machine going down.)
+ */
+static napi_value shm_sync(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool is_arraybuffer = false;
+  CHECK(napi_is_arraybuffer(env, argv[0], &is_arraybuffer));
+  if (!is_arraybuffer) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                          "The \"buffer\" argument must be an ArrayBuffer");
+    return NULL;
+  }
+  void* data = NULL;
+  size_t length = 0;
+  CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &length));
+  if (length > 0 && msync(data, length, MS_SYNC) != 0) throw_errno(env, errno, "msync", NULL);
+  return NULL;
+}
+
+/*
+ * True while `pid` runs. A zombie counts as dead: a SIGKILLed worker stays a zombie until its
+ * parent reaps it, and the parent (the master, or a test) may itself be the one waiting for the
+ * lock that the dead worker holds, so treating zombies as alive could deadlock. The state comes
+ * from /proc/PID/stat (the field after the last ')', since the command name may contain one).
+ */
+static bool process_alive(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+  char path[64], stat_text[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno != ENOENT; /* no /proc: trust kill() */
+  ssize_t n = read(fd, stat_text, sizeof stat_text - 1);
+  close(fd);
+  if (n <= 0) return true;
+  stat_text[n] = '\0';
+  const char* paren = strrchr(stat_text, ')');
+  if (paren == NULL || paren[1] != ' ') return true;
+  return paren[2] != 'Z' && paren[2] != 'X';
+}
+
+/* pidAlive(pid) → boolean. EPERM (someone else's process) still means "exists". */
+static napi_value pid_alive(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t pid;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  /* 0 and negative pids address process groups in kill(): never a lock owner. */
+  if (!get_int(env, argv[0], "pid", 1, INT32_MAX, &pid)) return NULL;
+  napi_value result;
+  CHECK(napi_get_boolean(env, process_alive((pid_t)pid), &result));
+  return result;
+}
+
+/* Resolves (Int32Array, index) to the address of that element, with Atomics.wait's checks. */
+static int32_t* get_futex_word(napi_env env, napi_value array, napi_value index_value) {
+  bool is_typedarray = false;
+  if (napi_is_typedarray(env, array, &is_typedarray) != napi_ok) return NULL;
+  napi_typedarray_type type = napi_uint8_array;
+  size_t length = 0, byte_offset = 0;
+  void* data = NULL;
+  if (is_typedarray && napi_get_typedarray_info(env, array, &type, &length, &data, NULL,
+                                                &byte_offset) != napi_ok) {
+    return NULL;
+  }
+  if (!is_typedarray || type != napi_int32_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                          "The \"array\" argument must be an Int32Array");
+    return NULL;
+  }
+  int64_t index;
+  if (length == 0 ||
+      !get_int(env, index_value, "index", 0, (double)length - 1, &index)) {
+    if (length == 0) napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "empty Int32Array");
+    return NULL;
+  }
+  return (int32_t*)data + index; /* `data` already includes the view's byte offset */
+}
+
+/*
+ * futexWait(int32Array, index, expected, timeoutMs) → 'ok' | 'not-equal' | 'timed-out', like
+ * Atomics.wait, which refuses these buffers. It blocks this thread (the event loop too): callers
+ * keep timeouts short. EINTR (a signal arrived) is reported as 'ok', a spurious wake-up the
+ * caller's re-check absorbs, so signal handlers are never delayed by a long wait.
+ */
+static napi_value futex_wait(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t* word = get_futex_word(env, argv[0], argv[1]);
+  if (word == NULL) return NULL;
+  int64_t expected;
+  double timeout_ms;
+  if (!get_int(env, argv[2], "expected", INT32_MIN, INT32_MAX, &expected) ||
+      !expect_type(env, argv[3], napi_number, "timeoutMs", "number")) {
+    return NULL;
+  }
+  CHECK(napi_get_value_double(env, argv[3], &timeout_ms));
+  if (!(timeout_ms >= 0)) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
+                           "The \"timeoutMs\" argument must be >= 0 (Infinity: no timeout)");
+    return NULL;
+  }
+  struct timespec timeout, *timeout_ptr = NULL;
+  if (timeout_ms < 1e15) { /* otherwise: wait without a timeout */
+    timeout.tv_sec = (time_t)(timeout_ms / 1000);
+    timeout.tv_nsec = (long)((timeout_ms - (double)timeout.tv_sec * 1000) * 1e6);
+    if (timeout.tv_nsec > 999999999) timeout.tv_nsec = 999999999;
+    timeout_ptr = &timeout;
+  }
+  const char* outcome = "ok";
+  if (syscall(SYS_futex, word, FUTEX_WAIT, (int32_t)expected, timeout_ptr, NULL, 0) != 0) {
+    if (errno == EAGAIN) {
+      outcome = "not-equal";
+    } else if (errno == ETIMEDOUT) {
+      outcome = "timed-out";
+    } else if (errno != EINTR) {
+      throw_errno(env, errno, "futex", "FUTEX_WAIT");
+      return NULL;
+    }
+  }
+  napi_value result;
+  CHECK(napi_create_string_utf8(env, outcome, NAPI_AUTO_LENGTH, &result));
+  return result;
+}
+
+/* futexWake(int32Array, index, count) → how many waiters (in any process) were woken. */
+static napi_value futex_wake(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t* word = get_futex_word(env, argv[0], argv[1]);
+  if (word == NULL) return NULL;
+  double count;
+  if (!expect_type(env, argv[2], napi_number, "count", "number")) return NULL;
+  CHECK(napi_get_value_double(env, argv[2], &count));
+  if (!(count >= 0)) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
+                           "The \"count\" argument must be >= 0 (Infinity: all waiters)");
+    return NULL;
+  }
+  int wake = count >= (double)INT32_MAX ? INT32_MAX : (int)count;
+  long woken = syscall(SYS_futex, word, FUTEX_WAKE, wake, NULL, NULL, 0);
+  if (woken < 0) {
+    throw_errno(env, errno, "futex", "FUTEX_WAKE");
+    return NULL;
+  }
+  return int_value(env, (int)woken);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Poll: a uv_poll_t on Node's own event loop.
  *
  * Lifetime rules:
@@ -812,6 +1135,852 @@ static napi_value poll_unref(napi_env env, napi_callback_info info) {
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * ConnServer: the uwsgi connection path (accept, read, write, close) in C.
+ *
+ * Behind nginx every request is a new connection carrying one small packet, and net.Socket's
+ * per-connection machinery costs more CPU than the request itself. Here C owns the sockets; JS
+ * only sees onData(fd, bytes | null) and onDrain(fd), and hands bytes to write()/end().
+ *
+ * The common case costs accept4 + read + send + close and no epoll registration at all: nginx
+ * has usually written the request by the time it is accepted, so the first read happens right
+ * in the accept loop, and a synchronous app answers and ends the connection inside onData. A
+ * connection's uv_poll_t is therefore initialised lazily, the first time it has to wait (no
+ * request yet, a queued response, reading resumed).
+ *
+ * Lifetime rules:
+ *  - JS gets no callback for an fd after onData(fd, null), end(fd) or destroy(fd). The record
+ *    leaves the fd table when the fd is closed, so a new connection may reuse the number at once.
+ *  - After every call into JS the record's flags are checked again: the callback may have
+ *    ended, destroyed or paused the connection, or paused/closed the server. A closed record is
+ *    recycled (freelist) only once nothing can reach it: at once if it never had a handle, else
+ *    in the handle's close callback; no accept can run inside a callback, so a record is never
+ *    reused while a caller up the stack still looks at it.
+ *  - The struct is freed when every uv handle has closed AND the JS object is gone, as for Poll.
+ *    The JS object is held strongly while started (until close()) or while connections are
+ *    open; the keepalive handle keeps the loop alive while connections are open.
+ *  - The callbacks are stored on the JS object itself (under a symbol) and only weakly
+ *    referenced here, so a closure over the server is not a leak. Callbacks run only while the
+ *    object is held strongly (there is a connection), so the functions are always there then.
+ *  - An async cleanup hook closes every handle and connection when the environment (a worker
+ *    thread) exits with the server still open.
+ * ------------------------------------------------------------------------------------------- */
+
+#define CONN_READ_SIZE 65536      /* one read per readiness event, into the server's scratch */
+#define CONN_ACCEPT_BATCH 64      /* accepts per readiness event of the listening socket */
+#define CONN_BACKOFF_MS 100       /* pause in accepting after EMFILE/ENFILE */
+#define CONN_QUEUE_MIN 16384      /* first allocation of a write queue */
+#define CONN_QUEUE_KEEP 65536     /* a recycled record keeps a queue buffer up to this size */
+#define CONN_SERVER_MAGIC UINT64_C(0x7473676963736576) /* "tsgicsev": tells a ConnServer from a Poll */
+
+typedef struct tsgi_conn_server tsgi_conn_server;
+
+typedef struct tsgi_conn {
+  uv_poll_t handle;             /* valid while has_handle */
+  tsgi_conn_server* server;
+  struct tsgi_conn* next;       /* the freelist, or the server's pending list */
+  char* queue;                  /* unsent bytes: [queue_start, queue_end) of queue_size */
+  size_t queue_start, queue_end, queue_size;
+  int fd;
+  int events;                   /* what the handle polls for now; 0 = stopped */
+  bool open;                    /* false once the fd is closed */
+  bool has_handle;              /* uv_poll_init done and its close callback not yet run */
+  bool reading;                 /* not paused by pauseReading */
+  bool ended;                   /* end(): JS is done with it; it closes once flushed */
+  bool broken;                  /* a write failed: onData(fd, null) comes next */
+  bool pending;                 /* on the server's pending list, waiting for that null */
+} tsgi_conn;
+
+struct tsgi_conn_server {
+  uint64_t magic;
+  uv_poll_t listen;             /* on listen_fd, our dup of the listening socket */
+  uv_timer_t backoff;           /* EMFILE/ENFILE: accepting resumes after CONN_BACKOFF_MS */
+  uv_timer_t pending_timer;     /* zero delay: reports connections a failed write broke */
+  uv_async_t keepalive;         /* never sent; ref'd while connections are open */
+  uv_loop_t* loop;
+  napi_env env;
+  napi_ref wrapper;             /* weak; strong while started or connections are open */
+  napi_ref on_data, on_drain;   /* weak: the JS object holds the functions */
+  napi_async_context async_context;
+  napi_async_cleanup_hook_handle cleanup;
+  tsgi_conn** conns;            /* open connections, indexed by fd */
+  size_t conns_size;
+  tsgi_conn* free_records;
+  tsgi_conn* pending;
+  uint32_t connections;
+  int listen_fd;
+  int handles_open;             /* uv handles (server's and connections') not yet closed */
+  bool started, paused, closed, listening, backing_off, strong;
+  bool handles_released;        /* pending_timer and keepalive are closing or closed */
+  bool finalized;               /* no JS object owns the struct any more */
+  char scratch[CONN_READ_SIZE];
+};
+
+static void conn_close(tsgi_conn_server* server, tsgi_conn* conn);
+static void conn_update_poll(tsgi_conn_server* server, tsgi_conn* conn);
+static void on_conn_event(uv_poll_t* handle, int status, int events);
+static void on_listen_event(uv_poll_t* handle, int status, int events);
+
+/* ----- handles and the struct's own lifetime ----- */
+
+static void server_free(tsgi_conn_server* server) {
+  while (server->free_records != NULL) {
+    tsgi_conn* conn = server->free_records;
+    server->free_records = conn->next;
+    free(conn->queue);
+    free(conn);
+  }
+  free(server->conns);
+  free(server);
+}
+
+static void server_handle_closed(tsgi_conn_server* server) {
+  if (--server->handles_open > 0) return;
+  /* Tells an exiting environment that this server is done; harmless at any other time. */
+  if (server->cleanup != NULL) {
+    napi_remove_async_cleanup_hook(server->cleanup);
+    server->cleanup = NULL;
+  }
+  if (server->finalized) server_free(server);
+}
+
+static void on_server_handle_closed(uv_handle_t* handle) { server_handle_closed(handle->data); }
+
+static void on_listen_closed(uv_handle_t* handle) {
+  tsgi_conn_server* server = handle->data;
+  close(server->listen_fd); /* our dup: the caller's listenFd stays open */
+  server_handle_closed(server);
+}
+
+static void conn_recycle(tsgi_conn_server* server, tsgi_conn* conn) {
+  conn->next = server->free_records;
+  server->free_records = conn;
+}
+
+static void on_conn_handle_closed(uv_handle_t* handle) {
+  tsgi_conn* conn = handle->data;
+  tsgi_conn_server* server = conn->server;
+  conn->has_handle = false;
+  conn_recycle(server, conn);
+  server_handle_closed(server);
+}
+
+static void on_keepalive(uv_async_t* handle) { (void)handle; }
+
+/* The strong reference mirrors "JS may still get callbacks or may still start accepting". */
+static void server_update_strong(tsgi_conn_server* server) {
+  bool wanted = (server->started && !server->closed) || server->connections > 0;
+  if (wanted == server->strong || server->wrapper == NULL) return;
+  server->strong = wanted;
+  if (wanted) {
+    napi_reference_ref(server->env, server->wrapper, NULL);
+  } else {
+    napi_reference_unref(server->env, server->wrapper, NULL);
+  }
+}
+
+/* Called when the number of open connections becomes 1 or 0. */
+static void server_connections_changed(tsgi_conn_server* server) {
+  if (!server->handles_released) {
+    if (server->connections > 0) {
+      uv_ref((uv_handle_t*)&server->keepalive);
+    } else {
+      uv_unref((uv_handle_t*)&server->keepalive);
+    }
+  }
+  server_update_strong(server);
+}
+
+/* ----- calls into JS ----- */
+
+/* Reports a pending exception (if any) as uncaught; see report_uncaught. */
+static void report_pending(napi_env env) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) report_uncaught(env);
+}
+
+static void server_call(tsgi_conn_server* server, napi_ref function_ref, size_t argc,
+                        napi_value* argv) {
+  napi_env env = server->env;
+  napi_value self = NULL, function = NULL;
+  if (function_ref == NULL || napi_get_reference_value(env, server->wrapper, &self) != napi_ok ||
+      self == NULL || napi_get_reference_value(env, function_ref, &function) != napi_ok ||
+      function == NULL) {
+    return;
+  }
+  napi_status status =
+      napi_make_callback(env, server->async_context, self, function, argc, argv, NULL);
+  if (status == napi_pending_exception) report_uncaught(env);
+}
+
+static void conn_mark_broken(tsgi_conn_server* server, tsgi_conn* conn);
+
+/* onData(fd, Buffer copy of bytes), or onData(fd, null) when bytes is NULL. */
+static void conn_emit_data(tsgi_conn_server* server, tsgi_conn* conn, const char* bytes,
+                           size_t length) {
+  napi_env env = server->env;
+  napi_value argv[2];
+  napi_status status = napi_create_int32(env, conn->fd, &argv[0]);
+  if (status == napi_ok) {
+    status = bytes != NULL ? napi_create_buffer_copy(env, length, bytes, NULL, &argv[1])
+                           : napi_get_null(env, &argv[1]);
+  }
+  if (status != napi_ok) {
+    /* Out of memory for the Buffer: the bytes are lost, so the connection cannot go on. */
+    report_pending(env);
+    if (bytes != NULL) conn_mark_broken(server, conn);
+    return;
+  }
+  server_call(server, server->on_data, 2, argv);
+}
+
+static void conn_emit_drain(tsgi_conn_server* server, tsgi_conn* conn) {
+  napi_value argv[1];
+  if (napi_create_int32(server->env, conn->fd, &argv[0]) == napi_ok) {
+    server_call(server, server->on_drain, 1, argv);
+  }
+}
+
+/* ----- connections ----- */
+
+static bool conn_has_queue(const tsgi_conn* conn) { return conn->queue_end > conn->queue_start; }
+
+static void pending_remove(tsgi_conn_server* server, tsgi_conn* conn) {
+  for (tsgi_conn** link = &server->pending; *link != NULL; link = &(*link)->next) {
+    if (*link == conn) {
+      *link = conn->next;
+      break;
+    }
+  }
+  conn->next = NULL;
+  conn->pending = false;
+}
+
+/* Closes the fd now, dropping any queue. No JS callback. */
+static void conn_close(tsgi_conn_server* server, tsgi_conn* conn) {
+  conn->open = false;
+  server->conns[conn->fd] = NULL;
+  if (conn->pending) pending_remove(server, conn);
+  conn->queue_start = conn->queue_end = 0;
+  if (conn->queue_size > CONN_QUEUE_KEEP) {
+    free(conn->queue);
+    conn->queue = NULL;
+    conn->queue_size = 0;
+  }
+  /* uv_close stops the watcher (EPOLL_CTL_DEL) right away, so the fd can be closed now and its
+   * number reused by the next accept even before the close callback has run. Plain close, no
+   * shutdown(): as uWSGI does, the queued bytes still go out, followed by a FIN. */
+  if (conn->has_handle) uv_close((uv_handle_t*)&conn->handle, on_conn_handle_closed);
+  close(conn->fd);
+  if (!conn->has_handle) conn_recycle(server, conn);
+  if (--server->connections == 0) server_connections_changed(server);
+}
+
+/* The peer is gone: JS hears onData(fd, null) once, then the fd is closed (unless JS ended or
+ * destroyed it inside that callback; an end() with bytes still queued flushes them first). */
+static void conn_report_gone(tsgi_conn_server* server, tsgi_conn* conn) {
+  conn_emit_data(server, conn, NULL, 0);
+  if (conn->open && !conn->ended) conn_close(server, conn);
+}
+
+/* A failure seen from a libuv callback, where JS may be called at once. */
+static void conn_fail(tsgi_conn_server* server, tsgi_conn* conn) {
+  conn->broken = true;
+  conn->queue_start = conn->queue_end = 0;
+  if (conn->pending) pending_remove(server, conn);
+  if (conn->ended) {
+    conn_close(server, conn);
+  } else {
+    conn_report_gone(server, conn);
+  }
+}
+
+static void on_pending_timer(uv_timer_t* timer) {
+  tsgi_conn_server* server = timer->data;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(server->env, &scope) != napi_ok) return;
+  while (server->pending != NULL) {
+    tsgi_conn* conn = server->pending;
+    server->pending = conn->next;
+    conn->next = NULL;
+    conn->pending = false;
+    conn_report_gone(server, conn);
+  }
+  napi_close_handle_scope(server->env, scope);
+}
+
+/*
+ * A failure seen inside a JS call (write): JS must not be re-entered from its own call, so the
+ * null is reported from a zero-delay timer. The connection stops being watched meanwhile.
+ */
+static void conn_mark_broken(tsgi_conn_server* server, tsgi_conn* conn) {
+  if (conn->broken) return;
+  conn->broken = true;
+  conn->queue_start = conn->queue_end = 0;
+  if (conn->ended) {
+    conn_close(server, conn);
+    return;
+  }
+  conn_update_poll(server, conn);
+  conn->pending = true;
+  conn->next = server->pending;
+  server->pending = conn;
+  uv_timer_start(&server->pending_timer, on_pending_timer, 0, 0);
+}
+
+/*
+ * Makes the poll match the state: READABLE while JS reads, WRITABLE while bytes are queued.
+ * uv_poll_start re-registers the fd each time, hence the early return when nothing changes.
+ */
+static void conn_update_poll(tsgi_conn_server* server, tsgi_conn* conn) {
+  int wanted = 0;
+  if (!conn->broken) {
+    if (conn->reading && !conn->ended) wanted |= UV_READABLE;
+    if (conn_has_queue(conn)) wanted |= UV_WRITABLE;
+  }
+  if (wanted == conn->events) return;
+  int err = 0;
+  if (!conn->has_handle) {
+    err = uv_poll_init(server->loop, &conn->handle, conn->fd);
+    if (err == 0) {
+      conn->handle.data = conn;
+      conn->has_handle = true;
+      server->handles_open++;
+    }
+  }
+  if (err == 0) {
+    err = wanted != 0 ? uv_poll_start(&conn->handle, wanted, on_conn_event)
+                      : uv_poll_stop(&conn->handle);
+  }
+  if (err == 0) {
+    conn->events = wanted;
+  } else {
+    conn_mark_broken(server, conn); /* cannot be watched (ENOSPC, ENOMEM…): give it up */
+  }
+}
+
+/* One non-blocking read → onData(fd, bytes); EOF or an error → onData(fd, null) and close. */
+static void conn_read(tsgi_conn_server* server, tsgi_conn* conn) {
+  ssize_t n;
+  do n = read(conn->fd, server->scratch, sizeof server->scratch);
+  while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    conn_emit_data(server, conn, server->scratch, (size_t)n);
+    if (conn->open) conn_update_poll(server, conn);
+  } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    conn_update_poll(server, conn);
+  } else {
+    conn_report_gone(server, conn);
+  }
+}
+
+/* Sends what the queue holds; one send per WRITABLE event (level-triggered). */
+static void conn_flush(tsgi_conn_server* server, tsgi_conn* conn) {
+  size_t queued = conn->queue_end - conn->queue_start;
+  ssize_t n;
+  do n = send(conn->fd, conn->queue + conn->queue_start, queued, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) conn_fail(server, conn);
+    return;
+  }
+  conn->queue_start += (size_t)n;
+  if ((size_t)n < queued) return; /* the socket buffer is full again */
+  conn->queue_start = conn->queue_end = 0;
+  if (conn->ended) {
+    conn_close(server, conn);
+    return;
+  }
+  conn_update_poll(server, conn);
+  conn_emit_drain(server, conn);
+}
+
+static void on_conn_event(uv_poll_t* handle, int status, int events) {
+  tsgi_conn* conn = handle->data;
+  tsgi_conn_server* server = conn->server;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(server->env, &scope) != napi_ok) return;
+  if (status < 0) {
+    conn->events = 0; /* POLLERR: libuv has stopped the handle itself */
+    conn_fail(server, conn);
+  } else {
+    if ((events & UV_WRITABLE) && conn_has_queue(conn)) conn_flush(server, conn);
+    if ((events & UV_READABLE) && conn->open && conn->reading && !conn->ended &&
+        !conn->broken) {
+      conn_read(server, conn);
+    }
+  }
+  napi_close_handle_scope(server->env, scope);
+}
+
+/* Appends to the queue, growing it (doubling) or compacting it first as needed. */
+static bool conn_enqueue(tsgi_conn* conn, const char* data, size_t length) {
+  size_t queued = conn->queue_end - conn->queue_start;
+  if (conn->queue_size - conn->queue_end < length) {
+    if (conn->queue_start > 0) {
+      memmove(conn->queue, conn->queue + conn->queue_start, queued);
+      conn->queue_start = 0;
+      conn->queue_end = queued;
+    }
+    if (conn->queue_size - queued < length) {
+      size_t size = conn->queue_size > 0 ? conn->queue_size : CONN_QUEUE_MIN;
+      while (size < queued + length) {
+        if (size > SIZE_MAX / 2) return false;
+        size *= 2;
+      }
+      char* grown = realloc(conn->queue, size);
+      if (grown == NULL) return false;
+      conn->queue = grown;
+      conn->queue_size = size;
+    }
+  }
+  memcpy(conn->queue + conn->queue_end, data, length);
+  conn->queue_end += length;
+  return true;
+}
+
+/* write(): true when nothing is left queued. A peer error never throws (see conn_mark_broken). */
+static bool conn_write(tsgi_conn_server* server, tsgi_conn* conn, const char* data,
+                       size_t length) {
+  if (conn->broken) return false;
+  size_t sent = 0;
+  if (!conn_has_queue(conn)) {
+    while (sent < length) {
+      ssize_t n = send(conn->fd, data + sent, length - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        sent += (size_t)n;
+        if (sent < length) break; /* a partial write means the buffer is full: queue the rest */
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        break;
+      } else {
+        conn_mark_broken(server, conn); /* EPIPE, ECONNRESET… */
+        return false;
+      }
+    }
+    if (sent == length) return true;
+  }
+  if (!conn_enqueue(conn, data + sent, length - sent)) {
+    conn_mark_broken(server, conn); /* out of memory: the response cannot be completed */
+    return false;
+  }
+  conn_update_poll(server, conn);
+  return false;
+}
+
+static bool server_grow_table(tsgi_conn_server* server, size_t fd) {
+  size_t size = server->conns_size > 0 ? server->conns_size : 1024;
+  while (size <= fd) size *= 2;
+  tsgi_conn** grown = realloc(server->conns, size * sizeof *grown);
+  if (grown == NULL) return false;
+  memset(grown + server->conns_size, 0, (size - server->conns_size) * sizeof *grown);
+  server->conns = grown;
+  server->conns_size = size;
+  return true;
+}
+
+/* A freshly accepted fd: a record, then a read right away (the request is usually there). */
+static void conn_open(tsgi_conn_server* server, int fd) {
+  if ((size_t)fd >= server->conns_size && !server_grow_table(server, (size_t)fd)) {
+    close(fd);
+    return;
+  }
+  tsgi_conn* conn = server->free_records;
+  if (conn != NULL) {
+    server->free_records = conn->next;
+  } else if ((conn = calloc(1, sizeof *conn)) == NULL) {
+    close(fd);
+    return;
+  }
+  conn->server = server;
+  conn->next = NULL;
+  conn->fd = fd;
+  conn->events = 0;
+  conn->open = true;
+  conn->reading = true;
+  conn->ended = false;
+  conn->broken = false;
+  conn->pending = false;
+  conn->queue_start = conn->queue_end = 0;
+  server->conns[fd] = conn;
+  if (server->connections++ == 0) server_connections_changed(server);
+  conn_read(server, conn);
+}
+
+/* ----- the listening socket ----- */
+
+static bool server_accepting(const tsgi_conn_server* server) {
+  return server->started && !server->paused && !server->closed && !server->backing_off;
+}
+
+static int server_update_listen(tsgi_conn_server* server) {
+  bool wanted = server_accepting(server);
+  if (server->closed || wanted == server->listening) return 0;
+  int err = wanted ? uv_poll_start(&server->listen, UV_READABLE, on_listen_event)
+                   : uv_poll_stop(&server->listen);
+  if (err == 0) server->listening = wanted;
+  return err;
+}
+
+static void on_backoff_done(uv_timer_t* timer) {
+  tsgi_conn_server* server = timer->data;
+  server->backing_off = false;
+  server_update_listen(server);
+}
+
+/* Out of fds (or a listening-socket error): stop watching for a while instead of spinning. */
+static void server_back_off(tsgi_conn_server* server) {
+  if (server->closed) return;
+  server->backing_off = true;
+  server_update_listen(server);
+  uv_update_time(server->loop);
+  uv_timer_start(&server->backoff, on_backoff_done, CONN_BACKOFF_MS, 0);
+}
+
+static void on_listen_event(uv_poll_t* handle, int status, int events) {
+  (void)events;
+  tsgi_conn_server* server = handle->data;
+  if (status < 0) {
+    server->listening = false; /* POLLERR: libuv has stopped the handle itself */
+    server_back_off(server);
+    return;
+  }
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(server->env, &scope) != napi_ok) return;
+  /* server_accepting() is re-checked after each connection: its onData may pause or close. */
+  for (int i = 0; i < CONN_ACCEPT_BATCH && server_accepting(server); i++) {
+    int fd = accept4(server->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      conn_open(server, fd);
+    } else if (errno == EINTR || errno == ECONNABORTED) {
+      continue;
+    } else {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        server_back_off(server);
+      }
+      break; /* EAGAIN: the backlog is empty, or another worker won the race */
+    }
+  }
+  napi_close_handle_scope(server->env, scope);
+}
+
+/* ----- teardown ----- */
+
+static void server_close_listen(tsgi_conn_server* server) {
+  if (server->closed) return;
+  server->closed = true;
+  server->listening = false;
+  uv_close((uv_handle_t*)&server->listen, on_listen_closed);
+  uv_close((uv_handle_t*)&server->backoff, on_server_handle_closed);
+  server_update_strong(server);
+}
+
+static void server_release_js(tsgi_conn_server* server) {
+  if (server->on_data != NULL) {
+    napi_delete_reference(server->env, server->on_data);
+    server->on_data = NULL;
+  }
+  if (server->on_drain != NULL) {
+    napi_delete_reference(server->env, server->on_drain);
+    server->on_drain = NULL;
+  }
+  if (server->async_context != NULL) {
+    napi_async_destroy(server->env, server->async_context);
+    server->async_context = NULL;
+  }
+  server_update_strong(server);
+}
+
+/* Closes everything, connections included, without calling JS. Idempotent. */
+static void server_shutdown(tsgi_conn_server* server) {
+  server_close_listen(server);
+  for (size_t fd = 0; fd < server->conns_size && server->connections > 0; fd++) {
+    if (server->conns[fd] != NULL) conn_close(server, server->conns[fd]);
+  }
+  if (!server->handles_released) {
+    server->handles_released = true;
+    uv_close((uv_handle_t*)&server->pending_timer, on_server_handle_closed);
+    uv_close((uv_handle_t*)&server->keepalive, on_server_handle_closed);
+  }
+  server_release_js(server);
+}
+
+/* The environment (a worker thread) is exiting with this server still open. */
+static void conn_server_on_env_exit(napi_async_cleanup_hook_handle handle, void* data) {
+  (void)handle;
+  server_shutdown(data);
+}
+
+/* The JS object was garbage collected (so: closed or never started, and no connections), or
+ * the environment is shutting down after conn_server_on_env_exit. */
+static void conn_server_finalize(napi_env env, void* data, void* hint) {
+  (void)hint;
+  tsgi_conn_server* server = data;
+  server->strong = false;
+  napi_delete_reference(env, server->wrapper);
+  server->wrapper = NULL;
+  server_shutdown(server);
+  server->finalized = true;
+  if (server->handles_open == 0) server_free(server);
+}
+
+/* ----- the JS class ----- */
+
+/*
+ * Pairs the handles with the JS object. The callbacks are kept in an array on the object under
+ * a fresh symbol (non-writable, non-configurable), so they live exactly as long as the object.
+ */
+static napi_value conn_server_attach(napi_env env, napi_value self, napi_value on_data,
+                                     napi_value on_drain, tsgi_conn_server* server) {
+  napi_value resource_name, description, holder;
+  napi_property_descriptor hold = {NULL, NULL, NULL, NULL, NULL, NULL, napi_default, NULL};
+  if (napi_create_reference(env, on_data, 0, &server->on_data) != napi_ok ||
+      napi_create_reference(env, on_drain, 0, &server->on_drain) != napi_ok ||
+      napi_create_string_utf8(env, "tsgi.ConnServer callbacks", NAPI_AUTO_LENGTH,
+                              &description) != napi_ok ||
+      napi_create_symbol(env, description, &hold.name) != napi_ok ||
+      napi_create_array_with_length(env, 2, &holder) != napi_ok ||
+      napi_set_element(env, holder, 0, on_data) != napi_ok ||
+      napi_set_element(env, holder, 1, on_drain) != napi_ok ||
+      (hold.value = holder, napi_define_properties(env, self, 1, &hold)) != napi_ok ||
+      napi_create_string_utf8(env, "tsgi.ConnServer", NAPI_AUTO_LENGTH, &resource_name) !=
+          napi_ok ||
+      napi_async_init(env, NULL, resource_name, &server->async_context) != napi_ok ||
+      napi_add_async_cleanup_hook(env, conn_server_on_env_exit, server, &server->cleanup) !=
+          napi_ok ||
+      napi_wrap(env, self, server, conn_server_finalize, NULL, &server->wrapper) != napi_ok) {
+    napi_value result = napi_failed(env);
+    server->finalized = true; /* no JS object owns it */
+    server_shutdown(server);
+    return result;
+  }
+  return self;
+}
+
+/* new ConnServer(listenFd, onData, onDrain) */
+static napi_value conn_server_new(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], self, new_target;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  CHECK(napi_get_new_target(env, info, &new_target));
+  if (new_target == NULL) {
+    napi_throw_type_error(env, "ERR_CONSTRUCT_CALL_REQUIRED",
+                          "Class constructor ConnServer cannot be invoked without 'new'");
+    return NULL;
+  }
+  int fd;
+  if (!get_fd(env, argv[0], &fd) ||
+      !expect_type(env, argv[1], napi_function, "onData", "function") ||
+      !expect_type(env, argv[2], napi_function, "onDrain", "function")) {
+    return NULL;
+  }
+  uv_loop_t* loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+
+  char detail[32];
+  snprintf(detail, sizeof detail, "fd %d", fd);
+  /* A dup, as for Poll: libuv allows one watcher per fd number, and closing the server must
+   * leave the caller's listenFd open (the master owns it). */
+  int listen_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (listen_fd < 0) {
+    throw_errno(env, errno, "dup", detail);
+    return NULL;
+  }
+  tsgi_conn_server* server = calloc(1, sizeof *server);
+  if (server == NULL) {
+    close(listen_fd);
+    throw_errno(env, ENOMEM, "calloc", detail);
+    return NULL;
+  }
+  int err = uv_poll_init(loop, &server->listen, listen_fd);
+  if (err != 0) {
+    close(listen_fd);
+    free(server);
+    throw_errno(env, -err, "uv_poll_init", detail);
+    return NULL;
+  }
+  server->magic = CONN_SERVER_MAGIC;
+  server->loop = loop;
+  server->env = env;
+  server->listen_fd = listen_fd;
+  server->listen.data = server;
+  uv_timer_init(loop, &server->backoff);
+  uv_timer_init(loop, &server->pending_timer);
+  server->backoff.data = server;
+  server->pending_timer.data = server;
+  server->handles_open = 3;
+  err = uv_async_init(loop, &server->keepalive, on_keepalive);
+  if (err != 0) {
+    server->finalized = true;
+    server->handles_released = true;
+    server_close_listen(server);
+    uv_close((uv_handle_t*)&server->pending_timer, on_server_handle_closed);
+    throw_errno(env, -err, "uv_async_init", detail);
+    return NULL;
+  }
+  server->keepalive.data = server;
+  uv_unref((uv_handle_t*)&server->keepalive);
+  server->handles_open = 4;
+  return conn_server_attach(env, self, argv[1], argv[2], server);
+}
+
+/* Unwraps `this`; throws on a foreign receiver (ConnServer.prototype.write.call(poll, …)). */
+static tsgi_conn_server* server_this(napi_env env, napi_callback_info info, size_t argc,
+                                     napi_value* argv) {
+  napi_value self;
+  void* data = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok) return NULL;
+  if (napi_unwrap(env, self, &data) != napi_ok || data == NULL ||
+      ((tsgi_conn_server*)data)->magic != CONN_SERVER_MAGIC) {
+    napi_throw_type_error(env, "ERR_INVALID_THIS", "Value of \"this\" must be of type ConnServer");
+    return NULL;
+  }
+  return data;
+}
+
+/* The open connection on fd, or NULL with ERR_INVALID_ARG_VALUE thrown (unknown, ended). */
+static tsgi_conn* conn_lookup(napi_env env, tsgi_conn_server* server, napi_value value) {
+  int fd;
+  if (!get_fd(env, value, &fd)) return NULL;
+  tsgi_conn* conn = (size_t)fd < server->conns_size ? server->conns[fd] : NULL;
+  if (conn != NULL && !conn->ended) return conn;
+  char message[128];
+  snprintf(message, sizeof message,
+           "The argument 'fd' is not an open connection of this ConnServer. Received %d", fd);
+  napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", message);
+  return NULL;
+}
+
+static napi_value conn_server_start(napi_env env, napi_callback_info info) {
+  tsgi_conn_server* server = server_this(env, info, 0, NULL);
+  if (server == NULL) return NULL;
+  if (server->closed) {
+    napi_throw_error(env, "ERR_INVALID_STATE", "ConnServer is closed");
+    return NULL;
+  }
+  server->started = true;
+  int err = server_update_listen(server);
+  if (err != 0) {
+    server->started = false;
+    throw_errno(env, -err, "uv_poll_start", NULL);
+    return NULL;
+  }
+  server_update_strong(server);
+  return NULL;
+}
+
+static napi_value conn_server_pause(napi_env env, napi_callback_info info) {
+  tsgi_conn_server* server = server_this(env, info, 0, NULL);
+  if (server == NULL) return NULL;
+  server->paused = true;
+  server_update_listen(server);
+  return NULL;
+}
+
+static napi_value conn_server_resume(napi_env env, napi_callback_info info) {
+  tsgi_conn_server* server = server_this(env, info, 0, NULL);
+  if (server == NULL) return NULL;
+  server->paused = false;
+  int err = server_update_listen(server);
+  if (err != 0) throw_errno(env, -err, "uv_poll_start", NULL);
+  return NULL;
+}
+
+static napi_value conn_server_close(napi_env env, napi_callback_info info) {
+  tsgi_conn_server* server = server_this(env, info, 0, NULL);
+  if (server != NULL) server_close_listen(server);
+  return NULL;
+}
+
+static napi_value conn_server_write(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  tsgi_conn_server* server = server_this(env, info, 2, argv);
+  if (server == NULL) return NULL;
+  tsgi_conn* conn = conn_lookup(env, server, argv[0]);
+  const char* data;
+  size_t length;
+  if (conn == NULL || !get_buffer(env, argv[1], "data", &data, &length)) return NULL;
+  napi_value result;
+  CHECK(napi_get_boolean(env, conn_write(server, conn, data, length), &result));
+  return result;
+}
+
+static napi_value conn_server_end(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  tsgi_conn_server* server = server_this(env, info, 1, argv);
+  if (server == NULL) return NULL;
+  tsgi_conn* conn = conn_lookup(env, server, argv[0]);
+  if (conn == NULL) return NULL;
+  conn->ended = true;
+  if (conn->broken || !conn_has_queue(conn)) {
+    conn_close(server, conn);
+  } else {
+    conn_update_poll(server, conn); /* WRITABLE only: closes after the last queued byte */
+  }
+  return NULL;
+}
+
+static napi_value conn_server_destroy(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  tsgi_conn_server* server = server_this(env, info, 1, argv);
+  if (server == NULL) return NULL;
+  tsgi_conn* conn = conn_lookup(env, server, argv[0]);
+  if (conn != NULL) conn_close(server, conn);
+  return NULL;
+}
+
+static napi_value conn_server_set_reading(napi_env env, napi_callback_info info, bool reading) {
+  napi_value argv[1];
+  tsgi_conn_server* server = server_this(env, info, 1, argv);
+  if (server == NULL) return NULL;
+  tsgi_conn* conn = conn_lookup(env, server, argv[0]);
+  if (conn == NULL) return NULL;
+  conn->reading = reading;
+  conn_update_poll(server, conn);
+  return NULL;
+}
+
+static napi_value conn_server_pause_reading(napi_env env, napi_callback_info info) {
+  return conn_server_set_reading(env, info, false);
+}
+
+static napi_value conn_server_resume_reading(napi_env env, napi_callback_info info) {
+  return conn_server_set_reading(env, info, true);
+}
+
+static napi_value conn_server_connections(napi_env env, napi_callback_info info) {
+  tsgi_conn_server* server = server_this(env, info, 0, NULL);
+  if (server == NULL) return NULL;
+  napi_value result;
+  CHECK(napi_create_uint32(env, server->connections, &result));
+  return result;
+}
+
+/* ref/unref act on the listening side only (the poll and its EMFILE back-off timer). */
+static napi_value conn_server_set_ref(napi_env env, napi_callback_info info, bool ref) {
+  tsgi_conn_server* server = server_this(env, info, 0, NULL);
+  if (server == NULL) return NULL;
+  if (!server->closed) {
+    if (ref) {
+      uv_ref((uv_handle_t*)&server->listen);
+      uv_ref((uv_handle_t*)&server->backoff);
+    } else {
+      uv_unref((uv_handle_t*)&server->listen);
+      uv_unref((uv_handle_t*)&server->backoff);
+    }
+  }
+  return NULL;
+}
+
+static napi_value conn_server_ref(napi_env env, napi_callback_info info) {
+  return conn_server_set_ref(env, info, true);
+}
+
+static napi_value conn_server_unref(napi_env env, napi_callback_info info) {
+  return conn_server_set_ref(env, info, false);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Module
  * ------------------------------------------------------------------------------------------- */
 
@@ -833,6 +2002,13 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"setNonBlocking", set_nonblocking_fd},
       {"raiseOpenFilesLimit", raise_open_files_limit},
       {"pipe", make_pipe},
+      {"shmCreate", shm_create},
+      {"shmOpenFile", shm_open_file},
+      {"shmMap", shm_map},
+      {"shmSync", shm_sync},
+      {"pidAlive", pid_alive},
+      {"futexWait", futex_wait},
+      {"futexWake", futex_wake},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;
@@ -861,5 +2037,25 @@ NAPI_MODULE_INIT() {
   CHECK(napi_set_named_property(env, exports, "Poll", poll_class));
   CHECK(napi_set_named_property(env, exports, "POLL_READABLE", readable));
   CHECK(napi_set_named_property(env, exports, "POLL_WRITABLE", writable));
+
+  napi_property_descriptor conn_server_methods[] = {
+      METHOD("start", conn_server_start),
+      METHOD("pause", conn_server_pause),
+      METHOD("resume", conn_server_resume),
+      METHOD("close", conn_server_close),
+      METHOD("write", conn_server_write),
+      METHOD("end", conn_server_end),
+      METHOD("destroy", conn_server_destroy),
+      METHOD("pauseReading", conn_server_pause_reading),
+      METHOD("resumeReading", conn_server_resume_reading),
+      METHOD("ref", conn_server_ref),
+      METHOD("unref", conn_server_unref),
+      {"connections", NULL, NULL, conn_server_connections, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_value conn_server_class;
+  CHECK(napi_define_class(env, "ConnServer", NAPI_AUTO_LENGTH, conn_server_new, NULL,
+                          sizeof conn_server_methods / sizeof conn_server_methods[0],
+                          conn_server_methods, &conn_server_class));
+  CHECK(napi_set_named_property(env, exports, "ConnServer", conn_server_class));
   return exports;
 }

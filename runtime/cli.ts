@@ -1,7 +1,12 @@
-/** Command-line entry: options → `--help`/`--version`, or a master, or a single process. */
+/**
+ * Command-line entry: options (command line and config files) → `--help`/`--version`,
+ * `--dry-run`, or a master, or a single process.
+ */
 import { readFileSync } from 'node:fs';
 import { isTsgiError, tsgiError } from './errors.js';
+import { renderIni } from './config/show.js';
 import { parseArgv, renderHelp, type Options } from './options.js';
+import { parseZmqSpec } from './protocols/mongrel2-parser.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -16,9 +21,10 @@ function fail(error: unknown): never {
 
 /** Everything wrong with a configuration that the option setters could not see alone. */
 function validate(options: Options): void {
-  if (options.socket.length + options['http-socket'].length === 0) {
-    throw tsgiError('TSGI_ERR_NO_SOCKET', 'nothing to listen on: give --socket ADDR or --http-socket ADDR');
+  if (options.socket.length + options['http-socket'].length + options['fastcgi-socket'].length + options.zmq.length === 0) {
+    throw tsgiError('TSGI_ERR_NO_SOCKET', 'nothing to listen on: give --socket, --http-socket, --fastcgi-socket or --zmq');
   }
+  for (const spec of options.zmq) parseZmqSpec(spec);
   if (options.module === undefined && options['wsgi-file'] === undefined) {
     throw tsgiError('TSGI_ERR_NO_APP', 'no app: give --module NAME or --wsgi-file PATH');
   }
@@ -31,6 +37,8 @@ export async function runCli(argv: string[]): Promise<void> {
     if (options.help) return void process.stdout.write(renderHelp());
     if (options.version) return void process.stdout.write(`tsgi ${version()} (node ${process.version})\n`);
     validate(options);
+    if (options['show-config'] || options['dry-run']) process.stdout.write(renderIni(options));
+    if (options['dry-run']) return;
     if (options.chdir !== undefined) process.chdir(options.chdir);
   } catch (error) {
     fail(error);

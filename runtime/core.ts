@@ -8,6 +8,7 @@ import type { Scheduler } from '../green/scheduler.js';
 import { Environ } from './environ.js';
 import { tsgiError } from './errors.js';
 import { log, logClock, logError } from './logger.js';
+import type { WorkerSlot } from './shared/scoreboard.js';
 
 /** The WSGI-style application: `application(env, start_response)`. */
 export type App = (env: Environ, startResponse: StartResponse) => unknown;
@@ -26,12 +27,10 @@ export interface ResponseWriter {
   awaitDrain(core: Core): void;
 }
 
-/** Per-worker figures the cores update (the api and, later, the stats server read them). */
+/** What the cores of one worker report to: its scoreboard slot, and whether to log requests. */
 export interface WorkerCounters {
   id: number;
-  requests: number;
-  exceptions: number;
-  tx: number;
+  slot: WorkerSlot;
   logRequests: boolean;
 }
 
@@ -52,7 +51,10 @@ export class Core extends GreenThread {
   /** PEP 3333's legacy write callable, returned by start_response. */
   readonly writeCallable = (chunk: Chunk): void => void this.emit(chunk);
 
-  constructor(scheduler: Scheduler<Core>, index: number, readonly app: App, readonly counters: WorkerCounters) {
+  /** Set once the worker has imported the application (it is imported after the cores exist). */
+  app: App = notLoaded;
+
+  constructor(scheduler: Scheduler<Core>, index: number, readonly counters: WorkerCounters) {
     super(scheduler as unknown as Scheduler<GreenThread>, index);
   }
 
@@ -62,6 +64,7 @@ export class Core extends GreenThread {
     this.writer = writer;
     this.conn = conn;
     this.#startedAt = performance.now();
+    this.counters.slot.setBusyCores(this.scheduler.busyCount);
     env['tsgi.core'] = this.index;
     this.start(this.app, env, this.startResponse);
   }
@@ -108,7 +111,7 @@ export class Core extends GreenThread {
   }
 
   protected crash(error: unknown): void {
-    this.counters.exceptions++;
+    this.counters.slot.countException();
     const env = this.env!;
     logError(`app error on ${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}`, error);
     const status = this.headersSent ? this.statusCode : 500;
@@ -132,8 +135,8 @@ export class Core extends GreenThread {
 
   #account(): void {
     const counters = this.counters;
-    counters.requests++;
-    counters.tx += this.bytes;
+    counters.slot.countRequest((performance.now() - this.#startedAt) * 1000, this.bytes);
+    counters.slot.setBusyCores(this.scheduler.busyCount - 1);
     if (counters.logRequests) this.#logRequest();
   }
 
@@ -152,13 +155,17 @@ export class Core extends GreenThread {
   #logRequest(): void {
     const env = this.env!;
     const ms = (performance.now() - this.#startedAt).toFixed(2);
-    log(`[pid: ${process.pid}|worker: ${this.counters.id}|req: ${this.counters.requests}] ${env.REMOTE_ADDR ?? '-'} [${logClock()}] `
+    log(`[pid: ${process.pid}|worker: ${this.counters.id}|req: ${this.counters.slot.requests}] ${env.REMOTE_ADDR ?? '-'} [${logClock()}] `
       + `${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO} => generated ${this.bytes} bytes in ${ms} msecs `
       + `(${env.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${this.statusCode}) core ${this.index}`);
   }
 }
 
 const CRLF = /[\r\n]/;
+
+function notLoaded(): never {
+  throw new Error('the application is not loaded yet');
+}
 
 /** The numeric code of "NNN Reason" (or "NNN"), or -1. */
 function statusCode(status: unknown): number {

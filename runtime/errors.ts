@@ -4,7 +4,7 @@
  * changes meaning silently.
  */
 
-type Base = typeof Error | typeof TypeError | typeof RangeError;
+type Base = typeof Error | typeof TypeError | typeof RangeError | typeof SyntaxError;
 
 interface ErrorSpec {
   /** The Error subclass callers can rely on (`instanceof TypeError` for wrong types, …). */
@@ -21,9 +21,14 @@ export const ERROR_CODES = {
   TSGI_ERR_OPT_UNKNOWN: { base: Error, meaning: 'an option name tsgi does not know', fix: 'check the spelling (the message suggests the closest option); `tsgi --help` lists them all' },
   TSGI_ERR_OPT_VALUE: { base: RangeError, meaning: 'an option got a value of the wrong kind or out of range', fix: 'fix the value named in the message (`tsgi --help` shows the expected form)' },
   TSGI_ERR_OPT_MISSING_VALUE: { base: Error, meaning: 'an option that takes a value was given none', fix: 'add the value after the option (`--processes 4` or `--processes=4`)' },
-  TSGI_ERR_OPT_ARGUMENT: { base: Error, meaning: 'a bare argument tsgi cannot use', fix: 'pass options as `--name value`; config files need `--ini FILE` and friends' },
+  TSGI_ERR_OPT_ARGUMENT: { base: Error, meaning: 'a bare argument tsgi cannot use', fix: 'pass options as `--name value`; a bare config file must end in .ini, .xml, .yaml, .yml, .json, .js or .db (else use `--ini FILE` and friends)' },
+  TSGI_ERR_CONFIG_READ: { base: Error, meaning: 'a config file could not be read (missing, a directory, no permission), or its exec:// command failed', fix: 'check the path in the message (relative includes resolve against the including file) or run the command by hand' },
+  TSGI_ERR_CONFIG_SYNTAX: { base: SyntaxError, meaning: 'a config file is not valid ini/xml/yaml/json, or its sqlite3 query failed', fix: 'fix the file at the line in the message' },
+  TSGI_ERR_CONFIG_SECTION: { base: Error, meaning: 'a config file has no section, id or mapping of that name (default: uwsgi)', fix: 'add a `[uwsgi]` section / `uwsgi:` mapping / `<uwsgi>` root, or name the one to read as `FILE:SECTION`' },
+  TSGI_ERR_CONFIG_INCLUDE_LOOP: { base: Error, meaning: 'config files include each other in a loop', fix: 'remove one of the includes in the chain the message shows' },
+  TSGI_ERR_CONFIG_PLACEHOLDER: { base: Error, meaning: 'a %(name), $(VAR) or %x in a config value refers to nothing (or to itself)', fix: 'define it (`set-placeholder = name=value`, a `name = value` line, an environment variable), or write %% for a literal %' },
   TSGI_ERR_NO_APP: { base: Error, meaning: 'no application was configured', fix: 'give `--module NAME` or `--wsgi-file PATH`' },
-  TSGI_ERR_NO_SOCKET: { base: Error, meaning: 'nothing to listen on', fix: 'give at least one `--socket` or `--http-socket`' },
+  TSGI_ERR_NO_SOCKET: { base: Error, meaning: 'nothing to listen on', fix: 'give at least one `--socket`, `--http-socket`, `--fastcgi-socket` or `--zmq`' },
   TSGI_ERR_SOCKET_BIND: { base: Error, meaning: 'a socket could not be bound (address in use, no permission, bad path)', fix: 'stop whatever holds the address (`ss -ltnp`), or pick another one' },
   TSGI_ERR_APP_LOAD: { base: Error, meaning: 'importing the application threw', fix: 'fix the error in the stack trace; tsgi refuses to respawn an app that cannot load' },
   TSGI_ERR_APP_NOT_FOUND: { base: Error, meaning: 'the module or file of the application does not exist', fix: 'check `--module`/`--wsgi-file` against `--chdir` (paths resolve from the working directory)' },
@@ -38,12 +43,25 @@ export const ERROR_CODES = {
   TSGI_ERR_UWSGI_TRUNCATED_VARS: { base: Error, status: 400, meaning: 'a length inside a uwsgi vars block runs past its end', fix: 'the peer is not speaking the uwsgi protocol; check what connects to this socket' },
   TSGI_ERR_UWSGI_TOO_MANY_VARS: { base: RangeError, status: 400, meaning: 'a uwsgi packet carried more than 2 × --max-vars vars', fix: 'raise `--max-vars`' },
   TSGI_ERR_UWSGI_MODIFIER: { base: Error, status: 400, meaning: 'a uwsgi packet used a modifier1 this socket does not serve', fix: 'send modifier1 0 requests (`uwsgi_modifier1` in nginx)' },
+  TSGI_ERR_FASTCGI_VERSION: { base: Error, status: 400, meaning: 'a FastCGI record header had a version other than 1', fix: 'the peer is not speaking FastCGI; check what connects to this socket (`--protocol fastcgi` / `--fastcgi-socket`)' },
+  TSGI_ERR_FASTCGI_RECORD: { base: Error, status: 400, meaning: 'a FastCGI record broke the protocol (out of sequence, wrong body size, or a type only applications send)', fix: 'the peer is not a FastCGI web server; the log line names the record' },
+  TSGI_ERR_FASTCGI_PARAMS: { base: Error, status: 400, meaning: 'a FastCGI name-value pair announced more bytes than its PARAMS (or GET_VALUES) stream holds', fix: 'the peer is not speaking FastCGI correctly; check what connects to this socket' },
+  TSGI_ERR_FASTCGI_PARAMS_SIZE: { base: RangeError, status: 400, meaning: 'the PARAMS stream of a FastCGI request was larger than --buffer-size', fix: 'raise `--buffer-size` (max 65535) if your front end sends large headers' },
+  TSGI_ERR_FASTCGI_TOO_MANY_PARAMS: { base: RangeError, status: 400, meaning: 'a FastCGI request carried more than 2 × --max-vars params', fix: 'raise `--max-vars`' },
+  TSGI_ERR_FASTCGI_TRUNCATED: { base: Error, status: 400, meaning: 'a FastCGI connection closed in the middle of a record or of a request\'s params', fix: 'nothing on the server: the web server went away mid-request' },
+  TSGI_ERR_FASTCGI_BODY: { base: Error, status: 400, meaning: 'a FastCGI request body (STDIN) ended before CONTENT_LENGTH bytes; thrown into tsgi.input reads', fix: 'nothing on the server: the web server sent a short body (a client that hung up)' },
   TSGI_ERR_HTTP_PARSE: { base: Error, status: 400, meaning: 'a request on an HTTP socket was not valid HTTP/1.x', fix: 'the peer is not speaking HTTP; use `--socket` for uwsgi clients' },
+  TSGI_ERR_ZMQ_ADDRESS: { base: RangeError, meaning: 'a --zmq value is not two ZeroMQ endpoints PULL_ADDR,PUB_ADDR', fix: 'give the addresses of Mongrel2\'s send_spec and recv_spec, e.g. `--zmq tcp://127.0.0.1:9997,tcp://127.0.0.1:9996`' },
+  TSGI_ERR_ZMQ_CONNECT: { base: Error, meaning: 'the zeromq package could not be loaded, or a ZeroMQ socket could not connect to a --zmq address', fix: 'run `npm install` (zeromq ships prebuilt binaries), and check the endpoints named in the message' },
+  TSGI_ERR_ZMQ_MESSAGE: { base: Error, status: 400, meaning: 'a message on a --zmq socket was not a Mongrel2 request (UUID ID PATH netstring headers, netstring body); it was logged and dropped', fix: 'check what pushes to the PULL address: only Mongrel2 (or a peer speaking its handler protocol) should' },
   TSGI_ERR_REQUEST_TIMEOUT: { base: Error, status: 408, meaning: 'a client sent a partial request and then nothing for --socket-timeout seconds', fix: 'nothing on the server; raise `--socket-timeout` for slow clients' },
   TSGI_ERR_API_OUTSIDE_WORKER: { base: Error, meaning: 'a uwsgi api function was called in a process that is not a tsgi worker', fix: 'call it from code that tsgi runs (the app, a handler), not from a plain `node` process' },
+  TSGI_ERR_API_ARGUMENT: { base: TypeError, meaning: 'a uwsgi api function got an argument of the wrong kind or out of range', fix: 'fix the call as the message says (signal numbers are 0-255, handlers are functions, …)' },
   TSGI_ERR_API_FD: { base: TypeError, meaning: 'wait_fd_read/wait_fd_write got something that is not a pollable file descriptor', fix: 'pass the fd of a socket, pipe or eventfd (regular files are always ready and cannot be polled)' },
   TSGI_ERR_CANCELLED: { base: Error, meaning: 'a green thread was halted (client gone, shutdown); thrown into waits that are still pending', fix: 'nothing: let it propagate so finally blocks run' },
   TSGI_ERR_NATIVE_MISSING: { base: Error, meaning: 'the native addon (build/Release/tsgi.node) is not built', fix: 'run `npm install` (or `node scripts/build-addon.mjs`); it needs python3, make, g++ and Node headers' },
+  TSGI_ERR_SHM: { base: Error, meaning: 'the memory shared by master and workers (cache, queue, scoreboard) could not be created or mapped, or a process found a different layout in it', fix: 'the message names the failing call (ENOMEM, EMFILE: free memory or fds); a layout mismatch means processes of two tsgi versions or configurations: restart the whole instance' },
+  TSGI_ERR_CACHE_STORE: { base: Error, meaning: 'the --cache-store file does not fit the cache options (size, items, blocksize, keysize) or is not a tsgi cache file', fix: 'start with the options the message names, or move the file away to start with an empty cache' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -5,10 +5,12 @@
 import type { Options } from './options.js';
 import type { InheritedSocket } from './worker.js';
 
-/** Master → worker: finish what you serve, then exit. */
-export type MasterMessage = { act: 'stop' };
-/** Worker → master: the app is loaded and the worker accepts. */
-export type WorkerMessage = { act: 'ready' };
+import type { SignalRequest } from './signal-hub.js';
+
+/** Master → worker: finish what you serve, then exit; or run the handler of a uWSGI signal. */
+export type MasterMessage = { act: 'stop' } | { act: 'signal'; num: number };
+/** Worker → master: the app is loaded and the worker accepts; or a signal-subsystem request. */
+export type WorkerMessage = { act: 'ready' } | SignalRequest;
 
 /** The first inherited fd: stdio 0-2 are shared, 3 is the IPC channel, sockets follow. */
 export const FIRST_SOCKET_FD = 4;

@@ -19,11 +19,12 @@ export interface BoundSocket {
   name: string;
 }
 
-/** The sockets to bind, in option order: `--socket` (speaking --protocol), then `--http-socket`. */
+/** The sockets to bind, in option order: `--socket` (speaking --protocol), `--http-socket`, `--fastcgi-socket`. */
 function configuredSockets(options: Options): Array<{ text: string; protocol: string }> {
   return [
     ...options.socket.map((text) => ({ text, protocol: options.protocol })),
     ...options['http-socket'].map((text) => ({ text, protocol: 'http' })),
+    ...options['fastcgi-socket'].map((text) => ({ text, protocol: 'fastcgi' })),
   ];
 }
 
@@ -88,7 +89,8 @@ export async function bindSockets(options: Options): Promise<BoundSocket[]> {
       log(`${protocol} socket ${bound.length - 1} bound to ${name} (fd ${fd})`);
     } catch (error) {
       closeSockets(bound);
-      const option = protocol === 'http' && options['http-socket'].includes(text) ? 'http-socket' : 'socket';
+      const option = protocol === 'http' && options['http-socket'].includes(text) ? 'http-socket'
+        : protocol === 'fastcgi' && options['fastcgi-socket'].includes(text) ? 'fastcgi-socket' : 'socket';
       throw tsgiError('TSGI_ERR_SOCKET_BIND', `cannot bind --${option} ${text}: ${(error as Error).message}`, { cause: error });
     }
   }

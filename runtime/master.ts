@@ -14,6 +14,12 @@ import { bindSockets, closeSockets, type BoundSocket } from './listeners.js';
 import { flushLog, log, setLogPrefix } from './logger.js';
 import type { Options } from './options.js';
 import { removePidfile, writePidfile } from './pidfile.js';
+import { cronEntry } from './cron.js';
+import { SignalHub } from './signal-hub.js';
+import { startHousekeeping } from './housekeeping.js';
+import { createSharedState, type SharedState } from './shared/state.js';
+import { startStatsServer, statsDocument } from './stats-server.js';
+import type { Server } from 'node:net';
 
 type WorkerState = 'booting' | 'ready' | 'stopping' | 'dead';
 
@@ -35,6 +41,9 @@ const FORKBOMB_DELAY_MS = 2000;
 
 export class Master {
   #sockets: BoundSocket[] = [];
+  #shared!: SharedState;
+  #stopHousekeeping: () => void = () => {};
+  #statsServer: Server | null = null;
   /** The serving generation, one per worker id. */
   readonly #workers = new Map<number, WorkerProcess>();
   /** Workers of an older generation, finishing their requests after a reload. */
@@ -45,6 +54,12 @@ export class Master {
   #stopping = false;
   #lastRespawn = 0;
   #fastRespawns = 0;
+  readonly #hub = new SignalHub(() => this.#all().map((worker) => ({
+    id: worker.id,
+    pid: worker.pid,
+    ready: worker.state === 'ready',
+    deliver: (num: number) => this.#send(worker, { act: 'signal', num }),
+  })));
 
   constructor(readonly options: Options) {}
 
@@ -58,8 +73,22 @@ export class Master {
       process.exit(1);
     }
     if (this.options.pidfile) writePidfile(this.options.pidfile);
+    try {
+      this.#shared = createSharedState(this.options);
+    } catch (error) {
+      reportBootError(error, 'tsgi');
+      closeSockets(this.#sockets);
+      process.exit(1);
+    }
+    this.#stopHousekeeping = startHousekeeping(this.#shared, this.options);
+    if (this.options.stats) this.#statsServer = startStatsServer(this.options, () => statsDocument(this.options, this.#shared, this.#sockets));
     for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.#enqueue(signal));
+    for (const line of this.options.cron) this.#hub.addCommandCron(...cronEntry(line));
     for (let id = 1; id <= this.options.processes; id++) this.#spawn(id);
+  }
+
+  #send(worker: WorkerProcess, message: MasterMessage): void {
+    if (worker.child.connected) worker.child.send(message);
   }
 
   // Signal handling: enqueue only, then drain in order.
@@ -81,12 +110,14 @@ export class Master {
   #spawn(id: number): WorkerProcess {
     const child = spawn(process.execPath, [...process.execArgv, MAIN_SCRIPT], {
       env: { ...process.env, ...workerEnvironment({ workerId: id, masterPid: process.pid, options: this.options, sockets: this.#socketSpecs() }) },
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...this.#sockets.map((socket) => socket.fd)],
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...this.#sockets.map((socket) => socket.fd), this.#shared.region.fd],
     });
     const worker: WorkerProcess = { id, child, pid: child.pid ?? 0, state: 'booting', generation: this.#generation, spawnedAt: Date.now() };
     this.#workers.set(id, worker);
+    this.#shared.scoreboard.spawned(id, worker.pid);
     child.on('message', (message: WorkerMessage) => {
       if (message.act === 'ready') this.#onReady(worker);
+      else this.#hub.handle(worker.pid, message);
     });
     child.on('exit', (code, signal) => this.#onExit(worker, code, signal));
     log(`spawned worker ${id} (pid ${worker.pid})`);
@@ -113,6 +144,7 @@ export class Master {
     const wasRetiring = this.#retiring.delete(worker);
     const current = this.#workers.get(worker.id) === worker;
     worker.state = 'dead';
+    this.#hub.forget(worker.pid);
     if (current) this.#workers.delete(worker.id);
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     if (this.#stopping) {
@@ -180,7 +212,7 @@ export class Master {
 
   #stopWorker(worker: WorkerProcess): void {
     worker.state = 'stopping';
-    if (worker.child.connected) worker.child.send({ act: 'stop' } satisfies MasterMessage);
+    if (worker.child.connected) this.#send(worker, { act: 'stop' });
     else worker.child.kill('SIGTERM');
     const mercy = this.options['reload-mercy'] * 1000 + 1000;
     setTimeout(() => worker.state !== 'dead' && worker.child.kill('SIGKILL'), mercy).unref();
@@ -213,6 +245,9 @@ export class Master {
 
   #finishShutdownIfDone(): void {
     if (this.#all().some((worker) => worker.state !== 'dead')) return;
+    this.#hub.close();
+    this.#stopHousekeeping();
+    this.#statsServer?.close();
     closeSockets(this.#sockets);
     if (this.options.pidfile) removePidfile(this.options.pidfile);
     log(`goodbye to tsgi (exit ${this.#exitCode})`);

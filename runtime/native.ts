@@ -4,7 +4,8 @@
  * The addon covers what Node's `net` module cannot do: bind a socket without watching it (the
  * master never accepts, workers inherit the fd), exact-length unix addresses for uWSGI's `@name`
  * abstract sockets (Node pads them to 108 bytes), accept on a shared fd without throwing on the
- * routine EAGAIN, and readiness of any fd without consuming its data (uv_poll).
+ * routine EAGAIN, readiness of any fd without consuming its data (uv_poll), and the memory the
+ * processes share (memfd/file mappings, futex waits, liveness of a lock owner).
  *
  * All fds are plain integers. Failures throw an Error shaped like Node's system errors (see
  * {@link NativeSystemError}), except {@link TsgiNative.accept}, which returns `-errno`.
@@ -99,6 +100,110 @@ export interface PollConstructor {
   readonly prototype: Poll;
 }
 
+/**
+ * Called by a {@link ConnServer} with what one read(2) of connection `fd` returned: a new
+ * Buffer of exactly those bytes (at most 64 KiB), or `null` exactly once when the connection is
+ * gone (the peer closed or reset it, or a write to it failed). After `null` the server has closed
+ * the fd and forgotten it: do not pass it to the server again (the number may already belong to
+ * a new connection). The first call for a new connection usually comes straight from the accept
+ * loop, because the request has normally arrived by the time it is accepted. `this` is the
+ * ConnServer. A throw is reported as an uncaught exception; the connection stays usable.
+ */
+export type ConnDataCallback = (this: ConnServer, fd: number, chunk: Buffer | null) => void;
+
+/**
+ * Called by a {@link ConnServer} once the bytes queued by a {@link ConnServer.write} that
+ * returned `false` have all been handed to the kernel: the caller may write again. Never called
+ * after end(fd) or destroy(fd). `this` is the ConnServer.
+ */
+export type ConnDrainCallback = (this: ConnServer, fd: number) => void;
+
+/**
+ * The uwsgi connection path in C: accepts connections on a listening fd, reads and writes them
+ * and closes them on the Node event loop, handing JS only the bytes. It replaces net.Server +
+ * net.Socket where each connection carries one small request (nginx `uwsgi_pass`), since their
+ * per-connection machinery costs more CPU than the request itself.
+ *
+ * A connection is the integer fd it was accepted as. JS receives {@link ConnDataCallback}
+ * calls and answers with {@link ConnServer.write} then {@link ConnServer.end}. A sync answer
+ * given inside the first onData costs accept4 + read + send + close and no epoll registration.
+ *
+ * Lifetime: the server keeps the event loop alive while started (until close(), see
+ * {@link ConnServer.unref}) and while connections are open, and keeps itself from being
+ * garbage collected meanwhile. A worker thread exiting with connections open closes them.
+ *
+ * Errors: the peer's errors never throw (they end in `onData(fd, null)`); programmer errors do:
+ * an fd that is not an open connection of this server (never accepted, or already passed to
+ * end/destroy, or reported null) throws a TypeError `ERR_INVALID_ARG_VALUE`, non-Buffer data a
+ * TypeError `ERR_INVALID_ARG_TYPE`.
+ */
+export interface ConnServer {
+  /**
+   * Starts accepting: watches the listening fd (READABLE) and accepts up to 64 connections per
+   * wake-up, reading each right away. Idempotent; a paused server stays paused. Throws
+   * `ERR_INVALID_STATE` after close(). On EMFILE/ENFILE accepting stops for 100 ms.
+   */
+  start(): void;
+  /**
+   * Stops accepting (new connections wait in the kernel backlog, or go to other workers);
+   * connections already accepted carry on. Takes effect at once, even inside onData: the
+   * accept loop stops after the current connection. A paused server with no connections does
+   * not keep the event loop alive.
+   */
+  pause(): void;
+  /** Accepts again after {@link ConnServer.pause}. */
+  resume(): void;
+  /**
+   * Stops accepting for good and releases the listening watcher (the server polls its own dup
+   * of listenFd: the caller's fd stays open, the master owns it). Open connections carry on
+   * until JS ends them. Idempotent, and safe inside a callback.
+   */
+  close(): void;
+  /**
+   * Sends `data` on connection `fd`. With nothing queued it is written at once as far as the
+   * socket takes it; the rest is copied into the connection's queue and sent as the socket
+   * drains. Returns `true` when nothing is left queued, `false` when bytes wait: then wait for
+   * onDrain(fd) before writing more (further writes are queued in order meanwhile). A dead peer
+   * (EPIPE, ECONNRESET) does not throw: the bytes are dropped, `false` is returned and
+   * `onData(fd, null)` follows from a zero-delay timer. `data` may be reused after the call.
+   */
+  write(fd: number, data: Buffer): boolean;
+  /**
+   * Finishes connection `fd`: no more callbacks for it; the fd is closed once its queue is sent
+   * (at once when empty). A plain close without shutdown(), as uWSGI does: the client reads the
+   * response, then EOF. Bytes the client sent but nobody read make the kernel answer with RST.
+   */
+  end(fd: number): void;
+  /** Closes connection `fd` now, dropping anything queued. No more callbacks for it. */
+  destroy(fd: number): void;
+  /**
+   * Stops reading `fd` (request-body backpressure); queued writes still go out. While paused,
+   * a peer that closes is noticed only when a write fails. A client that half-closes
+   * (shutdown(SHUT_WR)) right after its request should be paused once the request is complete:
+   * otherwise its EOF is reported as `null` and the connection closed before the response.
+   */
+  pauseReading(fd: number): void;
+  /** Reports data for `fd` again after {@link ConnServer.pauseReading}. */
+  resumeReading(fd: number): void;
+  /** Connections accepted and not yet closed (ended ones still flushing count). */
+  readonly connections: number;
+  /** Lets the process exit while the server only waits for new connections (open connections still keep it alive). */
+  unref(): void;
+  /** Makes the listening side keep the event loop alive again (the default). */
+  ref(): void;
+}
+
+/** The ConnServer class exported by the addon. */
+export interface ConnServerConstructor {
+  /**
+   * Prepares a server on the listening socket `listenFd` (from listenTcp/listenUnix, or
+   * inherited); nothing is accepted before {@link ConnServer.start}. Throws `EBADF` for a
+   * closed fd.
+   */
+  new (listenFd: number, onData: ConnDataCallback, onDrain: ConnDrainCallback): ConnServer;
+  readonly prototype: ConnServer;
+}
+
 /** Everything the addon exports. */
 export interface TsgiNative {
   /**
@@ -145,12 +250,56 @@ export interface TsgiNative {
   raiseOpenFilesLimit(wanted: number): number;
   /** pipe2(O_CLOEXEC) → `[readFd, writeFd]`, blocking: a simple fd pair to wait on in tests and examples. */
   pipe(): [readFd: number, writeFd: number];
+  /**
+   * Creates an anonymous shared-memory file (memfd_create, close-on-exec) of `size` zero bytes
+   * and returns its fd. The master creates one for the region workers share (runtime/shared/):
+   * nothing to clean up after a crash (it vanishes with the last fd and mapping), and workers
+   * get it as an inherited stdio fd. `name` only shows in /proc/PID/fd (≤ 249 bytes).
+   */
+  shmCreate(name: string, size: number): number;
+  /**
+   * Opens (or creates, mode 0600) the regular file `path` for a file-backed mapping
+   * (`--cache-store`) and returns its fd (close-on-exec). A new or empty file is sized to
+   * `size` zero bytes; an existing one of any other size throws `EINVAL` ("the file is N bytes,
+   * expected M") instead of being truncated or extended, as does a path that is not a regular file.
+   */
+  shmOpenFile(path: string, size: number): number;
+  /**
+   * Maps the first `size` bytes of `fd` (MAP_SHARED, read/write) and returns them as an
+   * external ArrayBuffer: every process mapping the same file sees the same bytes. munmap runs
+   * when the ArrayBuffer is garbage collected; the fd can be closed right after mapping. A file
+   * shorter than `size` throws `EINVAL` (touching past its end would be a SIGBUS).
+   *
+   * Atomics work on it (compareExchange, add, load, store…), but it is not a SharedArrayBuffer:
+   * `Atomics.wait`/`notify` refuse it; use {@link TsgiNative.futexWait}/{@link TsgiNative.futexWake}.
+   */
+  shmMap(fd: number, size: number): ArrayBuffer;
+  /** msync(MS_SYNC) of a whole {@link TsgiNative.shmMap} buffer: a file-backed mapping reaches the disk. */
+  shmSync(buffer: ArrayBuffer): void;
+  /**
+   * Whether process `pid` is running: kill(pid, 0) does not fail with ESRCH and /proc does not
+   * show it as a zombie. Zombies count as dead because a SIGKILLed lock holder stays a zombie
+   * until its parent reaps it, and that parent may be the very process waiting for the lock.
+   */
+  pidAlive(pid: number): boolean;
+  /**
+   * Atomics.wait for memory from {@link TsgiNative.shmMap}, across processes (a futex without
+   * FUTEX_PRIVATE_FLAG): sleeps while `array[index] === expected`, at most `timeoutMs`
+   * (Infinity: no limit). Returns `'not-equal'` at once if the value differs, `'timed-out'`, or
+   * `'ok'` when woken, which may be spurious (a signal arrived): re-check the value. It blocks
+   * the whole thread, event loop included, so keep timeouts short.
+   */
+  futexWait(array: Int32Array, index: number, expected: number, timeoutMs: number): 'ok' | 'not-equal' | 'timed-out';
+  /** Wakes up to `count` (Infinity: all) futexWait-ers on `array[index]` in any process; returns how many woke. */
+  futexWake(array: Int32Array, index: number, count: number): number;
   /** Readiness of any fd on this thread's event loop; see {@link Poll}. */
   Poll: PollConstructor;
   /** Poll event bit: the fd is readable (or at EOF/hang-up). */
   readonly POLL_READABLE: 1;
   /** Poll event bit: the fd is writable. */
   readonly POLL_WRITABLE: 2;
+  /** Accepts, reads, writes and closes uwsgi connections in C; see {@link ConnServer}. */
+  ConnServer: ConnServerConstructor;
 }
 
 /** Where the build puts the addon; this file runs from dist/runtime/, two levels below the root. */
@@ -183,3 +332,6 @@ export const POLL_READABLE = native.POLL_READABLE;
 
 /** Poll event bit for writability, re-exported from the addon. */
 export const POLL_WRITABLE = native.POLL_WRITABLE;
+
+/** The ConnServer class, re-exported so `new ConnServer(fd, onData, onDrain)` reads naturally. */
+export const ConnServer: ConnServerConstructor = native.ConnServer;

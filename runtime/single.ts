@@ -9,6 +9,10 @@ import { flushLog, log } from './logger.js';
 import type { Options } from './options.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { installCrashLogging } from './crash-logging.js';
+import { cronEntry } from './cron.js';
+import { SignalHub, type SignalRequest } from './signal-hub.js';
+import { startHousekeeping } from './housekeeping.js';
+import { createSharedState } from './shared/state.js';
 import { Worker } from './worker.js';
 
 export async function runSingle(options: Options): Promise<void> {
@@ -23,7 +27,14 @@ export async function runSingle(options: Options): Promise<void> {
   try {
     sockets = await bindSockets(options);
     if (options.pidfile) writePidfile(options.pidfile);
-    worker = await Worker.start({ options, workerId: 1, masterPid: 0, sockets: sockets.map(({ fd, protocol, name }) => ({ fd, protocol, name })) });
+    // No master: this process is its own signal hub, with itself as the only worker.
+    const hub = new SignalHub(() => [{ id: 1, pid: process.pid, ready: true, deliver: (num) => worker.signals.deliver(num) }]);
+    for (const line of options.cron) hub.addCommandCron(...cronEntry(line));
+    const toMaster = (request: SignalRequest) => queueMicrotask(() => hub.handle(process.pid, request));
+    const shared = createSharedState(options);
+    shared.scoreboard.spawned(1, process.pid);
+    startHousekeeping(shared, options);
+    worker = await Worker.start({ options, workerId: 1, masterPid: 0, sockets: sockets.map(({ fd, protocol, name }) => ({ fd, protocol, name })), toMaster, shared });
   } catch (error) {
     reportBootError(error, 'tsgi');
     return exit(1); // 22 (APP_LOAD_ERROR) is for the master; a command fails with 1

@@ -4,6 +4,7 @@ import { EXIT } from './errors.js';
 import { flushLog, setLogPrefix } from './logger.js';
 import { FIRST_SOCKET_FD, takeWorkerEnvironment, type MasterMessage, type WorkerMessage } from './ipc.js';
 import { installCrashLogging } from './crash-logging.js';
+import { attachSharedState } from './shared/state.js';
 import { Worker } from './worker.js';
 
 function exit(code: number): never {
@@ -20,13 +21,18 @@ export async function runWorkerProcess(): Promise<void> {
   installCrashLogging();
   let worker: Worker;
   try {
-    worker = await Worker.start({ ...spec, sockets: spec.sockets.map((socket, i) => ({ ...socket, fd: FIRST_SOCKET_FD + i })) });
+    const toMaster = (request: WorkerMessage) => void (process.connected && process.send!(request));
+    const sockets = spec.sockets.map((socket, i) => ({ ...socket, fd: FIRST_SOCKET_FD + i }));
+    // The shared region's fd follows the sockets in the inherited stdio.
+    const shared = attachSharedState(FIRST_SOCKET_FD + sockets.length, spec.options);
+    worker = await Worker.start({ ...spec, sockets, toMaster, shared });
   } catch (error) {
     return exit(reportBootError(error, `worker ${spec.workerId}`));
   }
   const stop = () => void worker.stop().then(() => exit(EXIT.OK));
   process.on('message', (message: MasterMessage) => {
     if (message.act === 'stop') stop();
+    else if (message.act === 'signal') worker.signals.deliver(message.num);
   });
   process.on('disconnect', stop); // the master is gone: nobody will ever tell us to stop
   process.on('SIGTERM', stop);

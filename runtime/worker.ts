@@ -7,12 +7,17 @@ import { setWorkerContext } from '../api/context.js';
 import { Scheduler } from '../green/scheduler.js';
 import { Acceptor } from './acceptor.js';
 import { loadApp } from './app-loader.js';
-import { Core, type App, type WorkerCounters } from './core.js';
+import { Core, type WorkerCounters } from './core.js';
 import { tsgiError } from './errors.js';
 import { log } from './logger.js';
 import { native } from './native.js';
 import type { Options } from './options.js';
-import { createProtocolServer, type ProtocolServer } from './protocols/registry.js';
+import { createProtocolServer, type Listener, type ProtocolServer } from './protocols/registry.js';
+import { ZmqHandler } from './protocols/zmq.js';
+import type { SignalRequest } from './signal-hub.js';
+import { SignalRunner } from './signal-runner.js';
+import type { SharedState } from './shared/state.js';
+import './protocols/fastcgi.js';
 import './protocols/http.js';
 import './protocols/uwsgi.js';
 
@@ -27,6 +32,10 @@ export interface WorkerInit {
   workerId: number;
   masterPid: number;
   sockets: InheritedSocket[];
+  /** Sends a signal-subsystem request to the master (or the single process's own hub). */
+  toMaster: (request: SignalRequest) => void;
+  /** The instance's shared memory (scoreboard, cache, queue), already mapped. */
+  shared: SharedState;
 }
 
 const SHUTDOWN = tsgiError('TSGI_ERR_CANCELLED', 'worker shutting down');
@@ -36,24 +45,27 @@ const STOP_POLL_MS = 25;
 export class Worker {
   readonly counters: WorkerCounters;
   readonly scheduler: Scheduler<Core>;
+  readonly signals: SignalRunner;
   readonly #servers: ProtocolServer[] = [];
-  readonly #acceptors: Acceptor[] = [];
+  readonly #listeners: Listener[] = [];
+  readonly #zmq: ZmqHandler[] = [];
   #lastFullLog = 0;
   #stopping: Promise<void> | null = null;
 
-  private constructor(readonly init: WorkerInit, app: App) {
+  private constructor(readonly init: WorkerInit) {
     const { options, workerId } = init;
-    this.counters = { id: workerId, requests: 0, exceptions: 0, tx: 0, logRequests: !options['disable-logging'] };
-    this.scheduler = new Scheduler<Core>(options.async, (scheduler, index) => new Core(scheduler, index, app, this.counters));
+    this.counters = { id: workerId, slot: init.shared.scoreboard.slot(workerId), logRequests: !options['disable-logging'] };
+    this.scheduler = new Scheduler<Core>(options.async, (scheduler, index) => new Core(scheduler, index, this.counters));
     this.scheduler.onAvailable = () => queueMicrotask(() => this.#coreFreed());
+    this.signals = new SignalRunner(() => this.counters.slot.countSignal());
   }
 
   /** Loads the app (throws TSGI_ERR_APP_* on failure) and starts accepting. */
   static async start(init: WorkerInit): Promise<Worker> {
     const { options } = init;
     if (options.async > 1) raiseFdLimit(options.async);
-    const loaded = await loadApp(options);
-    const worker = new Worker(init, loaded.app);
+    const worker = new Worker(init);
+    // Published before the import: apps call the api at module top level (register_signal…).
     setWorkerContext({
       workerId: init.workerId,
       masterPid: init.masterPid,
@@ -61,8 +73,17 @@ export class Worker {
       options: Object.freeze({ ...options }),
       scheduler: worker.scheduler,
       counters: worker.counters,
+      signals: worker.signals,
+      toMaster: init.toMaster,
+      shared: init.shared,
     });
+    const loaded = await loadApp(options);
+    for (const core of worker.scheduler.threads) core.app = loaded.app;
     worker.#listen();
+    worker.counters.slot.setAccepting(true);
+    for (const spec of options.zmq) {
+      worker.#zmq.push(await ZmqHandler.connect({ scheduler: worker.scheduler, options, onFull: () => worker.#logFull() }, spec));
+    }
     log(`ready (pid ${process.pid}): app ${loaded.label}, ${init.sockets.length} socket(s), ${options.async} core(s)`);
     return worker;
   }
@@ -74,7 +95,8 @@ export class Worker {
     for (const socket of this.init.sockets) {
       const server = createProtocolServer(socket.protocol, context);
       this.#servers.push(server);
-      this.#acceptors.push(new Acceptor(socket.fd, socket.name, (fd) => server.serve(fd), canAccept, onFull));
+      this.#listeners.push(server.listen?.(socket.fd, socket.name, { canAccept, onFull })
+        ?? new Acceptor(socket.fd, socket.name, (fd) => server.serve!(fd), canAccept, onFull));
     }
   }
 
@@ -85,7 +107,8 @@ export class Worker {
         // each call started one waiting request
       }
     }
-    if (this.scheduler.freeCount > 0 && this.#stopping === null) for (const acceptor of this.#acceptors) acceptor.resume();
+    for (const zmq of this.#zmq) zmq.coreFreed();
+    if (this.scheduler.freeCount > 0 && this.#stopping === null) for (const listener of this.#listeners) listener.resume();
   }
 
   /** uWSGI's "[DANGER] async queue is full", at most once a second. */
@@ -98,11 +121,13 @@ export class Worker {
 
   /** Graceful stop: resolves when every connection is done or the mercy time ran out. */
   stop(): Promise<void> {
-    return (this.#stopping ??= this.#drain());
+    return (this.#stopping ??= this.#drain().then(() => Promise.all(this.#zmq.map((zmq) => zmq.close()))).then(() => {}));
   }
 
   async #drain(): Promise<void> {
-    for (const acceptor of this.#acceptors) acceptor.close();
+    for (const listener of this.#listeners) listener.close();
+    this.counters.slot.setAccepting(false);
+    for (const zmq of this.#zmq) zmq.stopReceiving();
     const deadline = Date.now() + this.init.options['reload-mercy'] * 1000;
     while (Date.now() < deadline) {
       // Keep-alive connections turn idle as their responses end: close them as they do.
@@ -117,7 +142,8 @@ export class Worker {
   }
 
   #busy(): boolean {
-    return this.scheduler.busyCount > 0 || this.#servers.some((server) => server.connections > 0);
+    return this.scheduler.busyCount > 0 || this.signals.busy > 0 || this.#servers.some((server) => server.connections > 0)
+      || this.#zmq.some((zmq) => zmq.busy);
   }
 }
 

@@ -14,9 +14,26 @@ export interface ProtocolContext {
   onFull: () => void;
 }
 
+/** Accepting on one listening fd; stops while every core is busy. */
+export interface Listener {
+  pause(): void;
+  resume(): void;
+  /** Stops accepting for good (graceful stop); the fd stays open for the master. */
+  close(): void;
+}
+
+export interface ListenHooks {
+  /** Whether a core is free for one more connection. */
+  canAccept(): boolean;
+  /** A connection had to wait because every core is busy. */
+  onFull(): void;
+}
+
 export interface ProtocolServer {
-  /** Serves a freshly accepted connection (a non-blocking fd). */
-  serve(fd: number): void;
+  /** Serves a freshly accepted connection (a non-blocking fd), accepted by the worker's Acceptor. */
+  serve?(fd: number): void;
+  /** Or: accepts on the listening fd itself (the uwsgi protocol does, in C). */
+  listen?(fd: number, label: string, hooks: ListenHooks): Listener;
   /** Graceful stop (called repeatedly while stopping): close idle connections, busy ones after their response. */
   drain(): void;
   /** Connections still open. */

@@ -170,6 +170,12 @@ function leadingDigits(value: unknown): number {
  *   else if (status < 0) socket.destroy(); // uWSGI closes without a reply
  * });
  */
+/**
+ * modifier1 values whose block is NOT a vars dict: 100 ping, 101 echo, 111 cache commands
+ * (raw keys or arrays), 173 RPC (an array). Every other modifier carries a dict.
+ */
+const RAW_MODIFIERS = new Set([100, 101, 111, 173]);
+
 export class UwsgiRequestReader {
   /** Packet type / target plugin (0 = WSGI-style request). Parsed as a dict whatever it is. */
   modifier1 = 0;
@@ -181,6 +187,8 @@ export class UwsgiRequestReader {
   vars: Record<string, unknown> = {};
   /** Bytes received after the vars block (the start of the body), or null if none. */
   rest: Buffer | null = null;
+  /** The raw block of a packet whose modifier1 does not carry a vars dict (RPC, cache, …). */
+  payload: Buffer | null = null;
   /** Leading decimal digits of `vars.CONTENT_LENGTH`, 0 if absent or none. */
   contentLength = 0;
 
@@ -210,6 +218,7 @@ export class UwsgiRequestReader {
     this.vars = target;
     this.rest = null;
     this.contentLength = 0;
+    this.payload = null;
     this.#filled = 0;
   }
 
@@ -269,9 +278,16 @@ export class UwsgiRequestReader {
    * past `consumed` as the start of the body.
    */
   #finish(block: Buffer, chunk: Buffer, consumed: number): number {
+    this.rest = consumed < chunk.length ? chunk.subarray(consumed) : null;
+    if (RAW_MODIFIERS.has(this.modifier1)) {
+      // RPC arrays, cache keys…: the payload is not a dict; hand it over as bytes (a copy when
+      // it sits in the reused accumulation buffer).
+      const payload = block.subarray(HEADER_SIZE, HEADER_SIZE + this.datasize);
+      this.payload = block === chunk ? payload : Buffer.from(payload);
+      return DONE;
+    }
     const pairs = parseVars(block, HEADER_SIZE, HEADER_SIZE + this.datasize, this.vars, this.maxPairs);
     if (pairs < 0) return pairs;
-    this.rest = consumed < chunk.length ? chunk.subarray(consumed) : null;
     this.contentLength = leadingDigits(this.vars.CONTENT_LENGTH);
     return DONE;
   }

@@ -12,6 +12,9 @@ import { PushedInput } from '../input.js';
 import { log } from '../logger.js';
 import { DONE, NEED_MORE, UWSGI_ERRORS, UwsgiRequestReader, uwsgiErrorMessage } from './uwsgi-parser.js';
 import { registerProtocol, type ProtocolContext, type ProtocolServer } from './registry.js';
+import { findService } from './uwsgi-services.js';
+import '../rpc.js';
+import '../remote-signal.js';
 
 const kConnection = Symbol('tsgi.uwsgi.connection');
 type UwsgiSocket = Socket & { [kConnection]: UwsgiConnection };
@@ -25,6 +28,7 @@ class UwsgiConnection {
   parsed = false;
   input: PushedInput | null = null;
   bodyLeft = 0;
+  readonly acceptedAt = Date.now();
 
   constructor(readonly socket: UwsgiSocket, core: Core, readonly server: UwsgiServer) {
     this.core = core;
@@ -40,11 +44,24 @@ class UwsgiServer implements ProtocolServer {
   readonly #readers: UwsgiRequestReader[];
   readonly #open = new Set<UwsgiConnection>();
   readonly #timeoutMs: number;
+  readonly #sweeper: NodeJS.Timeout;
 
   constructor(readonly context: ProtocolContext) {
     const { options, scheduler } = context;
     this.#readers = scheduler.threads.map(() => new UwsgiRequestReader(options['buffer-size'], options['max-vars'] * 2));
     this.#timeoutMs = options['socket-timeout'] * 1000;
+    // One sweep a second instead of a timer per connection: cheaper on the accept path.
+    this.#sweeper = setInterval(() => this.#dropSlowClients(), Math.min(1000, this.#timeoutMs)).unref();
+  }
+
+  /** --socket-timeout: a connection that has not sent a whole packet by now is dropped. */
+  #dropSlowClients(): void {
+    const deadline = Date.now() - this.#timeoutMs;
+    for (const connection of this.#open) {
+      if (connection.parsed || connection.acceptedAt > deadline) continue;
+      log(`uwsgi: closing connection from ${peer(connection)}: TSGI_ERR_REQUEST_TIMEOUT: no complete packet within --socket-timeout`);
+      connection.socket.destroy();
+    }
   }
 
   get connections(): number {
@@ -59,11 +76,8 @@ class UwsgiServer implements ProtocolServer {
     socket[kConnection] = connection;
     this.#open.add(connection);
     this.#readers[core.index]!.reset(connection.env);
-    socket.setTimeout(this.#timeoutMs);
     socket.on('data', onData);
     socket.on('end', onEnd);
-    socket.on('timeout', onTimeout);
-    socket.on('drain', onDrain);
     socket.on('error', onError);
     socket.on('close', onClose);
   }
@@ -74,12 +88,10 @@ class UwsgiServer implements ProtocolServer {
     const status = reader.push(chunk);
     if (status === NEED_MORE) return;
     if (status !== DONE) return this.reject(connection, UWSGI_ERRORS[status] as ErrorCode, uwsgiErrorMessage(status, reader));
-    if (reader.modifier1 !== 0) {
-      return this.reject(connection, 'TSGI_ERR_UWSGI_MODIFIER', `modifier1 ${reader.modifier1} is not served on this socket`);
-    }
     connection.parsed = true;
-    connection.socket.setTimeout(0);
+    if (reader.modifier1 !== 0 && reader.modifier1 !== 30) return this.#serveService(connection, reader);
     const env = connection.env;
+    if (reader.modifier1 === 30) stripScriptName(env);
     if (env.SERVER_PROTOCOL === undefined) env.SERVER_PROTOCOL = 'HTTP/1.0';
     env['tsgi.url_scheme'] = urlScheme(env);
     if (reader.contentLength > 0) {
@@ -89,6 +101,21 @@ class UwsgiServer implements ProtocolServer {
       if (reader.rest !== null) this.onBody(connection, reader.rest);
     }
     core.serve(env, UWSGI_WRITER, connection);
+  }
+
+  /** A ping, remote signal or RPC packet: answered by its service, then the connection closes. */
+  #serveService(connection: UwsgiConnection, reader: UwsgiRequestReader): void {
+    const service = findService(reader.modifier1);
+    if (!service) return this.reject(connection, 'TSGI_ERR_UWSGI_MODIFIER', `modifier1 ${reader.modifier1} is not served on this socket`);
+    const core = connection.core!;
+    const finish = (bytes?: Buffer) => {
+      if (connection.core !== core) return; // the client left meanwhile
+      connection.detach();
+      core.release();
+      if (bytes) connection.socket.end(bytes);
+      else connection.socket.destroy();
+    };
+    service({ modifier1: reader.modifier1, modifier2: reader.modifier2, payload: reader.payload, vars: connection.env }, { send: finish, drop: () => finish() });
   }
 
   onBody(connection: UwsgiConnection, chunk: Buffer): void {
@@ -119,6 +146,7 @@ class UwsgiServer implements ProtocolServer {
   drain(): void {}
 
   destroyAll(): void {
+    clearInterval(this.#sweeper);
     for (const connection of this.#open) connection.socket.destroy();
   }
 }
@@ -139,12 +167,6 @@ function onEnd(this: UwsgiSocket): void {
   this.destroy();
 }
 
-function onTimeout(this: UwsgiSocket): void {
-  const connection = this[kConnection];
-  log(`uwsgi: closing connection from ${peer(connection)}: TSGI_ERR_REQUEST_TIMEOUT: no complete packet within --socket-timeout`);
-  this.destroy();
-}
-
 function onDrain(this: UwsgiSocket): void {
   const core = this[kConnection].core;
   if (core !== null && core.waiting === DRAIN) core.resume(DRAIN, undefined);
@@ -161,6 +183,13 @@ function onClose(this: UwsgiSocket): void {
 
 function peer(connection: UwsgiConnection): string {
   return connection.socket.remoteAddress ?? 'unix socket';
+}
+
+/** modifier1 30: PATH_INFO loses its SCRIPT_NAME prefix (uWSGI's wsgi_subhandler). */
+function stripScriptName(env: Environ): void {
+  const script = env.SCRIPT_NAME;
+  const path = env.PATH_INFO;
+  if (typeof script === 'string' && typeof path === 'string' && script !== '' && path.startsWith(script)) env.PATH_INFO = path.slice(script.length);
 }
 
 function urlScheme(env: Environ): string {
@@ -195,8 +224,14 @@ function endConnection(core: Core, bytes: Chunk | undefined): void {
   connection.detach();
   const socket = connection.socket;
   if (socket.destroyed) return;
+  // As uWSGI, close as soon as the response is out rather than wait for the peer's FIN.
+  socket.on('finish', onFinish);
   if (bytes === undefined) socket.end();
   else socket.end(bytes);
+}
+
+function onFinish(this: UwsgiSocket): void {
+  this.destroy();
 }
 
 const UWSGI_WRITER: ResponseWriter = {
@@ -222,8 +257,8 @@ const UWSGI_WRITER: ResponseWriter = {
     const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
     endConnection(core, `${core.env!.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`);
   },
-  awaitDrain() {
-    // Every uwsgi socket has a 'drain' listener (onDrain) that resumes its core.
+  awaitDrain(core) {
+    (core.conn as UwsgiConnection).socket.once('drain', onDrain);
   },
 };
 

@@ -2,8 +2,8 @@
  * The native addon against the real kernel: real TCP and unix sockets, pipes, child processes
  * (Python, ss, node) and worker threads. No mocks.
  */
-import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import net from 'node:net';
 import os from 'node:os';
@@ -452,6 +452,137 @@ test('raiseOpenFilesLimit returns at least the current soft limit and never lowe
   const target = Math.min(hard, soft + 16, 2 ** 31 - 1);
   assert.is(native.raiseOpenFilesLimit(target), target);
   assert.match(readFileSync('/proc/self/limits', 'latin1'), new RegExp(`Max open files\\s+${target}\\s`));
+});
+
+// --- shared memory, liveness, futex ---------------------------------------------------------
+
+/** Process state letter from /proc (R, S, Z, …), '' once the process is gone. */
+function procState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return '';
+  }
+}
+
+test('shmCreate + shmMap: a close-on-exec memfd, mapped twice and by a child, is one memory', () => {
+  const fd = native.shmCreate('tsgi-native-test', 8192);
+  try {
+    assert.match(readlinkSync(`/proc/self/fd/${fd}`), /^\/memfd:tsgi-native-test/);
+    assert.ok((fdFlags(fd) & O_CLOEXEC) !== 0);
+    const a = new Int32Array(native.shmMap(fd, 8192));
+    const b = new Int32Array(native.shmMap(fd, 4096));
+    assert.is(a[5], 0, 'zero-filled');
+    a[5] = 42;
+    assert.is(b[5], 42);
+    assert.is(Atomics.add(b, 6, 2), 0, 'Atomics work on the external buffer');
+    assert.is(a[6], 2);
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e',
+      `import { native } from ${JSON.stringify(NATIVE_URL)}; const m = new Int32Array(native.shmMap(3, 8192)); console.log(m[5]); Atomics.store(m, 7, 99);`],
+    { stdio: ['ignore', 'pipe', 'pipe', fd], encoding: 'utf8', timeout: 5000 });
+    assert.is(child.status, 0, child.stderr);
+    assert.is(child.stdout.trim(), '42', 'the child (fd 3) sees the parent\'s write');
+    assert.is(a[7], 99, 'and the parent the child\'s');
+    const error = throwsCode(() => native.shmMap(fd, 8193), 'EINVAL', 'mmap');
+    assert.is(error.message, `mmap fd ${fd}: EINVAL (the file is 8192 bytes, cannot map 8193)`);
+    throwsCode(() => native.shmMap(fd, 0), 'ERR_OUT_OF_RANGE');
+    throwsCode(() => native.shmCreate('x', 0), 'ERR_OUT_OF_RANGE');
+    throwsCode(() => native.shmCreate('x'.repeat(300), 1), 'ENAMETOOLONG');
+    throwsCode(() => native.shmCreate(1 as unknown as string, 1), 'ERR_INVALID_ARG_TYPE');
+  } finally {
+    native.close(fd);
+  }
+});
+
+test('shmOpenFile: a 0600 file of exactly the size, reopened as is, another size refused; shmSync', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tsgi-test-shm-'));
+  try {
+    const file = path.join(dir, 'store');
+    const fd = native.shmOpenFile(file, 10000);
+    assert.ok((fdFlags(fd) & O_CLOEXEC) !== 0);
+    assert.is(statSync(file).size, 10000);
+    assert.is(statSync(file).mode & 0o777, 0o600);
+    const mapping = native.shmMap(fd, 10000);
+    new Uint8Array(mapping)[9999] = 7;
+    native.shmSync(mapping);
+    native.close(fd);
+    assert.is(readFileSync(file)[9999], 7, 'writes reach the file');
+    const again = native.shmOpenFile(file, 10000);
+    assert.is(new Uint8Array(native.shmMap(again, 10000))[9999], 7, 'reopened with its content');
+    native.close(again);
+    const error = throwsCode(() => native.shmOpenFile(file, 20000), 'EINVAL', 'shmOpenFile');
+    assert.is(error.message, `shmOpenFile ${file}: EINVAL (the file is 10000 bytes, expected 20000)`);
+    assert.is(statSync(file).size, 10000, 'never truncated or extended');
+    const empty = path.join(dir, 'empty');
+    writeFileSync(empty, '');
+    native.close(native.shmOpenFile(empty, 100));
+    assert.is(statSync(empty).size, 100, 'an empty file counts as new');
+    throwsCode(() => native.shmOpenFile(dir, 100), 'EISDIR', 'open');
+    throwsCode(() => native.shmOpenFile(path.join(dir, 'no/such'), 100), 'ENOENT', 'open');
+    throwsCode(() => native.shmSync(new Uint8Array(4) as unknown as ArrayBuffer), 'ERR_INVALID_ARG_TYPE');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('pidAlive: this process yes, a zombie no (its parent may be the one waiting), a reaped child no', async () => {
+  assert.is(native.pidAlive(process.pid), true);
+  assert.is(native.pidAlive(1), true);
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  assert.is(native.pidAlive(child.pid!), true);
+  child.kill('SIGKILL');
+  // No await until the check: this event loop cannot reap the child, so it stays a zombie.
+  const deadline = Date.now() + 5000;
+  while (procState(child.pid!) !== 'Z' && Date.now() < deadline) {
+    // the kernel finishes the kill
+  }
+  assert.is(procState(child.pid!), 'Z');
+  assert.is(native.pidAlive(child.pid!), false, 'a zombie counts as dead');
+  await exited;
+  assert.is(native.pidAlive(child.pid!), false, 'reaped');
+  throwsCode(() => native.pidAlive(0), 'ERR_OUT_OF_RANGE');
+  throwsCode(() => native.pidAlive(-1), 'ERR_OUT_OF_RANGE');
+});
+
+test('futexWait/futexWake: not-equal, timed-out, and a wake-up of another process', async () => {
+  const fd = native.shmCreate('tsgi-futex-test', 4096);
+  try {
+    const buffer = native.shmMap(fd, 4096);
+    const words = new Int32Array(buffer);
+    assert.is(native.futexWait(words, 0, 1, 1000), 'not-equal');
+    const started = Date.now();
+    assert.is(native.futexWait(words, 0, 0, 50), 'timed-out');
+    assert.ok(Date.now() - started >= 45, `slept ${Date.now() - started} ms`);
+    assert.is(native.futexWake(words, 0, 1), 0, 'nobody waits');
+
+    const child = spawn(process.execPath, ['--input-type=module', '-e',
+      `import { native } from ${JSON.stringify(NATIVE_URL)}; const w = new Int32Array(native.shmMap(3, 4096));
+       const t = Date.now(); const r = native.futexWait(w, 1, 0, 10000); console.log(r, w[2], Date.now() - t < 9000);`],
+    { stdio: ['ignore', 'pipe', 'inherit', fd] });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise((resolve) => child.on('close', resolve));
+    // Word 1 seen through a view that starts at byte 4: the addon honours the view's offset.
+    const view = new Int32Array(buffer, 4, 2);
+    let woken = 0;
+    for (const deadline = Date.now() + 5000; woken === 0 && Date.now() < deadline;) {
+      await sleep(10);
+      words[2] = 5;
+      woken = native.futexWake(view, 0, Infinity);
+    }
+    assert.is(woken, 1, 'the sleeping child was woken');
+    await exited;
+    assert.is(out.trim(), 'ok 5 true');
+
+    throwsCode(() => native.futexWait(new Float64Array(buffer, 0, 4) as unknown as Int32Array, 0, 0, 1), 'ERR_INVALID_ARG_TYPE');
+    throwsCode(() => native.futexWait(words, 1024, 0, 1), 'ERR_OUT_OF_RANGE');
+    throwsCode(() => native.futexWait(words, 0, 0, -1), 'ERR_OUT_OF_RANGE');
+    throwsCode(() => native.futexWake(words, 0, -1), 'ERR_OUT_OF_RANGE');
+  } finally {
+    native.close(fd);
+  }
 });
 
 test.run();

@@ -1,0 +1,178 @@
+/**
+ * ZeroMQ/Mongrel2 figures, side by side with the uwsgi protocol path:
+ *
+ *  1. requests/s of bench/apps/hello_tsgi.js on one worker, driven by N concurrent clients
+ *     through the Mongrel2 stand-in (PUSH/SUB, keep-alive: Content-Length and HTTP/1.1) and
+ *     through uwsgi packets on a --socket (one connection per request, as nginx uwsgi_pass does);
+ *     runs interleaved (zmq, uwsgi, zmq, …) for BENCH_ROUNDS rounds, medians reported, with the
+ *     server's CPU time per request from /proc/PID/stat;
+ *  2. 5,000 parked long-polls (/sleep?s=S of test/apps/green.js) on one worker with --async 5000,
+ *     through each path: time until all are answered, and the worker's RSS idle, while all are
+ *     parked, and at its peak (VmHWM) from /proc/PID/status.
+ *
+ * The clients run in this process; the server is one tsgi process (no master), so its pid is
+ * the worker's.
+ *
+ *   npx tsc -p . && node dist/bench/zmq.bench.js
+ *
+ * Env: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNS (64), BENCH_PARKED (5000),
+ * BENCH_PARK_SECONDS (3).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Mongrel2Peer } from '../test/helpers/mongrel2-peer.js';
+import { FIXTURE_APPS, ROOT, freePort, sleep, startTsgi, type Server } from '../test/helpers/tsgi.js';
+import { nginxLikeVars, uwsgiRequest } from '../test/helpers/uwsgi-client.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNS = Number(process.env.BENCH_CONNS ?? 64);
+const PARKED = Number(process.env.BENCH_PARKED ?? 5000);
+const PARK_SECONDS = Number(process.env.BENCH_PARK_SECONDS ?? 3);
+const BENCH_APPS = join(ROOT, 'bench/apps');
+const CLK_TCK = 100;
+
+interface Target {
+  name: string;
+  server: Server;
+  /** One request, resolving with the response body. */
+  request(path: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+async function zmqTarget(module: string, cwd: string, extra: string[]): Promise<Target> {
+  const pushAddress = `tcp://127.0.0.1:${freePort()}`;
+  const subAddress = `tcp://127.0.0.1:${freePort()}`;
+  const peer = await Mongrel2Peer.start(pushAddress, subAddress);
+  const server = await startTsgi(['--zmq', `${pushAddress},${subAddress}`, '--module', module, '--disable-logging', ...extra], { cwd, ready: /pulling requests/ });
+  await peer.waitForHandlers(1);
+  return {
+    name: 'zmq (Mongrel2 peer)',
+    server,
+    async request(path) {
+      const exchange = await peer.request(path).done(60_000);
+      peer.forget(exchange.connId);
+      return exchange.response().body.toString();
+    },
+    async close() {
+      await server.stop();
+      peer.close();
+    },
+  };
+}
+
+async function uwsgiTarget(module: string, cwd: string, extra: string[]): Promise<Target> {
+  const port = freePort();
+  const server = await startTsgi(['--socket', `127.0.0.1:${port}`, '--listen', '4096', '--module', module, '--disable-logging', ...extra], { cwd });
+  return {
+    name: 'uwsgi (--socket)',
+    server,
+    async request(path) {
+      const response = await uwsgiRequest({ port, host: '127.0.0.1' }, nginxLikeVars('GET', path), undefined, { timeoutMs: 60_000 });
+      return response.body.toString();
+    },
+    async close() {
+      await server.stop();
+    },
+  };
+}
+
+/** utime + stime of a process, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+/** A VmXXX line of /proc/PID/status, in MiB. */
+function memMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match![1]) / 1024;
+}
+
+/** CONNS clients sending requests back to back for `seconds`. */
+async function throughput(target: Target, seconds: number): Promise<{ rps: number; cpuUsPerRequest: number }> {
+  let done = 0;
+  let running = true;
+  const cpuBefore = cpuMs(target.server.pid);
+  const started = performance.now();
+  const client = async () => {
+    while (running) {
+      const body = await target.request('/');
+      if (body !== 'Hello World') throw new Error(`${target.name}: unexpected body ${JSON.stringify(body)}`);
+      done++;
+    }
+  };
+  const clients = Array.from({ length: CONNS }, client);
+  await sleep(seconds * 1000);
+  running = false;
+  const elapsed = (performance.now() - started) / 1000;
+  const counted = done;
+  const cpu = cpuMs(target.server.pid) - cpuBefore;
+  await Promise.all(clients);
+  return { rps: counted / elapsed, cpuUsPerRequest: (cpu * 1000) / counted };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function requestsPerSecond(): Promise<void> {
+  const targets = [await zmqTarget('hello_tsgi', BENCH_APPS, []), await uwsgiTarget('hello_tsgi', BENCH_APPS, [])];
+  const results = new Map<string, Array<{ rps: number; cpuUsPerRequest: number }>>();
+  try {
+    for (const target of targets) await throughput(target, 1); // warm-up
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const target of targets) {
+        const result = await throughput(target, SECONDS);
+        (results.get(target.name) ?? results.set(target.name, []).get(target.name)!).push(result);
+        console.log(`  round ${round} ${target.name}: ${result.rps.toFixed(0)} req/s, ${result.cpuUsPerRequest.toFixed(1)} µs server CPU/request`);
+      }
+    }
+  } finally {
+    for (const target of targets) await target.close();
+  }
+  console.log(`\nhello_tsgi, 1 worker, ${CONNS} concurrent clients, ${SECONDS} s × ${ROUNDS} rounds interleaved (medians):\n`);
+  console.log('| path | req/s | server CPU µs/req | runs (req/s) |');
+  console.log('|---|---:|---:|---|');
+  for (const [name, runs] of results) {
+    console.log(`| ${name} | ${median(runs.map((r) => r.rps)).toFixed(0)} | ${median(runs.map((r) => r.cpuUsPerRequest)).toFixed(1)} | ${runs.map((r) => r.rps.toFixed(0)).join(', ')} |`);
+  }
+}
+
+async function parkedLongPolls(): Promise<void> {
+  const rows: string[] = [];
+  for (const make of [zmqTarget, uwsgiTarget]) {
+    const target = await make('green', FIXTURE_APPS, ['--async', String(PARKED)]);
+    try {
+      const pid = target.server.pid;
+      await target.request('/array'); // app loaded and warm
+      await sleep(200);
+      const idle = memMiB(pid, 'VmRSS');
+      const started = performance.now();
+      let answered = 0;
+      const all = Promise.all(Array.from({ length: PARKED }, () => target.request(`/sleep?s=${PARK_SECONDS}`).then((body) => {
+        if (body === 'slept\n') answered++;
+      })));
+      await sleep((PARK_SECONDS * 1000) * 0.8);
+      const parked = memMiB(pid, 'VmRSS');
+      await all;
+      const elapsed = (performance.now() - started) / 1000;
+      const peak = memMiB(pid, 'VmHWM');
+      rows.push(`| ${target.name} | ${answered}/${PARKED} | ${elapsed.toFixed(2)} s | ${idle.toFixed(1)} | ${parked.toFixed(1)} | ${peak.toFixed(1)} | ${(((parked - idle) * 1024) / PARKED).toFixed(1)} |`);
+      console.log(`  ${rows.at(-1)}`);
+    } finally {
+      await target.close();
+    }
+  }
+  console.log(`\n${PARKED} parked /sleep?s=${PARK_SECONDS} long-polls on one worker (--async ${PARKED}):\n`);
+  console.log('| path | answered | all answered after | RSS idle MiB | RSS parked MiB | peak RSS (VmHWM) MiB | KiB per parked request |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const row of rows) console.log(row);
+}
+
+console.log(`node ${process.version}, ${process.env.BENCH_NOTE ?? ''}`);
+await requestsPerSecond();
+console.log('');
+await parkedLongPolls();
+process.exit(0);

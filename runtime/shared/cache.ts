@@ -1,0 +1,1060 @@
+/**
+ * uWSGI's cache (semantics.md §4, 2.0 `core/cache.c`) as a data structure in shared memory:
+ * every worker maps the same area and reads and writes it in place under a {@link SharedLock}.
+ *
+ * What is uWSGI's, exactly: `--cache N` gives N slots of which N−1 are usable; values up to
+ * `--cache-blocksize` bytes (65536), keys up to 2048 bytes; djb33x hash (with C's signed `char`,
+ * as uWSGI computes it on x86) over 65536 buckets; `set` only creates (an existing key fails and
+ * changes nothing), `update` creates or overwrites and resets the expiry (0 = never); `expires`
+ * is seconds from now, stored as an absolute second; expired items are still returned by
+ * get/exists until the sweeper (the master, every `--cache-expire-freq` s) removes them, unless
+ * `lazyExpire` (uWSGI's `lazy_expire=1`), which deletes them on access and disables the sweep;
+ * failures return false: empty key or value, key too long, value too big, cache full, existing
+ * key on `set`; hits/misses/full counters. Items are not binary-compatible with uWSGI's.
+ *
+ * What is ours, for crash safety (issue 4: a worker SIGKILLed mid-write must not corrupt the
+ * cache): the N slots are N physical items and at most N−1 are live, so one free item always
+ * exists. A write never touches a live item's bytes: `update` writes the new value into a free
+ * item, publishes it (state word LIVE, with a higher sequence number), swaps it into the hash
+ * chain and only then frees the old one; `set` publishes before linking; `del` un-publishes
+ * (state FREE) before unlinking. The state words and sequence numbers are the truth, the hash
+ * chains, free stack and item count are an index derived from them. When a lock holder dies,
+ * the lock is stolen and flagged dirty, and the next holder rebuilds the index from the state
+ * words ({@link SharedCache.repair}): of two live copies of a key (an update cut short) the newer
+ * wins. So a crash leaves each key with its old or its new value, never a torn one.
+ *
+ * What is ours, for speed: writes (set/update/del/clear/sweep) take the lock; get and exists
+ * do not, on x86: they read optimistically under a sequence number that writers make odd while
+ * they change anything (a seqlock), and retry or fall back to the lock when it moved. So reads
+ * from several workers do not serialise on one cache line. Per-process hit/miss counts are
+ * added to the shared counters in batches (every {@link COUNT_FLUSH} gets, and whenever that
+ * process holds the lock anyway): uWSGI's own counters are bumped racily under a read lock.
+ * Key encoding and hashing happen before the lock; a value read is copied into a scratch
+ * buffer under it and into its own Buffer after it.
+ *
+ * Area layout (offsets from the start of the area, which must be 8-byte aligned):
+ *
+ *   0        lock (16 bytes, lock.ts), then in the same cache line f64 hits, misses, and
+ *            at 32 the i32 sequence number of the optimistic readers
+ *   64       header: i32 magic 'TSGC', version, items, blocksize, keysize, buckets,
+ *            free-stack top, live count; at 112 f64 counters: full, tooBig, keyTooLong,
+ *            seq, swept, repairs, nextScan (earliest expiry, to skip idle sweeps)
+ *   256      buckets: u32 × buckets (item index + 1, 0 = empty)
+ *   …        items: 48 bytes each: i32 state, hash, keylen, vallen, next, prev (index + 1),
+ *            2 spare, f64 expires (absolute s, 0 = never), f64 seq
+ *   …        free stack: u32 × items
+ *   …        keys: items × keysize (64-byte aligned)
+ *   …        values: items × blocksize (64-byte aligned)
+ *
+ * `--cache-store FILE` maps the same layout from a regular file ({@link openCacheStore}), so the
+ * cache survives restarts; the header must match the options or startup fails
+ * (TSGI_ERR_CACHE_STORE).
+ */
+import { constants as bufferConstants } from 'node:buffer';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { native, type NativeSystemError } from '../native.js';
+import { tsgiError } from '../errors.js';
+import { LOCK_BYTES, LOCK_SPARE_OFFSET, SharedLock } from './lock.js';
+
+/** Where a cache lives: a region area (region.ts) or any mapped buffer slice. */
+export interface CacheArea {
+  readonly buffer: ArrayBuffer;
+  readonly byteOffset: number;
+  readonly byteLength: number;
+}
+
+export interface CacheOptions {
+  /** `--cache N`: slots, of which N−1 are usable (uWSGI reserves slot 0). */
+  items: number;
+  /** `--cache-blocksize`: the largest value in bytes. Default 65536. */
+  blocksize?: number;
+  /** Largest key in bytes. Default 2048. */
+  keysize?: number;
+  /** Hash buckets. Default 65536 (uWSGI's hashsize). */
+  buckets?: number;
+  /** uWSGI `lazy_expire=1`: expired items are deleted on access and never swept. */
+  lazyExpire?: boolean;
+  /** For messages. Default "default". */
+  name?: string;
+  /** Current time in whole seconds. Default `Math.floor(Date.now() / 1000)`; tests pass their own. */
+  clock?: () => number;
+  /**
+   * Called (outside the lock) each time a new key does not fit: where the caller logs uWSGI's
+   * `*** DANGER cache "<name>" is FULL !!! ***`.
+   */
+  onFull?: (name: string) => void;
+}
+
+/** Counters and sizes, read under the lock (a consistent snapshot). */
+export interface CacheStats {
+  name: string;
+  /** Live items now. */
+  items: number;
+  /** Usable items: `--cache` − 1. */
+  capacity: number;
+  blocksize: number;
+  keysize: number;
+  hits: number;
+  misses: number;
+  /** set/update of a new key refused because all N−1 items were in use. */
+  full: number;
+  /** set/update refused because the value was larger than blocksize. */
+  tooBig: number;
+  /** set/update refused because the key was longer than keysize. */
+  keyTooLong: number;
+  /** Expired items removed by sweep() or lazily. */
+  swept: number;
+  /** Index rebuilds after a process died holding the lock (or a store was reopened). */
+  repairs: number;
+  /** Times the lock was taken over from a dead holder. */
+  lockSteals: number;
+}
+
+/** Keys and values: bytes (Buffer or any Uint8Array) or strings (stored as UTF-8). */
+export type CacheBytes = string | Uint8Array;
+
+const MAGIC = 0x43475354; // 'TSGC'
+const VERSION = 1;
+const FREE = 0;
+const LIVE = 1;
+
+// Header, as indexes into the Int32Array / Float64Array views of the area.
+const H_MAGIC = 16;
+const H_VERSION = 17;
+const H_ITEMS = 18;
+const H_BLOCKSIZE = 19;
+const H_KEYSIZE = 20;
+const H_BUCKETS = 21;
+const H_FREE_TOP = 22;
+const H_COUNT = 23;
+const F_FULL = 14;
+const F_TOO_BIG = 15;
+const F_KEY_TOO_LONG = 16;
+const F_SEQ = 17;
+const F_SWEPT = 18;
+const F_REPAIRS = 19;
+const F_NEXT_SCAN = 20;
+const BUCKETS_OFFSET = 256;
+// The counters every get bumps live in the lock's own cache line (lock.ts: LOCK_SPARE_OFFSET),
+// which the holder owns already: elsewhere they would drag one more line between the cores.
+const HOT_HITS = 0;
+const HOT_MISSES = 1;
+// At LOCK_SPARE_OFFSET + 16: i32 sequence number for optimistic readers (odd while a write is
+// under way). In the lock line too: writers own it anyway.
+
+/**
+ * Lock-free get/exists (#readOptimistic) rely on x86's total store order: a writer's stores are
+ * seen in program order and a reader's loads happen in program order, so a seqlock needs no
+ * fences. Elsewhere (ARM's weaker ordering would need a load barrier JS cannot express) every
+ * read takes the lock.
+ */
+const OPTIMISTIC_READS = process.arch === 'x64' || process.arch === 'ia32';
+const OPTIMISTIC_ATTEMPTS = 8;
+const OPTIMISTIC_WAIT_SPINS = 2000;
+/** Results of #readOptimistic besides a value length. */
+const MISSING = -1;
+const RETRY = -2;
+/** A process adds its hits/misses to the shared counters at least every this many gets. */
+export const COUNT_FLUSH = 1024;
+
+// Items.
+const ITEM_BYTES = 48;
+const ITEM_WORDS = ITEM_BYTES / 4;
+const I_STATE = 0;
+const I_HASH = 1;
+const I_KEYLEN = 2;
+const I_VALLEN = 3;
+const I_NEXT = 4;
+const I_PREV = 5;
+const ITEM_F64 = ITEM_BYTES / 8;
+const I_EXPIRES = 4; // f64 index inside the item
+const I_SEQ = 5;
+
+/** Items the sweeper examines per lock hold, so a sweep never stalls the workers for long. */
+const SWEEP_BATCH = 1024;
+
+const align = (value: number, to: number) => Math.ceil(value / to) * to;
+
+interface Geometry {
+  items: number;
+  blocksize: number;
+  keysize: number;
+  buckets: number;
+  itemsOffset: number;
+  freeOffset: number;
+  keysOffset: number;
+  valuesOffset: number;
+  size: number;
+}
+
+function optionError(message: string): never {
+  throw tsgiError('TSGI_ERR_OPT_VALUE', message);
+}
+
+function geometry(options: CacheOptions): Geometry {
+  const items = options.items;
+  const blocksize = options.blocksize ?? 65536;
+  const keysize = options.keysize ?? 2048;
+  const buckets = options.buckets ?? 65536;
+  const name = options.name ?? 'default';
+  const positive = (value: number, what: string, max: number) => {
+    if (!Number.isSafeInteger(value) || value < 1 || value > max) optionError(`cache "${name}": ${what} must be an integer in 1..${max}, got ${value}`);
+  };
+  positive(items, '--cache (items)', 2 ** 31 - 1);
+  positive(blocksize, '--cache-blocksize', 2 ** 31 - 1);
+  positive(keysize, 'keysize', 65535);
+  positive(buckets, 'buckets (hashsize)', 2 ** 28);
+  const itemsOffset = align(BUCKETS_OFFSET + 4 * buckets, 8);
+  const freeOffset = itemsOffset + ITEM_BYTES * items;
+  const keysOffset = align(freeOffset + 4 * items, 64);
+  const valuesOffset = align(keysOffset + items * keysize, 64);
+  const size = align(valuesOffset + items * blocksize, 8);
+  if (size > bufferConstants.MAX_LENGTH) {
+    optionError(`cache "${name}": ${items} items × (${blocksize} + ${keysize}) bytes is ${size} bytes, more than one process can address as a buffer (${bufferConstants.MAX_LENGTH}); lower --cache or --cache-blocksize`);
+  }
+  return { items, blocksize, keysize, buckets, itemsOffset, freeOffset, keysOffset, valuesOffset, size };
+}
+
+/** Bytes the cache area takes for `options` (for the region layout or the store file). */
+export function cacheAreaSize(options: CacheOptions): number {
+  return geometry(options).size;
+}
+
+const defaultClock = () => Math.floor(Date.now() / 1000);
+
+/**
+ * djb33x as uWSGI computes it (`hash = hash * 33 ^ key[i]` over a C `char`, signed on x86), so
+ * keys land in the same buckets as in uWSGI. Returns an unsigned 32-bit integer.
+ */
+export function djb33x(bytes: Uint8Array, length: number = bytes.length): number {
+  let hash = 5381;
+  for (let i = 0; i < length; i++) hash = Math.imul(hash, 33) ^ ((bytes[i]! << 24) >> 24);
+  return hash >>> 0;
+}
+
+function argumentError(message: string): never {
+  throw tsgiError('TSGI_ERR_API_ARGUMENT', message);
+}
+
+function asBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+export class SharedCache {
+  readonly name: string;
+  readonly #lock: SharedLock;
+  readonly #i32: Int32Array;
+  readonly #f64: Float64Array;
+  readonly #hot: Float64Array;
+  readonly #seq: Int32Array;
+  /** This process holds the lock and has made the sequence number odd. */
+  #writing = false;
+  #pendingHits = 0;
+  #pendingMisses = 0;
+  readonly #bytes: Buffer;
+  readonly #g: Geometry;
+  readonly #itemsW: number;
+  readonly #itemsF: number;
+  readonly #freeW: number;
+  readonly #bucketsW: number;
+  readonly #keyScratch: Buffer;
+  readonly #valueScratch: Buffer;
+  readonly #lazy: boolean;
+  readonly #clock: () => number;
+  readonly #onFull: ((name: string) => void) | undefined;
+
+  private constructor(area: CacheArea, options: CacheOptions) {
+    this.#g = geometry(options);
+    const g = this.#g;
+    this.name = options.name ?? 'default';
+    if (area.byteLength < g.size || area.byteOffset % 8 !== 0) {
+      throw tsgiError('TSGI_ERR_SHM', `cache "${this.name}" needs ${g.size} bytes at an 8-byte aligned offset, the area has ${area.byteLength} at ${area.byteOffset}`);
+    }
+    this.#lock = new SharedLock(area.buffer, area.byteOffset);
+    this.#i32 = new Int32Array(area.buffer, area.byteOffset, g.keysOffset / 4);
+    this.#f64 = new Float64Array(area.buffer, area.byteOffset, g.keysOffset / 8);
+    this.#hot = new Float64Array(area.buffer, area.byteOffset + LOCK_SPARE_OFFSET, 2);
+    this.#seq = new Int32Array(area.buffer, area.byteOffset + LOCK_SPARE_OFFSET + 16, 1);
+    this.#bytes = Buffer.from(area.buffer, area.byteOffset, g.size);
+    this.#itemsW = g.itemsOffset / 4;
+    this.#itemsF = g.itemsOffset / 8;
+    this.#freeW = g.freeOffset / 4;
+    this.#bucketsW = BUCKETS_OFFSET / 4;
+    // +4: a UTF-8 write that stops short of a character still proves the key is too long.
+    this.#keyScratch = Buffer.allocUnsafeSlow(g.keysize + 4);
+    this.#valueScratch = Buffer.allocUnsafeSlow(g.blocksize);
+    this.#lazy = options.lazyExpire === true;
+    this.#clock = options.clock ?? defaultClock;
+    this.#onFull = options.onFull;
+  }
+
+  /**
+   * Master: formats a new, empty cache in `area` (zeroed memory such as a fresh region), and
+   * returns this process's handle on it.
+   */
+  static format(area: CacheArea, options: CacheOptions): SharedCache {
+    const cache = new SharedCache(area, options);
+    cache.#format();
+    return cache;
+  }
+
+  /** Worker: a handle on the cache the master formatted in `area`; the header must match `options`. */
+  static attach(area: CacheArea, options: CacheOptions): SharedCache {
+    const cache = new SharedCache(area, options);
+    const mismatch = cache.#headerMismatch();
+    if (mismatch !== undefined) throw tsgiError('TSGI_ERR_SHM', `cache "${cache.name}": the shared area holds ${mismatch}`);
+    return cache;
+  }
+
+  #format(): void {
+    const { items, blocksize, keysize, buckets, keysOffset } = this.#g;
+    const i32 = this.#i32;
+    this.#bytes.fill(0, 0, keysOffset);
+    i32[H_MAGIC] = MAGIC;
+    i32[H_VERSION] = VERSION;
+    i32[H_ITEMS] = items;
+    i32[H_BLOCKSIZE] = blocksize;
+    i32[H_KEYSIZE] = keysize;
+    i32[H_BUCKETS] = buckets;
+    this.#rebuildFreeStack();
+  }
+
+  /** undefined when the header describes this geometry, else what it describes. */
+  #headerMismatch(): string | undefined {
+    const i32 = this.#i32;
+    const g = this.#g;
+    if (i32[H_MAGIC] !== MAGIC || i32[H_VERSION] !== VERSION) return 'no tsgi cache of this version';
+    const found = { items: i32[H_ITEMS]!, blocksize: i32[H_BLOCKSIZE]!, keysize: i32[H_KEYSIZE]!, buckets: i32[H_BUCKETS]! };
+    if (found.items === g.items && found.blocksize === g.blocksize && found.keysize === g.keysize && found.buckets === g.buckets) return undefined;
+    return describeGeometry(found);
+  }
+
+  // ---------------------------------------------------------------------------- public API
+
+  /** uWSGI `cache_get`: a copy of the value, or null (missing, or expired with lazyExpire). */
+  get(key: CacheBytes): Buffer | null {
+    const keylen = this.#encodeKey(key);
+    let vallen = keylen > 0 && OPTIMISTIC_READS ? this.#readOptimistic(keylen, true) : RETRY;
+    if (vallen === RETRY) {
+      this.#enter();
+      try {
+        const index = keylen > 0 ? this.#find(this.#keyBytes, keylen, this.#keyHash) : -1;
+        if (index < 0) {
+          vallen = MISSING;
+        } else {
+          vallen = this.#i32[this.#itemsW + index * ITEM_WORDS + I_VALLEN]!;
+          const start = this.#g.valuesOffset + index * this.#g.blocksize;
+          this.#bytes.copy(this.#valueScratch, 0, start, start + vallen);
+        }
+      } finally {
+        this.#leave();
+      }
+    }
+    if (vallen === MISSING) {
+      this.#count(false);
+      return null;
+    }
+    this.#count(true);
+    // Allocated outside the lock: a big Buffer costs tens of microseconds (and may run the GC),
+    // a copy into the scratch buffer a few; the other processes wait only for the latter.
+    const out = Buffer.allocUnsafe(vallen);
+    this.#valueScratch.copy(out, 0, 0, vallen);
+    return out;
+  }
+
+  /** uWSGI `cache_exists`. */
+  exists(key: CacheBytes): boolean {
+    const keylen = this.#encodeKey(key);
+    if (keylen <= 0) return false;
+    if (OPTIMISTIC_READS) {
+      const found = this.#readOptimistic(keylen, false);
+      if (found !== RETRY) return found !== MISSING;
+    }
+    this.#enter();
+    try {
+      return this.#find(this.#keyBytes, keylen, this.#keyHash) >= 0;
+    } finally {
+      this.#leave();
+    }
+  }
+
+  /**
+   * uWSGI `cache_set`: creates `key` only if it does not exist (an existing key fails and keeps
+   * its value and expiry). `expires` is seconds from now, 0 = never. False when the key exists,
+   * is empty or too long, the value is empty or too big, or the cache is full.
+   */
+  set(key: CacheBytes, value: CacheBytes, expires = 0): boolean {
+    return this.#store(key, value, expires, false);
+  }
+
+  /** uWSGI `cache_update`: creates or overwrites `key`, and sets its expiry anew (0 = never). */
+  update(key: CacheBytes, value: CacheBytes, expires = 0): boolean {
+    return this.#store(key, value, expires, true);
+  }
+
+  /** uWSGI `cache_del`: true if the key was there (with lazyExpire, not if it had expired). */
+  del(key: CacheBytes): boolean {
+    const keylen = this.#encodeKey(key);
+    if (keylen <= 0) return false;
+    this.#enter();
+    try {
+      const index = this.#find(this.#keyBytes, keylen, this.#keyHash);
+      if (index < 0) return false;
+      this.#remove(index);
+      return true;
+    } finally {
+      this.#leave();
+    }
+  }
+
+  /** uWSGI `cache_clear`: removes every item (counters stay). Always true. */
+  clear(): boolean {
+    const lock = this.#lock;
+    lock.acquire(); // the clear rebuilds everything a repair would
+    try {
+      this.#mutate();
+      const { items, itemsOffset, freeOffset } = this.#g;
+      for (let i = 0; i < items; i++) Atomics.store(this.#i32, this.#itemsW + i * ITEM_WORDS + I_STATE, FREE);
+      this.#bytes.fill(0, BUCKETS_OFFSET, itemsOffset);
+      this.#bytes.fill(0, itemsOffset, freeOffset);
+      this.#rebuildFreeStack();
+      this.#f64[F_NEXT_SCAN] = 0;
+      lock.repaired();
+      return true;
+    } finally {
+      this.#leave();
+    }
+  }
+
+  /**
+   * The master's sweeper (every `--cache-expire-freq` s): removes items whose expiry is ≤ `now`
+   * (whole seconds), taking the lock for {@link SWEEP_BATCH} items at a time. Returns how many
+   * it removed. Does nothing with lazyExpire, or while no item can have expired yet.
+   */
+  sweep(now: number = this.#clock()): number {
+    if (this.#lazy) return 0;
+    const f64 = this.#f64;
+    this.#enter();
+    try {
+      const next = f64[F_NEXT_SCAN]!;
+      if (next === 0 || next > now) return 0;
+      f64[F_NEXT_SCAN] = 0; // recomputed below from the items that stay
+    } finally {
+      this.#leave();
+    }
+    let removed = 0;
+    const { items } = this.#g;
+    for (let start = 0; start < items; start += SWEEP_BATCH) {
+      this.#enter();
+      try {
+        const end = Math.min(items, start + SWEEP_BATCH);
+        for (let i = start; i < end; i++) {
+          if (this.#i32[this.#itemsW + i * ITEM_WORDS + I_STATE] !== LIVE) continue;
+          const expires = f64[this.#itemsF + i * ITEM_F64 + I_EXPIRES]!;
+          if (expires === 0) continue;
+          if (expires <= now) {
+            this.#remove(i);
+            f64[F_SWEPT]!++;
+            removed++;
+          } else if (f64[F_NEXT_SCAN] === 0 || f64[F_NEXT_SCAN]! > expires) {
+            f64[F_NEXT_SCAN] = expires;
+          }
+        }
+      } finally {
+        this.#leave();
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Counters and sizes, taken under the lock. hits and misses include this process's own
+   * operations, but up to {@link COUNT_FLUSH} − 1 of each other process's may not be added yet.
+   */
+  stats(): CacheStats {
+    const lock = this.#lock;
+    this.#enter();
+    try {
+      this.#flushCounts();
+      const f64 = this.#f64;
+      return {
+        name: this.name,
+        items: this.#i32[H_COUNT]!,
+        capacity: this.capacity,
+        blocksize: this.#g.blocksize,
+        keysize: this.#g.keysize,
+        hits: this.#hot[HOT_HITS]!,
+        misses: this.#hot[HOT_MISSES]!,
+        full: f64[F_FULL]!,
+        tooBig: f64[F_TOO_BIG]!,
+        keyTooLong: f64[F_KEY_TOO_LONG]!,
+        swept: f64[F_SWEPT]!,
+        repairs: f64[F_REPAIRS]!,
+        lockSteals: lock.steals,
+      };
+    } finally {
+      this.#leave();
+    }
+  }
+
+  /** Usable items (`--cache` − 1). */
+  get capacity(): number {
+    return Math.max(0, this.#g.items - 1);
+  }
+
+  /** The largest value in bytes. */
+  get blocksize(): number {
+    return this.#g.blocksize;
+  }
+
+  /** The largest key in bytes. */
+  get keysize(): number {
+    return this.#g.keysize;
+  }
+
+  /** The lock guarding this cache (for the master's reap, and for tests). */
+  get lock(): SharedLock {
+    return this.#lock;
+  }
+
+  /** msync of a file-backed cache (--cache-store), e.g. at a clean shutdown. */
+  sync(): void {
+    native.shmSync(this.#bytes.buffer as ArrayBuffer);
+  }
+
+  // ---------------------------------------------------------------------------- internals
+
+  /** Set by #encodeKey: the buffer whose first `keylen` bytes are the key, and their hash. */
+  #keyBytes: Buffer = Buffer.alloc(0);
+  #keyHash = 0;
+
+  /**
+   * Puts the key's bytes in #keyBytes and their hash in #keyHash, and returns their length: 0
+   * for an empty key, −1 for one longer than keysize. Strings are encoded into a reusable
+   * scratch buffer. All of it happens before the lock is taken, to keep the critical section short.
+   */
+  #encodeKey(key: CacheBytes): number {
+    const keysize = this.#g.keysize;
+    let length: number;
+    if (typeof key === 'string') {
+      length = key.length === 0 ? 0 : this.#keyScratch.write(key, 0, 'utf8');
+      this.#keyBytes = this.#keyScratch;
+    } else if (key instanceof Uint8Array) {
+      this.#keyBytes = asBuffer(key);
+      length = key.length;
+    } else {
+      argumentError(`a cache key must be a string or a Buffer, got ${typeof key}`);
+    }
+    if (length > keysize) return -1;
+    this.#keyHash = djb33x(this.#keyBytes, length);
+    return length;
+  }
+
+  /**
+   * Item index of the key, or −1. With lazyExpire (unless `lazy` is false, as during a repair,
+   * when the free stack cannot be trusted yet) an expired item is deleted and reported missing.
+   */
+  #find(key: Buffer, keylen: number, hash: number, lazy: boolean = this.#lazy): number {
+    const i32 = this.#i32;
+    let link = i32[this.#bucketsW + (hash % this.#g.buckets)]!;
+    let rounds = 0;
+    while (link !== 0) {
+      const index = link - 1;
+      const w = this.#itemsW + index * ITEM_WORDS;
+      if (i32[w + I_HASH] === (hash | 0) && i32[w + I_KEYLEN] === keylen && this.#keyEquals(index, key, keylen)) {
+        if (lazy) {
+          const expires = this.#f64[this.#itemsF + index * ITEM_F64 + I_EXPIRES]!;
+          if (expires !== 0 && expires <= this.#clock()) {
+            this.#remove(index);
+            this.#f64[F_SWEPT]!++;
+            return -1;
+          }
+        }
+        return index;
+      }
+      link = i32[w + I_NEXT]!;
+      if (++rounds > this.#g.items) {
+        // A loop in a chain cannot come from a crash the repair did not see, but should memory
+        // ever be damaged, rebuilding the index beats spinning forever under the lock.
+        this.repair();
+        return this.#find(key, keylen, hash, lazy);
+      }
+    }
+    return -1;
+  }
+
+  #keyEquals(index: number, key: Buffer, keylen: number): boolean {
+    const start = this.#g.keysOffset + index * this.#g.keysize;
+    const bytes = this.#bytes;
+    if (keylen <= 32) {
+      for (let i = 0; i < keylen; i++) if (bytes[start + i] !== key[i]) return false;
+      return true;
+    }
+    return key.compare(bytes, start, start + keylen, 0, keylen) === 0;
+  }
+
+  #store(key: CacheBytes, value: CacheBytes, expires: number, overwrite: boolean): boolean {
+    if (typeof expires !== 'number' || !(expires >= 0) || expires === Infinity) {
+      argumentError(`cache expires must be a number of seconds ≥ 0 (0 = never), got ${String(expires)}`);
+    }
+    const keylen = this.#encodeKey(key);
+    let vallen: number;
+    if (typeof value === 'string') vallen = Buffer.byteLength(value, 'utf8');
+    else if (value instanceof Uint8Array) vallen = value.length;
+    else argumentError(`a cache value must be a string or a Buffer, got ${typeof value}`);
+    if (keylen === 0 || vallen === 0) return false;
+    if (keylen < 0) return this.#fail(F_KEY_TOO_LONG);
+    if (vallen > this.#g.blocksize) return this.#fail(F_TOO_BIG);
+
+    const i32 = this.#i32;
+    let full = false;
+    this.#enter();
+    try {
+      const keyBytes = this.#keyBytes;
+      const hash = this.#keyHash;
+      const existing = this.#find(keyBytes, keylen, hash);
+      if (existing >= 0 && !overwrite) return false;
+      if (existing < 0 && i32[H_COUNT]! >= this.#g.items - 1) {
+        this.#f64[F_FULL]!++;
+        full = true;
+        return false;
+      }
+      const absolute = expires > 0 ? this.#clock() + Math.ceil(expires) : 0;
+      // Pop a free item: there is always one, since at most items − 1 are live.
+      const top = i32[H_FREE_TOP]! - 1;
+      if (top < 0) throw tsgiError('TSGI_ERR_SHM', `cache "${this.name}": no free item although only ${i32[H_COUNT]} of ${this.capacity} are live (damaged memory)`);
+      const index = i32[this.#freeW + top]!;
+      i32[H_FREE_TOP] = top;
+      this.#fill(index, keyBytes, keylen, hash, value, vallen, absolute);
+      if (existing >= 0) {
+        this.#replace(existing, index);
+      } else {
+        this.#linkHead(index);
+        i32[H_COUNT]!++;
+      }
+      if (absolute !== 0) {
+        const next = this.#f64[F_NEXT_SCAN]!;
+        if (next === 0 || next > absolute) this.#f64[F_NEXT_SCAN] = absolute;
+      }
+      return true;
+    } finally {
+      this.#leave();
+      if (full) this.#onFull?.(this.name);
+    }
+  }
+
+  /** Bumps a failure counter (under the lock: other processes bump it too); returns false. */
+  #fail(counter: number): false {
+    this.#enter();
+    try {
+      this.#f64[counter]!++;
+    } finally {
+      this.#leave();
+    }
+    return false;
+  }
+
+  // Locking, and what optimistic readers need from writers.
+
+  /** Takes the lock, repairing first if a holder died inside. */
+  #enter(): void {
+    if (this.#lock.acquire()) this.repair();
+  }
+
+  /**
+   * Ends a write (the sequence number becomes even again: optimistic readers may read), adds
+   * this process's pending hit/miss counts while the lock's cache line is ours, and releases.
+   */
+  #leave(): void {
+    if (this.#writing) {
+      this.#writing = false;
+      Atomics.store(this.#seq, 0, (Atomics.load(this.#seq, 0) + 1) | 0);
+    }
+    if (this.#pendingHits + this.#pendingMisses !== 0) this.#flushCounts();
+    this.#lock.release();
+  }
+
+  /**
+   * Called (with the lock held) before the first change a reader could see: makes the sequence
+   * number odd, so optimistic readers retry or take the lock. Left odd by a writer that died;
+   * repair() keeps it odd until the index is whole again.
+   */
+  #mutate(): void {
+    if (this.#writing) return;
+    this.#writing = true;
+    const seq = Atomics.load(this.#seq, 0);
+    if ((seq & 1) === 0) Atomics.store(this.#seq, 0, (seq + 1) | 0);
+  }
+
+  #flushCounts(): void {
+    this.#hot[HOT_HITS]! += this.#pendingHits;
+    this.#hot[HOT_MISSES]! += this.#pendingMisses;
+    this.#pendingHits = 0;
+    this.#pendingMisses = 0;
+  }
+
+  /** Counts a get; the shared counters get this process's counts in batches (see stats()). */
+  #count(hit: boolean): void {
+    if (hit) this.#pendingHits++;
+    else this.#pendingMisses++;
+    if (this.#pendingHits + this.#pendingMisses >= COUNT_FLUSH) {
+      this.#enter();
+      this.#leave();
+    }
+  }
+
+  /**
+   * get/exists without the lock (x86 only, see OPTIMISTIC_READS): a seqlock read. Writers make
+   * the sequence number odd before their first visible change and even after the last; a
+   * reader that saw the same even number before and after walking the chain and copying the
+   * value (into the scratch buffer) has a consistent copy. Everything it reads is bounds-checked,
+   * since a racing writer can make links and sizes momentarily meaningless. Returns the value
+   * length, MISSING, or RETRY when the locked path must decide (busy writers, a dead writer's
+   * odd number, an expired item under lazyExpire).
+   */
+  #readOptimistic(keylen: number, copy: boolean): number {
+    const seq = this.#seq;
+    const i32 = this.#i32;
+    const g = this.#g;
+    const key = this.#keyBytes;
+    const hash = this.#keyHash;
+    for (let attempt = 0, waits = 0; attempt < OPTIMISTIC_ATTEMPTS;) {
+      const before = Atomics.load(seq, 0);
+      if ((before & 1) !== 0) {
+        // A write is under way (they take a microsecond or so): wait for it rather than queue
+        // on the lock behind it. A writer that died leaves the number odd: the lock then decides.
+        if (++waits > OPTIMISTIC_WAIT_SPINS) return RETRY;
+        continue;
+      }
+      attempt++;
+      let result: number = MISSING;
+      let link = i32[this.#bucketsW + (hash % g.buckets)]!;
+      for (let rounds = 0; link !== 0; rounds++) {
+        if (!(link > 0 && link <= g.items) || rounds > g.items) {
+          result = RETRY;
+          break;
+        }
+        const index = link - 1;
+        const w = this.#itemsW + index * ITEM_WORDS;
+        if (i32[w + I_HASH] === (hash | 0) && i32[w + I_KEYLEN] === keylen && this.#keyEquals(index, key, keylen)) {
+          const vallen = i32[w + I_VALLEN]!;
+          const expires = this.#f64[this.#itemsF + index * ITEM_F64 + I_EXPIRES]!;
+          if (!(vallen > 0 && vallen <= g.blocksize) || (this.#lazy && expires !== 0 && expires <= this.#clock())) {
+            result = RETRY;
+          } else {
+            if (copy) {
+              const start = g.valuesOffset + index * g.blocksize;
+              this.#bytes.copy(this.#valueScratch, 0, start, start + vallen);
+            }
+            result = vallen;
+          }
+          break;
+        }
+        link = i32[w + I_NEXT]!;
+      }
+      if (Atomics.load(seq, 0) === before) return result;
+    }
+    return RETRY;
+  }
+
+  /** Writes a whole item into free item `index`, then publishes it (state LIVE, new seq). */
+  #fill(index: number, key: Buffer, keylen: number, hash: number, value: CacheBytes, vallen: number, expires: number): void {
+    this.#mutate();
+    const g = this.#g;
+    const bytes = this.#bytes;
+    key.copy(bytes, g.keysOffset + index * g.keysize, 0, keylen);
+    const valueStart = g.valuesOffset + index * g.blocksize;
+    if (typeof value === 'string') bytes.write(value, valueStart, vallen, 'utf8');
+    else asBuffer(value).copy(bytes, valueStart, 0, vallen);
+    const i32 = this.#i32;
+    const w = this.#itemsW + index * ITEM_WORDS;
+    i32[w + I_HASH] = hash | 0;
+    i32[w + I_KEYLEN] = keylen;
+    i32[w + I_VALLEN] = vallen;
+    i32[w + I_NEXT] = 0;
+    i32[w + I_PREV] = 0;
+    const f = this.#itemsF + index * ITEM_F64;
+    this.#f64[f + I_EXPIRES] = expires;
+    this.#f64[f + I_SEQ] = ++this.#f64[F_SEQ]!;
+    Atomics.store(i32, w + I_STATE, LIVE); // the publication: everything above is in place
+  }
+
+  #bucketOf(index: number): number {
+    return this.#bucketsW + ((this.#i32[this.#itemsW + index * ITEM_WORDS + I_HASH]! >>> 0) % this.#g.buckets);
+  }
+
+  #linkHead(index: number): void {
+    this.#mutate();
+    const i32 = this.#i32;
+    const bucket = this.#bucketOf(index);
+    const head = i32[bucket]!;
+    const w = this.#itemsW + index * ITEM_WORDS;
+    i32[w + I_NEXT] = head;
+    i32[w + I_PREV] = 0;
+    if (head !== 0) i32[this.#itemsW + (head - 1) * ITEM_WORDS + I_PREV] = index + 1;
+    i32[bucket] = index + 1;
+  }
+
+  /** Puts item `fresh` where `old` is in its chain, then frees `old`. */
+  #replace(old: number, fresh: number): void {
+    this.#mutate();
+    const i32 = this.#i32;
+    const wo = this.#itemsW + old * ITEM_WORDS;
+    const wf = this.#itemsW + fresh * ITEM_WORDS;
+    const prev = i32[wo + I_PREV]!;
+    const next = i32[wo + I_NEXT]!;
+    i32[wf + I_PREV] = prev;
+    i32[wf + I_NEXT] = next;
+    if (prev !== 0) i32[this.#itemsW + (prev - 1) * ITEM_WORDS + I_NEXT] = fresh + 1;
+    else i32[this.#bucketOf(old)] = fresh + 1;
+    if (next !== 0) i32[this.#itemsW + (next - 1) * ITEM_WORDS + I_PREV] = fresh + 1;
+    Atomics.store(i32, wo + I_STATE, FREE);
+    i32[wo + I_NEXT] = 0;
+    i32[wo + I_PREV] = 0;
+    this.#pushFree(old);
+  }
+
+  /** Un-publishes item `index` (state FREE first: that is the deletion), unlinks and frees it. */
+  #remove(index: number): void {
+    this.#mutate();
+    const i32 = this.#i32;
+    const w = this.#itemsW + index * ITEM_WORDS;
+    Atomics.store(i32, w + I_STATE, FREE);
+    const prev = i32[w + I_PREV]!;
+    const next = i32[w + I_NEXT]!;
+    if (prev !== 0) i32[this.#itemsW + (prev - 1) * ITEM_WORDS + I_NEXT] = next;
+    else i32[this.#bucketOf(index)] = next;
+    if (next !== 0) i32[this.#itemsW + (next - 1) * ITEM_WORDS + I_PREV] = prev;
+    i32[w + I_NEXT] = 0;
+    i32[w + I_PREV] = 0;
+    this.#pushFree(index);
+    i32[H_COUNT]!--;
+  }
+
+  #pushFree(index: number): void {
+    const top = this.#i32[H_FREE_TOP]!;
+    this.#i32[this.#freeW + top] = index;
+    this.#i32[H_FREE_TOP] = top + 1;
+  }
+
+  /** Free stack = every non-live item (item 0 on top), count = live items. */
+  #rebuildFreeStack(): void {
+    const i32 = this.#i32;
+    let top = 0;
+    let live = 0;
+    for (let i = this.#g.items - 1; i >= 0; i--) {
+      if (i32[this.#itemsW + i * ITEM_WORDS + I_STATE] === LIVE) live++;
+      else i32[this.#freeW + top++] = i;
+    }
+    i32[H_FREE_TOP] = top;
+    i32[H_COUNT] = live;
+  }
+
+  /**
+   * Rebuilds the index (chains, free stack, count, next sweep time) from the items' state words,
+   * then clears the lock's dirty flag. Called with the lock held when {@link SharedLock.acquire}
+   * reports that a holder died inside; idempotent, so a repairer dying halfway is repaired again.
+   * A live item whose sizes or hash do not add up is dropped; of two live items with one key
+   * (an update cut short after publishing) the newer stays.
+   */
+  repair(): void {
+    this.#mutate();
+    const g = this.#g;
+    const i32 = this.#i32;
+    const f64 = this.#f64;
+    const bytes = this.#bytes;
+    bytes.fill(0, BUCKETS_OFFSET, g.itemsOffset);
+    let nextScan = 0;
+    for (let index = 0; index < g.items; index++) {
+      const w = this.#itemsW + index * ITEM_WORDS;
+      i32[w + I_NEXT] = 0;
+      i32[w + I_PREV] = 0;
+      if (i32[w + I_STATE] !== LIVE) {
+        i32[w + I_STATE] = FREE;
+        continue;
+      }
+      const keylen = i32[w + I_KEYLEN]!;
+      const vallen = i32[w + I_VALLEN]!;
+      const keyStart = g.keysOffset + index * g.keysize;
+      if (keylen < 1 || keylen > g.keysize || vallen < 1 || vallen > g.blocksize ||
+          djb33x(bytes.subarray(keyStart, keyStart + keylen)) !== i32[w + I_HASH]! >>> 0) {
+        Atomics.store(i32, w + I_STATE, FREE);
+        continue;
+      }
+      const key = bytes.subarray(keyStart, keyStart + keylen);
+      const twin = this.#find(key, keylen, i32[w + I_HASH]! >>> 0, false);
+      if (twin >= 0) {
+        const seq = (i: number) => f64[this.#itemsF + i * ITEM_F64 + I_SEQ]!;
+        if (seq(twin) > seq(index)) {
+          Atomics.store(i32, w + I_STATE, FREE);
+          continue;
+        }
+        this.#unlinkOnly(twin);
+        Atomics.store(i32, this.#itemsW + twin * ITEM_WORDS + I_STATE, FREE);
+      }
+      this.#linkHead(index);
+    }
+    this.#rebuildFreeStack();
+    for (let index = 0; index < g.items; index++) {
+      if (i32[this.#itemsW + index * ITEM_WORDS + I_STATE] !== LIVE) continue;
+      const expires = f64[this.#itemsF + index * ITEM_F64 + I_EXPIRES]!;
+      if (expires !== 0 && (nextScan === 0 || expires < nextScan)) nextScan = expires;
+    }
+    f64[F_NEXT_SCAN] = nextScan;
+    f64[F_REPAIRS]!++;
+    this.#lock.repaired();
+  }
+
+  #unlinkOnly(index: number): void {
+    const i32 = this.#i32;
+    const w = this.#itemsW + index * ITEM_WORDS;
+    const prev = i32[w + I_PREV]!;
+    const next = i32[w + I_NEXT]!;
+    if (prev !== 0) i32[this.#itemsW + (prev - 1) * ITEM_WORDS + I_NEXT] = next;
+    else i32[this.#bucketOf(index)] = next;
+    if (next !== 0) i32[this.#itemsW + (next - 1) * ITEM_WORDS + I_PREV] = prev;
+    i32[w + I_NEXT] = 0;
+    i32[w + I_PREV] = 0;
+  }
+
+  /**
+   * Checks every invariant of the index against the items (for tests and debugging): returns
+   * the problems found, [] when consistent. Takes the lock (repairing first if needed).
+   */
+  verify(): string[] {
+    const problems: string[] = [];
+    this.#enter();
+    try {
+      const g = this.#g;
+      const i32 = this.#i32;
+      const seen = new Set<number>();
+      const keys = new Set<string>();
+      for (let b = 0; b < g.buckets; b++) {
+        let link = i32[this.#bucketsW + b]!;
+        let prev = 0;
+        while (link !== 0) {
+          const index = link - 1;
+          if (index < 0 || index >= g.items) { problems.push(`bucket ${b}: link ${link} out of range`); break; }
+          if (seen.has(index)) { problems.push(`item ${index} linked twice`); break; }
+          seen.add(index);
+          const w = this.#itemsW + index * ITEM_WORDS;
+          if (i32[w + I_STATE] !== LIVE) problems.push(`item ${index} in bucket ${b} is not live`);
+          if (i32[w + I_PREV] !== prev) problems.push(`item ${index}: prev ${i32[w + I_PREV]} ≠ ${prev}`);
+          if (this.#bucketOf(index) !== this.#bucketsW + b) problems.push(`item ${index} is in bucket ${b}, its hash says otherwise`);
+          const keyStart = g.keysOffset + index * g.keysize;
+          const key = this.#bytes.toString('latin1', keyStart, keyStart + i32[w + I_KEYLEN]!);
+          if (keys.has(key)) problems.push(`key ${JSON.stringify(key)} is live twice`);
+          keys.add(key);
+          prev = link;
+          link = i32[w + I_NEXT]!;
+        }
+      }
+      let live = 0;
+      for (let index = 0; index < g.items; index++) {
+        if (i32[this.#itemsW + index * ITEM_WORDS + I_STATE] === LIVE) {
+          live++;
+          if (!seen.has(index)) problems.push(`live item ${index} is in no chain`);
+        }
+      }
+      if (live !== i32[H_COUNT]) problems.push(`count ${i32[H_COUNT]} ≠ ${live} live items`);
+      if (live > g.items - 1) problems.push(`${live} live items > capacity ${g.items - 1}`);
+      const top = i32[H_FREE_TOP]!;
+      if (top !== g.items - live) problems.push(`free stack holds ${top}, expected ${g.items - live}`);
+      const free = new Set<number>();
+      for (let k = 0; k < Math.min(top, g.items); k++) {
+        const index = i32[this.#freeW + k]!;
+        if (free.has(index)) problems.push(`item ${index} is free twice`);
+        free.add(index);
+        if (i32[this.#itemsW + index * ITEM_WORDS + I_STATE] === LIVE) problems.push(`live item ${index} is on the free stack`);
+      }
+      // (Odd is right while this very call is repairing: #leave evens it.)
+      if ((Atomics.load(this.#seq, 0) & 1) !== 0 && !this.#writing) problems.push('the sequence number is odd outside a write');
+    } finally {
+      this.#leave();
+    }
+    return problems;
+  }
+}
+
+function describeGeometry(g: { items: number; blocksize: number; keysize: number; buckets: number }): string {
+  return `--cache ${g.items} --cache-blocksize ${g.blocksize} (keysize ${g.keysize}, ${g.buckets} buckets)`;
+}
+
+/** Reads the geometry a store file was written with, from its first bytes; undefined if it is not a cache file. */
+function readStoreHeader(path: string): { items: number; blocksize: number; keysize: number; buckets: number } | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(LOCK_BYTES + 32);
+    if (readSync(fd, head, 0, head.length, 0) < head.length) return undefined;
+    const word = (i: number) => head.readInt32LE(i * 4);
+    if (word(H_MAGIC) !== MAGIC || word(H_VERSION) !== VERSION) return undefined;
+    return { items: word(H_ITEMS), blocksize: word(H_BLOCKSIZE), keysize: word(H_KEYSIZE), buckets: word(H_BUCKETS) };
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function storeError(path: string, options: CacheOptions, detail: string, cause?: unknown): never {
+  const g = geometry(options);
+  throw tsgiError('TSGI_ERR_CACHE_STORE', `--cache-store ${path}: ${detail}; this instance has ${describeGeometry(g)}: start tsgi with the options the file was made with, or move the file away to start with an empty cache`, cause === undefined ? undefined : { cause });
+}
+
+function mapStore(path: string, options: CacheOptions): ArrayBuffer {
+  const size = cacheAreaSize(options);
+  let fd: number;
+  try {
+    fd = native.shmOpenFile(path, size);
+  } catch (cause) {
+    const error = cause as NativeSystemError;
+    if (error.code === 'EINVAL') {
+      const found = readStoreHeader(path);
+      storeError(path, options, found ? `the file was written with ${describeGeometry(found)}` : `${error.message.replace(/^shmOpenFile \S+: /, '')}, and is not a tsgi cache store`, cause);
+    }
+    throw tsgiError('TSGI_ERR_CACHE_STORE', `--cache-store ${path}: ${error.message}`, { cause });
+  }
+  try {
+    return native.shmMap(fd, size);
+  } catch (cause) {
+    throw tsgiError('TSGI_ERR_CACHE_STORE', `--cache-store ${path}: ${(cause as Error).message}`, { cause });
+  } finally {
+    native.close(fd);
+  }
+}
+
+/**
+ * Master, at startup: opens (or creates) the `--cache-store` file and returns the cache in it.
+ * A new file is formatted; an existing one must have been written with the same items,
+ * blocksize, keysize and buckets (else TSGI_ERR_CACHE_STORE naming both). The previous run's
+ * lock word is discarded (its pid is meaningless now) and the index is rebuilt from the items,
+ * since that run may have been killed in the middle of a write. Workers then use
+ * {@link attachCacheStore} on the same path.
+ */
+export function openCacheStore(path: string, options: CacheOptions): SharedCache {
+  const buffer = mapStore(path, options);
+  const area = { buffer, byteOffset: 0, byteLength: buffer.byteLength };
+  const head = new Int32Array(buffer, 0, LOCK_BYTES / 4 + 8);
+  if (head.every((word) => word === 0)) return SharedCache.format(area, options);
+  const found = readStoreHeader(path);
+  const wanted = geometry(options);
+  if (found === undefined) storeError(path, options, 'the file is not a tsgi cache store (no TSGC header of this version)');
+  if (found.items !== wanted.items || found.blocksize !== wanted.blocksize || found.keysize !== wanted.keysize || found.buckets !== wanted.buckets) {
+    storeError(path, options, `the file was written with ${describeGeometry(found)}`);
+  }
+  const cache = SharedCache.attach(area, options);
+  cache.lock.reset(); // flags it dirty: the next operation (this one) rebuilds the index
+  cache.verify();
+  return cache;
+}
+
+/** Worker: maps the `--cache-store` file the master opened with {@link openCacheStore}. */
+export function attachCacheStore(path: string, options: CacheOptions): SharedCache {
+  const buffer = mapStore(path, options);
+  try {
+    return SharedCache.attach({ buffer, byteOffset: 0, byteLength: buffer.byteLength }, options);
+  } catch (cause) {
+    throw tsgiError('TSGI_ERR_CACHE_STORE', `--cache-store ${path}: ${(cause as Error).message}`, { cause });
+  }
+}

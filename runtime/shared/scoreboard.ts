@@ -1,0 +1,149 @@
+/**
+ * The scoreboard: one slot of counters per worker id in the shared region, as uWSGI's
+ * `uwsgi.workers[]`. Each worker is the only writer of its own slot's request counters (plain
+ * stores of aligned f64s, no lock on the hot path); the master writes the spawn fields and
+ * memory figures. Anyone reads any slot: `uwsgi.workers()`, `total_requests()`, the stats server.
+ */
+import type { Area } from './region.js';
+
+const enum Field {
+  Pid, Requests, DeltaRequests, Exceptions, BusyCores, Rss, Vsz, RunningTime, LastSpawn, RespawnCount,
+  Tx, AvgRt, Signals, Accepting, Count,
+}
+
+/** Bytes per worker slot (a cache line or two; room to grow without a version bump). */
+export const SLOT_BYTES = 256;
+
+export function scoreboardSize(workers: number): number {
+  return workers * SLOT_BYTES;
+}
+
+export type WorkerStatus = 'idle' | 'busy';
+
+/** One worker as `uwsgi.workers()` and the stats server report it (uWSGI's key names). */
+export interface WorkerStats {
+  id: number;
+  pid: number;
+  accepting: number;
+  requests: number;
+  delta_requests: number;
+  exceptions: number;
+  signals: number;
+  status: WorkerStatus;
+  rss: number;
+  vsz: number;
+  running_time: number;
+  last_spawn: number;
+  respawn_count: number;
+  tx: number;
+  avg_rt: number;
+}
+
+/** A worker's own slot: what its cores update after every request. */
+export class WorkerSlot {
+  readonly #f: Float64Array;
+
+  constructor(area: Area, readonly id: number) {
+    this.#f = new Float64Array(area.buffer, area.byteOffset + (id - 1) * SLOT_BYTES, Field.Count);
+  }
+
+  /** A request ended: `micros` of wall time, `bytes` sent. uWSGI's avg_rt is (avg + last) / 2. */
+  countRequest(micros: number, bytes: number): void {
+    const f = this.#f;
+    f[Field.Requests]!++;
+    f[Field.DeltaRequests]!++;
+    f[Field.RunningTime]! += micros;
+    f[Field.Tx]! += bytes;
+    f[Field.AvgRt] = f[Field.AvgRt] === 0 ? micros : (f[Field.AvgRt]! + micros) / 2;
+  }
+
+  countException(): void {
+    this.#f[Field.Exceptions]!++;
+  }
+
+  countSignal(): void {
+    this.#f[Field.Signals]!++;
+  }
+
+  setBusyCores(busy: number): void {
+    this.#f[Field.BusyCores] = busy;
+  }
+
+  setAccepting(accepting: boolean): void {
+    this.#f[Field.Accepting] = accepting ? 1 : 0;
+  }
+
+  get requests(): number {
+    return this.#f[Field.Requests]!;
+  }
+}
+
+/** The whole board, for readers and for the master's bookkeeping. */
+export class Scoreboard {
+  readonly #area: Area;
+
+  constructor(area: Area, readonly workers: number) {
+    this.#area = area;
+  }
+
+  #fields(id: number): Float64Array {
+    return new Float64Array(this.#area.buffer, this.#area.byteOffset + (id - 1) * SLOT_BYTES, Field.Count);
+  }
+
+  slot(id: number): WorkerSlot {
+    return new WorkerSlot(this.#area, id);
+  }
+
+  /** Master: a new process took slot `id` (requests stay: they count for the slot's lifetime). */
+  spawned(id: number, pid: number): void {
+    const f = this.#fields(id);
+    f[Field.RespawnCount] = f[Field.Pid] === 0 ? 0 : f[Field.RespawnCount]! + 1;
+    f[Field.Pid] = pid;
+    f[Field.DeltaRequests] = 0;
+    f[Field.BusyCores] = 0;
+    f[Field.Accepting] = 0;
+    f[Field.LastSpawn] = Math.floor(Date.now() / 1000);
+  }
+
+  /** Master: memory figures, refreshed once per master cycle. */
+  setMemory(id: number, rss: number, vsz: number): void {
+    const f = this.#fields(id);
+    f[Field.Rss] = rss;
+    f[Field.Vsz] = vsz;
+  }
+
+  pid(id: number): number {
+    return this.#fields(id)[Field.Pid]!;
+  }
+
+  totalRequests(): number {
+    let total = 0;
+    for (let id = 1; id <= this.workers; id++) total += this.#fields(id)[Field.Requests]!;
+    return total;
+  }
+
+  read(id: number): WorkerStats {
+    const f = this.#fields(id);
+    return {
+      id,
+      pid: f[Field.Pid]!,
+      accepting: f[Field.Accepting]!,
+      requests: f[Field.Requests]!,
+      delta_requests: f[Field.DeltaRequests]!,
+      exceptions: f[Field.Exceptions]!,
+      signals: f[Field.Signals]!,
+      status: f[Field.BusyCores]! > 0 ? 'busy' : 'idle',
+      rss: f[Field.Rss]!,
+      vsz: f[Field.Vsz]!,
+      running_time: f[Field.RunningTime]!,
+      last_spawn: f[Field.LastSpawn]!,
+      respawn_count: f[Field.RespawnCount]!,
+      tx: f[Field.Tx]!,
+      avg_rt: Math.round(f[Field.AvgRt]!),
+    };
+  }
+
+  readAll(): WorkerStats[] {
+    return Array.from({ length: this.workers }, (_, i) => this.read(i + 1));
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Everything the processes of one instance share: the region (scoreboard, cache, queue) the
+ * master creates and every worker maps, plus the `--cache-store` file when there is one.
+ */
+import type { Options } from '../options.js';
+import { attachCacheStore, cacheAreaSize, openCacheStore, SharedCache, type CacheOptions } from './cache.js';
+import { queueAreaSize, SharedQueue, type QueueOptions } from './queue.js';
+import { createRegion, mapRegion, type Region, type RegionLayout } from './region.js';
+import { Scoreboard, scoreboardSize } from './scoreboard.js';
+import { log } from '../logger.js';
+
+export interface SharedState {
+  region: Region;
+  scoreboard: Scoreboard;
+  cache: SharedCache | null;
+  queue: SharedQueue | null;
+}
+
+function cacheOptions(options: Options): CacheOptions | null {
+  if (options.cache === 0) return null;
+  return { items: options.cache, blocksize: options['cache-blocksize'], onFull: (name) => log(`*** DANGER cache "${name}" is FULL !!! ***`) };
+}
+
+function queueOptions(options: Options): QueueOptions | null {
+  return options.queue === 0 ? null : { slots: options.queue, blocksize: options['queue-blocksize'] };
+}
+
+/** Areas in the memfd region; a `--cache-store` cache lives in its file instead. */
+function layout(options: Options): RegionLayout {
+  const cache = cacheOptions(options);
+  const queue = queueOptions(options);
+  return {
+    scoreboard: scoreboardSize(options.processes),
+    cache: cache && options['cache-store'] === undefined ? cacheAreaSize(cache) : 0,
+    queue: queue ? queueAreaSize(queue) : 0,
+  };
+}
+
+/** Master (or single process): creates and formats everything. */
+export function createSharedState(options: Options): SharedState {
+  const region = createRegion(layout(options));
+  const cache = cacheOptions(options);
+  const queue = queueOptions(options);
+  return {
+    region,
+    scoreboard: new Scoreboard(region.area('scoreboard'), options.processes),
+    cache: cache === null ? null : options['cache-store'] !== undefined ? openCacheStore(options['cache-store'], cache) : SharedCache.format(region.area('cache'), cache),
+    queue: queue === null ? null : SharedQueue.format(region.area('queue'), queue),
+  };
+}
+
+/** Worker: maps what the master created (the region arrives as an inherited fd). */
+export function attachSharedState(fd: number, options: Options): SharedState {
+  const region = mapRegion(fd, layout(options));
+  const cache = cacheOptions(options);
+  const queue = queueOptions(options);
+  return {
+    region,
+    scoreboard: new Scoreboard(region.area('scoreboard'), options.processes),
+    cache: cache === null ? null : options['cache-store'] !== undefined ? attachCacheStore(options['cache-store'], cache) : SharedCache.attach(region.area('cache'), cache),
+    queue: queue === null ? null : SharedQueue.attach(region.area('queue'), queue),
+  };
+}
