@@ -200,10 +200,7 @@ interface ProcStat {
   state: string;
   /** utime + stime, in clock ticks */
   ticks: number;
-  /**
-   * cutime + cstime: CPU of reaped children. Test suites here start many short-lived processes
-   * that never show up in two snapshots; their CPU arrives in the parent's cutime when reaped.
-   */
+  /** cutime + cstime: CPU of reaped children */
   childTicks: number;
 }
 
@@ -240,16 +237,33 @@ function isMine(pid: number, stats: Map<number, ProcStat>): boolean {
   return false;
 }
 
-/** Clock ticks used between two snapshots by processes this runner did not start. */
-function foreignTicks(before: Map<number, ProcStat>, after: Map<number, ProcStat>): number {
-  let ticks = 0;
-  for (const [pid, stat] of after) {
-    if (pid === 2 || stat.ppid === 2 || isMine(pid, after)) continue;
-    const old = before.get(pid);
-    // A new process: its own CPU only (a reaped child's lifetime CPU could predate the window).
-    ticks += old === undefined ? stat.ticks : Math.max(0, stat.ticks - old.ticks) + Math.max(0, stat.childTicks - old.childTicks);
+interface CpuSnapshot {
+  /** user + nice + system ticks of all CPUs (/proc/stat; irq/softirq left out: loopback traffic) */
+  busy: number;
+  procs: Map<number, ProcStat>;
+}
+
+function cpuSnapshot(): CpuSnapshot {
+  const f = readFileSync('/proc/stat', 'latin1').slice(0, 200).split('\n')[0]!.trim().split(/\s+/);
+  return { busy: Number(f[1]) + Number(f[2]) + Number(f[3]), procs: readProcStats() };
+}
+
+/**
+ * Clock ticks the machine spent between two snapshots on processes this runner did not start:
+ * all CPU time minus this runner's process tree. Counting the others one by one misses the
+ * short-lived processes test suites start between two snapshots, and counting their parents'
+ * cutime books a whole finished test run into one window (it read "1800 %" once).
+ */
+function foreignTicks(before: CpuSnapshot, after: CpuSnapshot): number {
+  let mine = 0;
+  for (const [pid, stat] of after.procs) {
+    if (!isMine(pid, after.procs)) continue;
+    const old = before.procs.get(pid);
+    mine += old === undefined ? stat.ticks : Math.max(0, stat.ticks - old.ticks);
+    // What this tree reaped meanwhile (wrk, stopped servers) lands in the parents' cutime.
+    if (old !== undefined) mine += Math.max(0, stat.childTicks - old.childTicks);
   }
-  return ticks;
+  return Math.max(0, after.busy - before.busy - mine);
 }
 
 let quietSpentMs = 0;
@@ -257,9 +271,9 @@ let quietSpentMs = 0;
 /** Waits (at most QUIET_WAIT s per run, QUIET_BUDGET s in total) until other processes leave the CPU alone. */
 async function quietGate(): Promise<void> {
   for (let waited = 0; ; waited += 1000) {
-    const before = readProcStats();
+    const before = cpuSnapshot();
     await sleep(400);
-    const pct = (100 * foreignTicks(before, readProcStats())) / CLK_TCK / 0.4;
+    const pct = (100 * foreignTicks(before, cpuSnapshot())) / CLK_TCK / 0.4;
     if (pct < QUIET_PCT) return;
     if (waited >= QUIET_WAIT_S * 1000 || quietSpentMs >= QUIET_BUDGET_S * 1000) {
       progress(`  machine busy with other processes (${pct.toFixed(0)} % of a core): running anyway`);
@@ -895,7 +909,7 @@ async function runOne(config: Config, round: number): Promise<void> {
     const rssPid = config.sampleRss ? launched.rssPid : undefined;
     const idleRssKb = rssPid === undefined ? undefined : rssKb(rssPid);
     const stopSampling = rssPid === undefined ? undefined : sampleRss(rssPid);
-    const before = readProcStats();
+    const before = cpuSnapshot();
     const t0 = performance.now();
     const overflows0 = listenOverflows();
     const split = config.split ?? 1;
@@ -906,7 +920,7 @@ async function runOne(config: Config, round: number): Promise<void> {
     if (interrupted) return;
     const listenOverflowsDelta = listenOverflows() - overflows0;
     const elapsedS = (performance.now() - t0) / 1000;
-    const foreignPct = (100 * foreignTicks(before, readProcStats())) / CLK_TCK / elapsedS;
+    const foreignPct = (100 * foreignTicks(before, cpuSnapshot())) / CLK_TCK / elapsedS;
     const peakRssKb = stopSampling?.();
     const result: RunResult = { id: config.id, round, foreignPct, idleRssKb, peakRssKb, listenOverflows: listenOverflowsDelta, ...combineWrk(outputs.map(parseWrk)) };
     results.push(result);

@@ -19,6 +19,7 @@
  * BENCH_PARK_SECONDS (3).
  */
 import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Mongrel2Peer } from '../test/helpers/mongrel2-peer.js';
 import { FIXTURE_APPS, ROOT, freePort, sleep, startTsgi, type Server } from '../test/helpers/tsgi.js';
@@ -171,8 +172,10 @@ async function parkedLongPolls(): Promise<void> {
   for (const row of rows) console.log(row);
 }
 
-console.log(`node ${process.version}, ${process.env.BENCH_NOTE ?? ''}`);
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+console.log(`node ${process.version}, ${cpus().length} CPUs, load average at start: ${loadavg()}`);
 await requestsPerSecond();
 console.log('');
 await parkedLongPolls();
+console.log(`\nload average at end: ${loadavg()}`);
 process.exit(0);

@@ -1491,7 +1491,7 @@ static void conn_flush(tsgi_conn_server* server, tsgi_conn* conn) {
     return;
   }
   conn_update_poll(server, conn);
-  conn_emit_drain(server, conn);
+  if (!conn->broken) conn_emit_drain(server, conn);
 }
 
 static void on_conn_event(uv_poll_t* handle, int status, int events) {

@@ -145,6 +145,9 @@ export class Master {
     const current = this.#workers.get(worker.id) === worker;
     worker.state = 'dead';
     this.#hub.forget(worker.pid);
+    // A worker killed inside a cache/queue operation frees its lock now (the next taker repairs).
+    this.#shared.cache?.lock.reap(worker.pid);
+    this.#shared.queue?.lock.reap(worker.pid);
     if (current) this.#workers.delete(worker.id);
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     if (this.#stopping) {

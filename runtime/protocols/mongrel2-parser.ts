@@ -308,16 +308,24 @@ export function responsePrefix(sender: string, connIds: string | readonly string
 
 /** One response message: the prefix, then `head` (latin1, may be empty) and `body[from, to)`. */
 export function encodeResponse(prefix: Buffer, head: string, body?: Chunk, from = 0, to?: number): Buffer {
-  const headLength = head.length;
-  const bodyBytes = body === undefined ? null : typeof body === 'string' ? Buffer.from(body) : body;
-  const end = bodyBytes === null ? 0 : Math.min(to ?? bodyBytes.length, bodyBytes.length);
-  const bodyLength = bodyBytes === null ? 0 : Math.max(0, end - from);
-  const message = Buffer.allocUnsafe(prefix.length + headLength + bodyLength);
+  const headAt = prefix.length;
+  const bodyAt = headAt + head.length;
+  let message: Buffer;
+  if (typeof body === 'string' && from === 0 && to === undefined) {
+    message = Buffer.allocUnsafe(bodyAt + Buffer.byteLength(body));
+    message.write(body, bodyAt, 'utf8');
+  } else {
+    const bytes = body === undefined ? EMPTY : typeof body === 'string' ? Buffer.from(body) : body;
+    const end = Math.min(to ?? bytes.length, bytes.length);
+    message = Buffer.allocUnsafe(bodyAt + Math.max(0, end - from));
+    if (end > from) message.set(bytes.subarray(from, end), bodyAt);
+  }
   prefix.copy(message, 0);
-  if (headLength > 0) message.write(head, prefix.length, 'latin1');
-  if (bodyLength > 0) message.set(bodyBytes!.subarray(from, end), prefix.length + headLength);
+  if (head.length > 0) message.write(head, headAt, 'latin1');
   return message;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** A response message as Mongrel2 reads it. */
 export interface ResponseFrame {

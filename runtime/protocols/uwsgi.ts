@@ -2,47 +2,46 @@
  * The uwsgi protocol on a `--socket`: one request per connection (nginx `uwsgi_pass`), the
  * vars block parsed straight into the env, the response written as raw HTTP bytes and ended by
  * closing the connection — byte for byte what uWSGI does (spec/wire.md §3).
+ *
+ * The connections are the addon's (native ConnServer), not net.Sockets: accept, the first read
+ * right after accept, writes and close happen in C, and JS sees only bytes in and hands bytes
+ * out. A net.Socket costs ~3× uWSGI's whole per-request CPU on this connection-per-request path.
  */
-import { Socket } from 'node:net';
 import { DRAIN, type Chunk } from '../../green/thread.js';
 import type { Core, ResponseWriter } from '../core.js';
 import { Environ } from '../environ.js';
 import { tsgiError, type ErrorCode } from '../errors.js';
 import { PushedInput } from '../input.js';
 import { log } from '../logger.js';
+import { native, type ConnServer } from '../native.js';
 import { DONE, NEED_MORE, UWSGI_ERRORS, UwsgiRequestReader, uwsgiErrorMessage } from './uwsgi-parser.js';
-import { registerProtocol, type ProtocolContext, type ProtocolServer } from './registry.js';
+import { registerProtocol, type Listener, type ListenHooks, type ProtocolContext, type ProtocolServer } from './registry.js';
 import { findService } from './uwsgi-services.js';
 import '../rpc.js';
 import '../remote-signal.js';
 
-const kConnection = Symbol('tsgi.uwsgi.connection');
-type UwsgiSocket = Socket & { [kConnection]: UwsgiConnection };
-
 const CLIENT_GONE = tsgiError('TSGI_ERR_CANCELLED', 'client disconnected');
 
-/** One accepted connection: its core is taken at accept, as uWSGI's async mode does. */
+/** One accepted connection: it holds a core from its first bytes to its close. */
 class UwsgiConnection {
-  core: Core | null;
+  core: Core | null = null;
   readonly env = new Environ();
   parsed = false;
   input: PushedInput | null = null;
   bodyLeft = 0;
   readonly acceptedAt = Date.now();
 
-  constructor(readonly socket: UwsgiSocket, core: Core, readonly server: UwsgiServer) {
-    this.core = core;
-  }
-
-  /** The request is answered or abandoned: the socket no longer drives the core. */
-  detach(): void {
-    this.core = null;
-  }
+  constructor(readonly fd: number, readonly conns: ConnServer, readonly server: UwsgiServer) {}
 }
 
 class UwsgiServer implements ProtocolServer {
   readonly #readers: UwsgiRequestReader[];
-  readonly #open = new Set<UwsgiConnection>();
+  /** Open connections by fd (fds are small integers: an array beats a Map here). */
+  readonly #byFd: Array<UwsgiConnection | undefined> = [];
+  #open = 0;
+  /** Connections whose first bytes arrived while every core was busy. */
+  readonly #waiting: Array<[UwsgiConnection, Buffer]> = [];
+  readonly #listeners: ConnServer[] = [];
   readonly #timeoutMs: number;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -54,40 +53,76 @@ class UwsgiServer implements ProtocolServer {
     this.#sweeper = setInterval(() => this.#dropSlowClients(), Math.min(1000, this.#timeoutMs)).unref();
   }
 
-  /** --socket-timeout: a connection that has not sent a whole packet by now is dropped. */
-  #dropSlowClients(): void {
-    const deadline = Date.now() - this.#timeoutMs;
-    for (const connection of this.#open) {
-      if (connection.parsed || connection.acceptedAt > deadline) continue;
-      log(`uwsgi: closing connection from ${peer(connection)}: TSGI_ERR_REQUEST_TIMEOUT: no complete packet within --socket-timeout`);
-      connection.socket.destroy();
-    }
-  }
-
   get connections(): number {
-    return this.#open.size;
+    return this.#open;
   }
 
-  serve(fd: number): void {
+  /** Accepts on `fd` with the addon's connection server. */
+  listen(fd: number, _label: string, hooks: ListenHooks): Listener {
+    const conns: ConnServer = new native.ConnServer(
+      fd,
+      (connFd, chunk) => this.#onData(conns, connFd, chunk, hooks),
+      (connFd) => this.#onDrain(connFd),
+    );
+    this.#listeners.push(conns);
+    conns.start();
+    return conns;
+  }
+
+  #onData(conns: ConnServer, fd: number, chunk: Buffer | null, hooks: ListenHooks): void {
+    let connection = this.#byFd[fd];
+    if (chunk === null) {
+      if (connection !== undefined) this.#closed(connection);
+      return;
+    }
+    if (connection === undefined) {
+      connection = new UwsgiConnection(fd, conns, this);
+      this.#byFd[fd] = connection;
+      this.#open++;
+      if (!this.#take(connection)) {
+        this.#waiting.push([connection, chunk]);
+        return;
+      }
+      if (!hooks.canAccept()) {
+        // The last core is taken: new connections wait in the kernel backlog, for us or a sibling.
+        for (const listener of this.#listeners) listener.pause();
+        hooks.onFull();
+      }
+    }
+    if (connection.core === null) return; // answered already, or still waiting for a core
+    if (connection.parsed) this.#onBody(connection, chunk);
+    else this.#onRequest(connection, chunk);
+  }
+
+  /** Gives the connection a core; false when every core is busy. */
+  #take(connection: UwsgiConnection): boolean {
     const core = this.context.scheduler.acquire();
-    const socket = new Socket({ fd, readable: true, writable: true, allowHalfOpen: true }) as UwsgiSocket;
-    if (core === null) return void socket.destroy(); // the acceptor only accepts with a free core
-    const connection = new UwsgiConnection(socket, core, this);
-    socket[kConnection] = connection;
-    this.#open.add(connection);
+    if (core === null) return false;
+    connection.core = core;
     this.#readers[core.index]!.reset(connection.env);
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('error', onError);
-    socket.on('close', onClose);
+    return true;
   }
 
-  onRequest(connection: UwsgiConnection, chunk: Buffer): void {
+  serveQueued(): boolean {
+    const next = this.#waiting[0];
+    if (next === undefined || !this.#take(next[0])) return false;
+    this.#waiting.shift();
+    this.#onRequest(next[0], next[1]);
+    return true;
+  }
+
+  /** The connection's queued output is written: a thread parked on DRAIN goes on. */
+  #onDrain(fd: number): void {
+    const core = this.#byFd[fd]?.core;
+    if (core != null && core.waiting === DRAIN) core.resume(DRAIN, undefined);
+  }
+
+  #onRequest(connection: UwsgiConnection, chunk: Buffer): void {
     const core = connection.core!;
     const reader = this.#readers[core.index]!;
     const status = reader.push(chunk);
     if (status === NEED_MORE) return;
-    if (status !== DONE) return this.reject(connection, UWSGI_ERRORS[status] as ErrorCode, uwsgiErrorMessage(status, reader));
+    if (status !== DONE) return this.#reject(connection, UWSGI_ERRORS[status] as ErrorCode, uwsgiErrorMessage(status, reader));
     connection.parsed = true;
     if (reader.modifier1 !== 0 && reader.modifier1 !== 30) return this.#serveService(connection, reader);
     const env = connection.env;
@@ -96,9 +131,9 @@ class UwsgiServer implements ProtocolServer {
     env['tsgi.url_scheme'] = urlScheme(env);
     if (reader.contentLength > 0) {
       connection.bodyLeft = reader.contentLength;
-      connection.input = new PushedInput(reader.contentLength, () => connection.socket.resume());
+      connection.input = new PushedInput(reader.contentLength, () => connection.conns.resumeReading(connection.fd));
       Environ.setInput(env, connection.input);
-      if (reader.rest !== null) this.onBody(connection, reader.rest);
+      if (reader.rest !== null) this.#onBody(connection, reader.rest);
     }
     core.serve(env, UWSGI_WRITER, connection);
   }
@@ -106,40 +141,72 @@ class UwsgiServer implements ProtocolServer {
   /** A ping, remote signal or RPC packet: answered by its service, then the connection closes. */
   #serveService(connection: UwsgiConnection, reader: UwsgiRequestReader): void {
     const service = findService(reader.modifier1);
-    if (!service) return this.reject(connection, 'TSGI_ERR_UWSGI_MODIFIER', `modifier1 ${reader.modifier1} is not served on this socket`);
+    if (!service) return this.#reject(connection, 'TSGI_ERR_UWSGI_MODIFIER', `modifier1 ${reader.modifier1} is not served on this socket`);
     const core = connection.core!;
     const finish = (bytes?: Buffer) => {
       if (connection.core !== core) return; // the client left meanwhile
-      connection.detach();
+      if (bytes) end(connection, bytes);
+      else destroy(connection);
       core.release();
-      if (bytes) connection.socket.end(bytes);
-      else connection.socket.destroy();
     };
     service({ modifier1: reader.modifier1, modifier2: reader.modifier2, payload: reader.payload, vars: connection.env }, { send: finish, drop: () => finish() });
   }
 
-  onBody(connection: UwsgiConnection, chunk: Buffer): void {
+  #onBody(connection: UwsgiConnection, chunk: Buffer): void {
     const input = connection.input;
     if (input === null || connection.bodyLeft === 0) return;
     const part = chunk.length > connection.bodyLeft ? chunk.subarray(0, connection.bodyLeft) : chunk;
     connection.bodyLeft -= part.length;
-    if (!input.push(part)) connection.socket.pause();
+    if (!input.push(part)) connection.conns.pauseReading(connection.fd);
     if (connection.bodyLeft === 0) input.end();
   }
 
   /** A malformed packet: one log line, that connection closed, nothing else touched. */
-  reject(connection: UwsgiConnection, code: ErrorCode, why: string): void {
-    log(`uwsgi: closing connection from ${peer(connection)}: ${code}: ${why}`);
-    connection.socket.destroy();
+  #reject(connection: UwsgiConnection, code: ErrorCode, why: string): void {
+    log(`uwsgi: closing connection fd ${connection.fd}: ${code}: ${why}`);
+    const core = connection.core;
+    destroy(connection);
+    core?.release();
   }
 
-  closed(connection: UwsgiConnection): void {
-    this.#open.delete(connection);
+  /** Forgets a connection whose fd is closed (by us or by the peer). */
+  forget(connection: UwsgiConnection): void {
+    if (this.#byFd[connection.fd] !== connection) return;
+    this.#byFd[connection.fd] = undefined;
+    this.#open--;
+  }
+
+  /** The peer closed or reset: a request still running is halted. */
+  #closed(connection: UwsgiConnection): void {
+    this.forget(connection);
     const core = connection.core;
-    if (core === null) return;
-    connection.detach();
-    if (core.env === null) core.release(); // still reading the packet: no request to halt
+    connection.core = null;
+    if (core === null) return this.#unqueue(connection);
+    if (!connection.parsed) {
+      log(`uwsgi: closing connection fd ${connection.fd}: TSGI_ERR_UWSGI_TRUNCATED_VARS: connection closed in the middle of a packet`);
+      return core.release();
+    }
+    connection.input?.destroy(tsgiError('TSGI_ERR_CANCELLED', 'client closed before sending the whole body'));
+    if (core.env === null) core.release(); // a service call still pending
     else core.halt(CLIENT_GONE);
+  }
+
+  #unqueue(connection: UwsgiConnection): void {
+    const at = this.#waiting.findIndex(([waiting]) => waiting === connection);
+    if (at >= 0) this.#waiting.splice(at, 1);
+  }
+
+  /** --socket-timeout: a connection that has not sent a whole packet by now is dropped. */
+  #dropSlowClients(): void {
+    const deadline = Date.now() - this.#timeoutMs;
+    for (const connection of this.#byFd) {
+      if (connection === undefined || connection.parsed || connection.acceptedAt > deadline) continue;
+      log(`uwsgi: closing connection fd ${connection.fd}: TSGI_ERR_REQUEST_TIMEOUT: no complete packet within --socket-timeout`);
+      const core = connection.core;
+      destroy(connection);
+      if (core === null) this.#unqueue(connection);
+      else core.release();
+    }
   }
 
   /** Every uwsgi connection carries one request and closes after it: nothing to cut short. */
@@ -147,42 +214,26 @@ class UwsgiServer implements ProtocolServer {
 
   destroyAll(): void {
     clearInterval(this.#sweeper);
-    for (const connection of this.#open) connection.socket.destroy();
+    for (const connection of this.#byFd) {
+      if (connection === undefined) continue;
+      this.#closed(connection);
+      connection.conns.destroy(connection.fd);
+    }
   }
 }
 
-function onData(this: UwsgiSocket, chunk: Buffer): void {
-  const connection = this[kConnection];
-  if (connection.core === null) return;
-  if (connection.parsed) connection.server.onBody(connection, chunk);
-  else connection.server.onRequest(connection, chunk);
+/** Closes the connection once the queued bytes are out; the core is no longer tied to it. */
+function end(connection: UwsgiConnection, bytes: Buffer | undefined): void {
+  connection.core = null;
+  connection.server.forget(connection);
+  if (bytes !== undefined) connection.conns.write(connection.fd, bytes);
+  connection.conns.end(connection.fd);
 }
 
-/** nginx never half-closes an upstream connection: a FIN means the client is gone. */
-function onEnd(this: UwsgiSocket): void {
-  const connection = this[kConnection];
-  if (connection.core === null) return void this.end();
-  if (!connection.parsed) return connection.server.reject(connection, 'TSGI_ERR_UWSGI_TRUNCATED_VARS', 'connection closed in the middle of a packet');
-  if (connection.bodyLeft > 0) connection.input!.destroy(tsgiError('TSGI_ERR_CANCELLED', 'client closed before sending the whole body'));
-  this.destroy();
-}
-
-function onDrain(this: UwsgiSocket): void {
-  const core = this[kConnection].core;
-  if (core !== null && core.waiting === DRAIN) core.resume(DRAIN, undefined);
-}
-
-function onError(this: UwsgiSocket): void {
-  // ECONNRESET/EPIPE: 'close' follows and halts the request.
-}
-
-function onClose(this: UwsgiSocket): void {
-  const connection = this[kConnection];
-  connection.server.closed(connection);
-}
-
-function peer(connection: UwsgiConnection): string {
-  return connection.socket.remoteAddress ?? 'unix socket';
+function destroy(connection: UwsgiConnection): void {
+  connection.core = null;
+  connection.server.forget(connection);
+  connection.conns.destroy(connection.fd);
 }
 
 /** modifier1 30: PATH_INFO loses its SCRIPT_NAME prefix (uWSGI's wsgi_subhandler). */
@@ -207,58 +258,40 @@ function responseHead(core: Core): string {
   return head + '\r\n';
 }
 
-/** Head and body in one buffer, so a whole small response is one write(2). */
+/** Head (if not sent yet) and body in one buffer, so a whole small response is one write(2). */
 function responseBytes(core: Core, body: Chunk | undefined): Buffer {
-  const head = responseHead(core);
-  const headLength = Buffer.byteLength(head, 'latin1');
+  const head = core.headersSent ? '' : responseHead(core);
+  core.headersSent = true;
+  const headLength = head.length; // latin1: one byte per char
   const bodyLength = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   const bytes = Buffer.allocUnsafe(headLength + bodyLength);
-  bytes.write(head, 0, 'latin1');
+  if (headLength > 0) bytes.write(head, 0, 'latin1');
   if (typeof body === 'string') bytes.write(body, headLength, 'utf8');
   else if (body !== undefined) bytes.set(body, headLength);
   return bytes;
 }
 
-function endConnection(core: Core, bytes: Chunk | undefined): void {
-  const connection = core.conn as UwsgiConnection;
-  connection.detach();
-  const socket = connection.socket;
-  if (socket.destroyed) return;
-  // As uWSGI, close as soon as the response is out rather than wait for the peer's FIN.
-  socket.on('finish', onFinish);
-  if (bytes === undefined) socket.end();
-  else socket.end(bytes);
-}
-
-function onFinish(this: UwsgiSocket): void {
-  this.destroy();
-}
-
 const UWSGI_WRITER: ResponseWriter = {
   send(core, chunk) {
-    const socket = (core.conn as UwsgiConnection).socket;
-    if (socket.destroyed) return true; // 'close' halts the thread
-    if (core.headersSent) return socket.write(chunk);
-    core.headersSent = true;
-    return socket.write(responseBytes(core, chunk));
+    const connection = core.conn as UwsgiConnection;
+    if (connection.core !== core) return true; // the client is gone: the halt follows
+    return connection.conns.write(connection.fd, responseBytes(core, chunk));
   },
   finish(core, last) {
-    if (core.headersSent) return endConnection(core, last);
-    core.headersSent = true;
-    endConnection(core, responseBytes(core, last));
+    const connection = core.conn as UwsgiConnection;
+    if (connection.core !== core) return;
+    end(connection, core.headersSent && last === undefined ? undefined : responseBytes(core, last));
   },
   abort(core, status) {
-    if (core.headersSent) {
-      const connection = core.conn as UwsgiConnection;
-      connection.detach();
-      return void connection.socket.destroy();
-    }
-    core.headersSent = true;
+    const connection = core.conn as UwsgiConnection;
+    if (connection.core !== core) return;
+    if (core.headersSent) return destroy(connection);
     const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
-    endConnection(core, `${core.env!.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`);
+    core.headersSent = true;
+    end(connection, Buffer.from(`${core.env!.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`, 'latin1'));
   },
-  awaitDrain(core) {
-    (core.conn as UwsgiConnection).socket.once('drain', onDrain);
+  awaitDrain() {
+    // The connection server calls onDrain(fd), which resumes the core.
   },
 };
 

@@ -34,14 +34,16 @@
  *
  * Area layout (offsets from the start of the area, which must be 8-byte aligned):
  *
- *   0        lock (16 bytes, lock.ts), then in the same cache line f64 hits, misses, and
- *            at 32 the i32 sequence number of the optimistic readers
- *   64       header: i32 magic 'TSGC', version, items, blocksize, keysize, buckets,
- *            free-stack top, live count; at 112 f64 counters: full, tooBig, keyTooLong,
- *            seq, swept, repairs, nextScan (earliest expiry, to skip idle sweeps)
+ *   0        lock (16 bytes, lock.ts), then in the same cache line what every operation
+ *            writes, so that a write moves as few cache lines between cores as possible:
+ *            16 f64 hits, 24 f64 misses, 32 i32 sequence number of the optimistic readers,
+ *            36 i32 free-stack top, 40 i32 live count, 48 f64 publication counter
+ *   64       header: i32 magic 'TSGC', version, items, blocksize, keysize, buckets;
+ *            at 112 f64 counters: full, tooBig, keyTooLong, (spare), swept, repairs,
+ *            nextScan (earliest expiry, to skip idle sweeps)
  *   256      buckets: u32 × buckets (item index + 1, 0 = empty)
  *   …        items: 48 bytes each: i32 state, hash, keylen, vallen, next, prev (index + 1),
- *            2 spare, f64 expires (absolute s, 0 = never), f64 seq
+ *            2 spare, f64 expires (absolute s, 0 = never), f64 publication number
  *   …        free stack: u32 × items
  *   …        keys: items × keysize (64-byte aligned)
  *   …        values: items × blocksize (64-byte aligned)
@@ -125,12 +127,13 @@ const H_ITEMS = 18;
 const H_BLOCKSIZE = 19;
 const H_KEYSIZE = 20;
 const H_BUCKETS = 21;
-const H_FREE_TOP = 22;
-const H_COUNT = 23;
+// Written by every set/update/del, so they live in the lock's cache line (see HOT_* below).
+const H_FREE_TOP = 9;
+const H_COUNT = 10;
 const F_FULL = 14;
 const F_TOO_BIG = 15;
 const F_KEY_TOO_LONG = 16;
-const F_SEQ = 17;
+const F_SEQ = 6; // in the lock's cache line too
 const F_SWEPT = 18;
 const F_REPAIRS = 19;
 const F_NEXT_SCAN = 20;

@@ -32,7 +32,7 @@
 import { native } from '../native.js';
 import { tsgiError } from '../errors.js';
 
-/** Bytes a lock takes in a region: a cache line of its own, so it never shares one with data. */
+/** Bytes a lock takes in a region: a whole cache line, shared with nothing but its own spare bytes. */
 export const LOCK_BYTES = 64;
 /**
  * The lock words use the first 16 bytes. Bytes 16..63 belong to the protected structure: the

@@ -294,7 +294,10 @@ function childMain(config: ChildConfig): void {
       }
     },
 
-    /** Until `ms` elapse: random ops on the `kill:*` keys, checking every value read. */
+    /**
+     * Random ops on the `kill:*` keys, checking every value read, until the key `survivor:stop`
+     * appears (or `ms` elapse).
+     */
     'survive-loop': (params) => {
       const { keys, ms, seed } = params as { keys: number; ms: number; seed: number };
       const c = cache!;
@@ -303,7 +306,7 @@ function childMain(config: ChildConfig): void {
       let ops = 0;
       let slowest = 0;
       const end = Date.now() + ms;
-      while (Date.now() < end) {
+      while (Date.now() < end && ((ops & 255) !== 0 || !c.exists('survivor:stop'))) {
         const r = random();
         const key = `kill:${r % keys}`;
         const started = process.hrtime.bigint();
@@ -402,6 +405,16 @@ function childMain(config: ChildConfig): void {
         if (!unlocked) lock!.release();
       }
       return counter[0];
+    },
+
+    /** Forever: pushes (and now and then pops) checksummed messages as big as a slot allows. */
+    'push-forever': (size) => {
+      const messages = Array.from({ length: 8 }, (_, i) => makeValue('queue', (size as number) - i * 3, i + 1));
+      emit('started', process.pid);
+      for (let i = 0; ; i++) {
+        queue!.push(messages[i & 7]!);
+        if ((i & 15) === 0) queue!.pop();
+      }
     },
 
     /** Pushes `count` messages "tag:i" as fast as it can. */

@@ -210,4 +210,15 @@ test('reap(pid): the master frees a dead worker\'s lock at once and flags it; re
   }
 });
 
+test('an owner word that is no pid (damaged memory) is treated as a dead owner', () => {
+  const region = createRegion(LAYOUT);
+  const area = region.area('locks');
+  const lock = new SharedLock(area.buffer, area.byteOffset + 1280);
+  new Int32Array(area.buffer, area.byteOffset + 1280, 1)[0] = -5;
+  assert.is(lock.acquire(), true);
+  assert.is(lock.owner, process.pid);
+  lock.release();
+  region.close();
+});
+
 test.run();

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { isTsgiError } from '../../runtime/errors.js';
 import { queueAreaSize, SharedQueue, type QueueOptions } from '../../runtime/shared/queue.js';
 import { createRegion, type Region } from '../../runtime/shared/region.js';
-import { spawnChild } from '../helpers/shared-child.js';
+import { checkValue, spawnChild } from '../helpers/shared-child.js';
 
 function makeQueue(options: QueueOptions): { region: Region; queue: SharedQueue; layout: { queue: number } } {
   const layout = { queue: queueAreaSize(options) };
@@ -178,6 +178,32 @@ test('processes share one queue: two producers, in order and complete; pull acro
   } finally {
     for (const child of children) child.kill();
     await Promise.all(children.map((child) => child.exited));
+    region.close();
+  }
+});
+
+test('producers SIGKILLed mid-push (often holding the lock) leave the queue usable and untorn', async () => {
+  const options = { slots: 64, blocksize: 65536 };
+  const { queue, region, layout } = makeQueue(options);
+  try {
+    for (let round = 0; round < 6; round++) {
+      const producer = await spawnChild(region.fd, { layout, queue: options });
+      producer.send('push-forever', 65000);
+      await producer.event('started');
+      await new Promise((resolve) => setTimeout(resolve, 30 + round * 11));
+      producer.kill('SIGKILL');
+      await producer.exited;
+      const slot = queue.slot();
+      assert.ok(Number.isInteger(slot) && slot >= 0 && slot < 64, `pos ${slot}`);
+      for (let i = 0; i < 64; i++) {
+        const message = queue.get(i);
+        if (message !== null) assert.is(checkValue('queue', message), null, `slot ${i} after kill ${round + 1}`);
+      }
+      assert.ok(queue.push('after'), 'push works');
+      assert.is(text(queue.pop()), 'after', 'and pop');
+    }
+    console.log(`  6 producers killed; the lock was taken over from ${queue.lock.steals} of them`);
+  } finally {
     region.close();
   }
 });
