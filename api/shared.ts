@@ -6,9 +6,22 @@ import { tsgiError } from '../runtime/errors.js';
 import type { SharedCache } from '../runtime/shared/cache.js';
 import type { SharedQueue } from '../runtime/shared/queue.js';
 import type { WorkerStats } from '../runtime/shared/scoreboard.js';
+import { remoteCache, remoteCacheTarget } from '../runtime/cache-remote.js';
 import { workerContext } from './context.js';
 
 export type Bytes = string | Uint8Array;
+
+/** Remote target of a `name@host:port` cache argument, or null for the local cache. */
+function target(member: string, name: string | undefined): { name: string; node: string } | null {
+  if (name === undefined || name === '' || name === 'default') return null;
+  const remote = remoteCacheTarget(name);
+  if (remote === null) throw tsgiError('TSGI_ERR_API_ARGUMENT', `uwsgi.${member}: no cache named ${JSON.stringify(name)} (the local cache is "default"; a remote one is "name@host:port")`);
+  return remote;
+}
+
+function timeout(member: string): number {
+  return workerContext(member).options['socket-timeout'] * 1000;
+}
 
 function cache(member: string): SharedCache {
   const shared = workerContext(member).shared.cache;
@@ -70,11 +83,17 @@ export const sharedApi = {
   },
   /**
    * Reads `key`: a copy of its value, or null. Expired items are returned until the master's
-   * sweeper removes them (every --cache-expire-freq seconds), as in uWSGI.
+   * sweeper removes them (every --cache-expire-freq seconds), as in uWSGI. Every cache_* call
+   * takes an optional last argument `'name@host:port'`: the cache of another tsgi or uWSGI
+   * instance (uWSGI's magic protocol, modifier1 111); the call then returns a Promise to yield
+   * or await.
    * @example
    * const value = uwsgi.cache_get('pippo')?.toString();
+   * const remote = yield uwsgi.cache_get('pippo', 'default@192.168.0.1:3031');
    */
-  cache_get(key: Bytes): Buffer | null {
+  cache_get(key: Bytes, cacheName?: string): Buffer | null | Promise<Buffer | null> {
+    const remote = target('cache_get', cacheName);
+    if (remote) return remoteCache(remote, 'get', key, null, 0, timeout('cache_get')) as Promise<Buffer | null>;
     return cache('cache_get').get(key);
   },
   /**
@@ -83,7 +102,9 @@ export const sharedApi = {
    * @example
    * uwsgi.cache_set('pippo', 'pluto');
    */
-  cache_set(key: Bytes, value: Bytes, expires = 0): boolean {
+  cache_set(key: Bytes, value: Bytes, expires = 0, cacheName?: string): boolean | Promise<boolean> {
+    const remote = target('cache_set', cacheName);
+    if (remote) return remoteCache(remote, 'set', key, value, expires, timeout('cache_set')) as Promise<boolean>;
     return cache('cache_set').set(key, value, expires);
   },
   /**
@@ -91,7 +112,9 @@ export const sharedApi = {
    * @example
    * uwsgi.cache_update('counter', String(n), 60);
    */
-  cache_update(key: Bytes, value: Bytes, expires = 0): boolean {
+  cache_update(key: Bytes, value: Bytes, expires = 0, cacheName?: string): boolean | Promise<boolean> {
+    const remote = target('cache_update', cacheName);
+    if (remote) return remoteCache(remote, 'update', key, value, expires, timeout('cache_update')) as Promise<boolean>;
     return cache('cache_update').update(key, value, expires);
   },
   /**
@@ -99,7 +122,9 @@ export const sharedApi = {
    * @example
    * uwsgi.cache_del('pippo');
    */
-  cache_del(key: Bytes): boolean {
+  cache_del(key: Bytes, cacheName?: string): boolean | Promise<boolean> {
+    const remote = target('cache_del', cacheName);
+    if (remote) return remoteCache(remote, 'del', key, null, 0, timeout('cache_del')) as Promise<boolean>;
     return cache('cache_del').del(key);
   },
   /**
@@ -107,7 +132,9 @@ export const sharedApi = {
    * @example
    * if (!uwsgi.cache_exists('config')) uwsgi.cache_set('config', load());
    */
-  cache_exists(key: Bytes): boolean {
+  cache_exists(key: Bytes, cacheName?: string): boolean | Promise<boolean> {
+    const remote = target('cache_exists', cacheName);
+    if (remote) return remoteCache(remote, 'exists', key, null, 0, timeout('cache_exists')) as Promise<boolean>;
     return cache('cache_exists').exists(key);
   },
   /**
@@ -115,7 +142,9 @@ export const sharedApi = {
    * @example
    * uwsgi.cache_clear();
    */
-  cache_clear(): boolean {
+  cache_clear(cacheName?: string): boolean | Promise<boolean> {
+    const remote = target('cache_clear', cacheName);
+    if (remote) return remoteCache(remote, 'clear', '', null, 0, timeout('cache_clear')) as Promise<boolean>;
     return cache('cache_clear').clear();
   },
   /**

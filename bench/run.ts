@@ -237,33 +237,42 @@ function isMine(pid: number, stats: Map<number, ProcStat>): boolean {
   return false;
 }
 
-interface CpuSnapshot {
-  /** user + nice + system ticks of all CPUs (/proc/stat; irq/softirq left out: loopback traffic) */
-  busy: number;
-  procs: Map<number, ProcStat>;
-}
-
-function cpuSnapshot(): CpuSnapshot {
-  const f = readFileSync('/proc/stat', 'latin1').slice(0, 200).split('\n')[0]!.trim().split(/\s+/);
-  return { busy: Number(f[1]) + Number(f[2]) + Number(f[3]), procs: readProcStats() };
-}
-
 /**
- * Clock ticks the machine spent between two snapshots on processes this runner did not start:
- * all CPU time minus this runner's process tree. Counting the others one by one misses the
- * short-lived processes test suites start between two snapshots, and counting their parents'
- * cutime books a whole finished test run into one window (it read "1800 %" once).
+ * CPU used by processes this runner did not start, while a run lasts. /proc is read every 500 ms
+ * so that the short-lived processes other people's test suites start are seen too (a process's
+ * ticks count from its first sighting, or from 0 when it was born after the start). Neither
+ * cutime (a parent reaping a finished test run books minutes into one window: it read "1800 %")
+ * nor machine totals minus our tree (per-task and /proc/stat accounting disagree by ~20 % under
+ * loopback load) gave usable numbers.
  */
-function foreignTicks(before: CpuSnapshot, after: CpuSnapshot): number {
-  let mine = 0;
-  for (const [pid, stat] of after.procs) {
-    if (!isMine(pid, after.procs)) continue;
-    const old = before.procs.get(pid);
-    mine += old === undefined ? stat.ticks : Math.max(0, stat.ticks - old.ticks);
-    // What this tree reaped meanwhile (wrk, stopped servers) lands in the parents' cutime.
-    if (old !== undefined) mine += Math.max(0, stat.childTicks - old.childTicks);
+class ForeignMeter {
+  readonly #base = new Map<number, number>();
+  readonly #last = new Map<number, number>();
+  readonly #timer: NodeJS.Timeout;
+  readonly #t0 = performance.now();
+
+  constructor(intervalMs = 500) {
+    for (const [pid, stat] of readProcStats()) this.#base.set(pid, stat.ticks);
+    this.#timer = setInterval(() => this.#sample(), intervalMs).unref();
   }
-  return Math.max(0, after.busy - before.busy - mine);
+
+  #sample(): void {
+    const stats = readProcStats();
+    for (const [pid, stat] of stats) {
+      if (pid === 2 || stat.ppid === 2 || isMine(pid, stats)) continue;
+      if (!this.#base.has(pid)) this.#base.set(pid, 0);
+      this.#last.set(pid, stat.ticks);
+    }
+  }
+
+  /** Stops sampling; returns the foreign CPU as % of one core over the window. */
+  stop(): number {
+    this.#sample();
+    clearInterval(this.#timer);
+    let ticks = 0;
+    for (const [pid, last] of this.#last) ticks += Math.max(0, last - (this.#base.get(pid) ?? 0));
+    return (100 * ticks) / CLK_TCK / ((performance.now() - this.#t0) / 1000);
+  }
 }
 
 let quietSpentMs = 0;
@@ -271,9 +280,9 @@ let quietSpentMs = 0;
 /** Waits (at most QUIET_WAIT s per run, QUIET_BUDGET s in total) until other processes leave the CPU alone. */
 async function quietGate(): Promise<void> {
   for (let waited = 0; ; waited += 1000) {
-    const before = cpuSnapshot();
+    const meter = new ForeignMeter(200);
     await sleep(400);
-    const pct = (100 * foreignTicks(before, cpuSnapshot())) / CLK_TCK / 0.4;
+    const pct = meter.stop();
     if (pct < QUIET_PCT) return;
     if (waited >= QUIET_WAIT_S * 1000 || quietSpentMs >= QUIET_BUDGET_S * 1000) {
       progress(`  machine busy with other processes (${pct.toFixed(0)} % of a core): running anyway`);
@@ -302,7 +311,7 @@ function sampleRss(pid: number): () => number | undefined {
     if (kb !== undefined && (peak === undefined || kb > peak)) peak = kb;
   };
   take();
-  const timer = setInterval(take, 100);
+  const timer = setInterval(take, 100).unref();
   return () => {
     clearInterval(timer);
     take();
@@ -456,6 +465,15 @@ function combineWrk(parts: WrkResult[]): WrkResult {
   };
 }
 
+/** Established connections to the url's port per owning process, busiest first: "40/24". */
+function connectionSplit(url: string): string {
+  const port = new URL(url).port;
+  const out = spawnSync('ss', ['-Htnp', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' }).stdout ?? '';
+  const perPid = new Map<string, number>();
+  for (const match of out.matchAll(/pid=(\d+)/g)) perPid.set(match[1]!, (perPid.get(match[1]!) ?? 0) + 1);
+  return [...perPid.values()].sort((a, b) => b - a).join('/') || 'n/a';
+}
+
 function listenOverflows(): number {
   try {
     const lines = readFileSync('/proc/net/netstat', 'latin1').split('\n').filter((l) => l.startsWith('TcpExt:'));
@@ -508,6 +526,8 @@ interface Config {
   sampleRss: boolean;
   /** Split the load over this many wrk processes (conns/split each), started RAMP_MS apart. */
   split?: number;
+  /** Several server processes: record how wrk's connections are spread over them (ss -tnp). */
+  showConnSplit?: boolean;
   launch(tag: string): Promise<Launched>;
 }
 
@@ -634,8 +654,8 @@ const CONFIGS: Config[] = [
   // hello, keep-alive
   syncConfig('ka_tsgi1', 'keepalive', 'tsgi --http-socket, 1 worker (single process)', `${TSGI_CMD} --http-socket 127.0.0.1:P --chdir bench/apps --module hello_tsgi --disable-logging`, false, tsgiHttp([])),
   syncConfig('ka_node', 'keepalive', 'node:http, 1 process', 'PORT=P node bench/apps/hello_http.cjs', false, nodeHttp('hello_http.cjs')),
-  syncConfig('ka_tsgi2', 'keepalive', 'tsgi --http-socket --master --processes 2', `${TSGI_CMD} --http-socket 127.0.0.1:P --chdir bench/apps --module hello_tsgi --disable-logging --master --processes 2`, false, tsgiHttp(['--master', '--processes', '2'])),
-  syncConfig('ka_cluster2', 'keepalive', 'node:cluster, 2 workers', 'PORT=P WORKERS=2 node bench/apps/hello_cluster.cjs', false, nodeHttp('hello_cluster.cjs', { WORKERS: '2' })),
+  { ...syncConfig('ka_tsgi2', 'keepalive', 'tsgi --http-socket --master --processes 2', `${TSGI_CMD} --http-socket 127.0.0.1:P --chdir bench/apps --module hello_tsgi --disable-logging --master --processes 2`, false, tsgiHttp(['--master', '--processes', '2'])), showConnSplit: true },
+  { ...syncConfig('ka_cluster2', 'keepalive', 'node:cluster, 2 workers', 'PORT=P WORKERS=2 node bench/apps/hello_cluster.cjs', false, nodeHttp('hello_cluster.cjs', { WORKERS: '2' })), showConnSplit: true },
   // hello, Connection: close
   syncConfig('close_tsgi2', 'close', 'tsgi --http-socket --master --processes 2', `${TSGI_CMD} --http-socket 127.0.0.1:P --chdir bench/apps --module hello_tsgi --disable-logging --master --processes 2`, true, tsgiHttp(['--master', '--processes', '2'])),
   syncConfig('close_cluster2', 'close', 'node:cluster, 2 workers', 'PORT=P WORKERS=2 node bench/apps/hello_cluster.cjs', true, nodeHttp('hello_cluster.cjs', { WORKERS: '2' })),
@@ -709,6 +729,8 @@ interface RunResult extends WrkResult {
   peakRssKb?: number;
   /** TcpExtListenOverflows during the run (machine-wide): connects the accept queue dropped. */
   listenOverflows?: number;
+  /** wrk's connections per server process, busiest first ("55/9"), mid-run. */
+  connSplit?: string;
   error?: string;
 }
 
@@ -794,14 +816,16 @@ function resultsTable(groups: Group[]): string {
       continue;
     }
     const closeReads = config.close ? '' : s.used.some((r) => r.readErrors > 0) ? ` (+${s.used.reduce((a, r) => a + r.readErrors, 0)} read)` : '';
-    lines.push(`| ${config.group} | ${config.id}: ${config.label} | ${wrk} | ${s.clean}/${s.runs.length} | **${fmt(s.rps)}**${s.dirty ? ' †' : ''}${range(s.used.map((r) => r.rps))} `
+    const splits = s.used.map((r) => r.connSplit).filter((x) => x !== undefined);
+    const label = splits.length > 0 ? `${config.label} (conns per process: ${splits.join(', ')})` : config.label;
+    lines.push(`| ${config.group} | ${config.id}: ${label} | ${wrk} | ${s.clean}/${s.runs.length} | **${fmt(s.rps)}**${s.dirty ? ' †' : ''}${range(s.used.map((r) => r.rps))} `
       + `| ${fmtMs(s.p50)} | ${fmtMs(s.p99)} | ${fmtMs(s.avg)} | ${s.errors}${closeReads} | ${config.sampleRss ? `${mib(s.peakRss)} (${mib(s.idleRss)})` : ''} |`);
   }
   return lines.join('\n');
 }
 
 function comparisonsTable(groups: Group[]): string {
-  const lines = ['| comparison | metric | subject | reference | ratio | target | verdict |', '|---|---|---|---|---|---|---|'];
+  const lines = ['| comparison | metric | subject (median) | reference (median) | ratio of medians | same-round ratios: median (min–max)⁵ | target | verdict |', '|---|---|---|---|---|---|---|---|'];
   for (const c of COMPARISONS.filter((x) => groups.includes(x.group))) {
     const subject = CONFIGS.find((x) => x.id === c.subject)!;
     const reference = CONFIGS.find((x) => x.id === c.reference)!;
@@ -812,14 +836,23 @@ function comparisonsTable(groups: Group[]): string {
     const b = c.metric === 'rps' ? r.rps : r.peakRss;
     const ratio = a / b;
     const show = (v: number) => (c.metric === 'rps' ? `${fmt(v)} req/s` : `${mib(v)} MiB`);
+    // Runs of one round sit next to each other in time: their ratio cancels slow drifts of the
+    // machine (other VMs on the host, other people's jobs) that the foreign-CPU meter cannot see.
+    const value = (x: RunResult) => (c.metric === 'rps' ? x.rps : x.peakRssKb ?? NaN);
+    const paired = s.used.flatMap((x) => {
+      const y = r.used.find((z) => z.round === x.round);
+      return y === undefined ? [] : [value(x) / value(y)];
+    });
+    const pairedText = paired.length === 0 ? 'n/a' : `${median(paired).toFixed(2)}×${range(paired, 2)}${paired.length < 3 ? ` (${paired.length} pair${paired.length === 1 ? '' : 's'})` : ''}`;
     let target = 'info';
     let verdict = '';
     if (c.target !== undefined) {
       const ok = c.metric === 'rps' ? ratio >= c.target : ratio <= c.target;
       target = `${c.metric === 'rps' ? '≥' : '≤'} ${c.target.toFixed(2)}×${c.kind === 'goal' ? ' (goal)' : ''}`;
-      verdict = ok ? 'met' : '**missed**';
+      const pairedOk = paired.length === 0 || (c.metric === 'rps' ? median(paired) >= c.target : median(paired) <= c.target);
+      verdict = ok && pairedOk ? 'met' : !ok && !pairedOk ? '**missed**' : '**borderline** (the two ratios disagree)';
     }
-    lines.push(`| ${subject.id} vs ${reference.id} | ${c.metric === 'rps' ? 'req/s' : 'peak RSS'} | ${show(a)} | ${show(b)} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'}× | ${target} | ${verdict} |`);
+    lines.push(`| ${subject.id} vs ${reference.id} | ${c.metric === 'rps' ? 'req/s' : 'peak RSS'} | ${show(a)} | ${show(b)} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'}× | ${pairedText} | ${target} | ${verdict} |`);
   }
   return lines.join('\n');
 }
@@ -842,13 +875,13 @@ function longpollChecks(): string {
 }
 
 function rawTable(): string {
-  const lines = ['| config | round | req/s | requests | p50 ms | p99 ms | avg ms | conn/read/write/timeout errs | non-2xx | foreign CPU % | listen overflows | peak RSS MiB |', '|---|---|---|---|---|---|---|---|---|---|---|---|'];
+  const lines = ['| config | round | req/s | requests | p50 ms | p99 ms | avg ms | conn/read/write/timeout errs | non-2xx | foreign CPU % | listen overflows | peak RSS MiB | conns per process |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
   for (const r of results) {
     if (r.error !== undefined) {
-      lines.push(`| ${r.id} | ${r.round} | failed: ${r.error.split('\n')[0]} | | | | | | | | | |`);
+      lines.push(`| ${r.id} | ${r.round} | failed: ${r.error.split('\n')[0]} | | | | | | | | | | |`);
       continue;
     }
-    lines.push(`| ${r.id} | ${r.round} | ${fmt(r.rps)} | ${r.requests} | ${fmtMs(r.p50Ms)} | ${fmtMs(r.p99Ms)} | ${fmtMs(r.avgMs)} | ${r.connectErrors}/${r.readErrors}/${r.writeErrors}/${r.timeouts} | ${r.non2xx} | ${fmt(r.foreignPct)} | ${fmt(r.listenOverflows)} | ${mib(r.peakRssKb)} |`);
+    lines.push(`| ${r.id} | ${r.round} | ${fmt(r.rps)} | ${r.requests} | ${fmtMs(r.p50Ms)} | ${fmtMs(r.p99Ms)} | ${fmtMs(r.avgMs)} | ${r.connectErrors}/${r.readErrors}/${r.writeErrors}/${r.timeouts} | ${r.non2xx} | ${fmt(r.foreignPct)} | ${fmt(r.listenOverflows)} | ${mib(r.peakRssKb)} | ${r.connSplit ?? ''} |`);
   }
   return lines.join('\n');
 }
@@ -880,7 +913,8 @@ function report(groups: Group[], status: string): string {
   if (wrkGroups.length > 0) {
     out.push('', '## Results (medians)', '', resultsTable(wrkGroups), '',
       '¹ connect + write errors + timeouts + non-2xx in the runs used; read errors are the server closing connections and are expected with `Connection: close` and uwsgi sockets. † median over all runs because fewer than 2 were clean (foreign CPU < cut-off).',
-      '', '## Ratios and targets', '', comparisonsTable(wrkGroups));
+      '', '## Ratios and targets', '', comparisonsTable(wrkGroups), '',
+      '⁵ subject/reference for the runs of the same round (adjacent in time), over the rounds where both runs are in the medians.');
     if (wrkGroups.includes('longpoll')) {
       out.push('', '## Long-poll checks', '', longpollChecks(), '',
         '² wrk counts only requests completed inside its window: each connection finishes ⌊duration − ε⌋ 1 s sleeps (9 in 10 s), so 1000 connections give at most 9000 requests ≈ 893 req/s. '
@@ -909,24 +943,25 @@ async function runOne(config: Config, round: number): Promise<void> {
     const rssPid = config.sampleRss ? launched.rssPid : undefined;
     const idleRssKb = rssPid === undefined ? undefined : rssKb(rssPid);
     const stopSampling = rssPid === undefined ? undefined : sampleRss(rssPid);
-    const before = cpuSnapshot();
-    const t0 = performance.now();
+    const meter = new ForeignMeter();
     const overflows0 = listenOverflows();
+    let connSplit: string | undefined;
+    const splitTimer = config.showConnSplit ? setTimeout(() => (connSplit = connectionSplit(launched!.url)), (config.seconds * 1000) / 2) : undefined;
     const split = config.split ?? 1;
     const outputs = await Promise.all(Array.from({ length: split }, async (_, i) => {
       await sleep(i * RAMP_MS);
       return runWrk(split === 1 ? `${tag}-wrk` : `${tag}-wrk${i}`, wrkArgs(Math.round(config.conns / split), config.seconds, config.timeoutS, config.close, launched!.url), config.seconds);
     }));
+    clearTimeout(splitTimer);
     if (interrupted) return;
     const listenOverflowsDelta = listenOverflows() - overflows0;
-    const elapsedS = (performance.now() - t0) / 1000;
-    const foreignPct = (100 * foreignTicks(before, cpuSnapshot())) / CLK_TCK / elapsedS;
+    const foreignPct = meter.stop();
     const peakRssKb = stopSampling?.();
-    const result: RunResult = { id: config.id, round, foreignPct, idleRssKb, peakRssKb, listenOverflows: listenOverflowsDelta, ...combineWrk(outputs.map(parseWrk)) };
+    const result: RunResult = { id: config.id, round, foreignPct, idleRssKb, peakRssKb, listenOverflows: listenOverflowsDelta, connSplit, ...combineWrk(outputs.map(parseWrk)) };
     results.push(result);
     const errs = result.connectErrors + result.writeErrors + result.timeouts + result.non2xx;
     progress(`  ${config.id.padEnd(15)} r${round}: ${fmt(result.rps).padStart(6)} req/s  p50 ${fmtMs(result.p50Ms).padStart(6)} ms  p99 ${fmtMs(result.p99Ms).padStart(6)} ms  `
-      + `errs ${errs}${result.readErrors ? ` (+${result.readErrors} read)` : ''}  foreign ${fmt(result.foreignPct)} %${peakRssKb !== undefined ? `  RSS ${mib(idleRssKb)}→${mib(peakRssKb)} MiB` : ''}`);
+      + `errs ${errs}${result.readErrors ? ` (+${result.readErrors} read)` : ''}  foreign ${fmt(result.foreignPct)} %${peakRssKb !== undefined ? `  RSS ${mib(idleRssKb)}→${mib(peakRssKb)} MiB` : ''}${connSplit ? `  conns/process ${connSplit}` : ''}`);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     results.push({ id: config.id, round, foreignPct: NaN, ...parseWrk(''), error: message });
@@ -1042,7 +1077,7 @@ function busyShare(file: string): number {
 // ------------------------------------------------------------------------------ main
 
 function usage(): never {
-  process.stdout.write(`usage: node dist/bench/run.js [GROUP ...]\n  groups: ${GROUPS.join(' ')} (default: ${DEFAULT_GROUPS.join(' ')})\n`
+  process.stdout.write(`usage: node dist/bench/run.js [GROUP ...]   |   node dist/bench/run.js --report bench/out/STAMP.json\n  groups: ${GROUPS.join(' ')} (default: ${DEFAULT_GROUPS.join(' ')})\n`
     + '  env: BENCH_ROUNDS BENCH_SECONDS BENCH_WARMUP BENCH_CONNS BENCH_LONGPOLL_SECONDS BENCH_LONGPOLL_CONNS BENCH_LONGPOLL_BIG_CONNS\n'
     + '       BENCH_BASE_PORT BENCH_QUIET_PCT BENCH_QUIET_BUDGET BENCH_QUIET_WAIT BENCH_EXTRA_ROUNDS BENCH_FOREIGN_MAX BENCH_OUT (see the top of bench/run.ts)\n');
   process.exit(0);
@@ -1070,13 +1105,24 @@ function writeReport(status: string): string {
   const path = join(OUT_DIR, `${stamp}.md`);
   const text = report(reportGroups, status);
   writeFileSync(path, text);
-  writeFileSync(join(OUT_DIR, `${stamp}.json`), JSON.stringify({ settings: { ROUNDS, SECONDS, WARMUP, CONNS, LP_SECONDS, LP_CONNS, BIG: BIG.conns }, results }, null, 1));
+  writeFileSync(join(OUT_DIR, `${stamp}.json`), JSON.stringify({ settings: { ROUNDS, SECONDS, WARMUP, CONNS, LP_SECONDS, LP_CONNS, BIG: BIG.conns }, groups: reportGroups, status, notes, extraSections, results }, null, 1));
   return path;
+}
+
+/** `--report FILE.json`: the Markdown report of a saved run, rendered by this version of the runner. */
+function regenerate(file: string): void {
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { groups?: Group[]; status?: string; notes?: string[]; extraSections?: string[]; results: RunResult[] };
+  results.push(...saved.results.map((r) => ({ ...r, listenOverflows: r.listenOverflows ?? undefined })));
+  notes.push(...(saved.notes ?? []), `regenerated from ${file}`);
+  extraSections.push(...(saved.extraSections ?? []));
+  const groups = saved.groups ?? GROUPS.filter((g) => CONFIGS.some((c) => c.group === g && results.some((r) => r.id === c.id)));
+  process.stdout.write(report(groups, saved.status ?? 'saved run'));
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes('-h') || args.includes('--help')) usage();
+  if (args[0] === '--report' && args[1]) return regenerate(args[1]);
   for (const arg of args) if (!GROUPS.includes(arg as Group)) throw new Error(`unknown group ${JSON.stringify(arg)} (groups: ${GROUPS.join(' ')})`);
   const groups: Group[] = args.length > 0 ? GROUPS.filter((g) => args.includes(g)) : DEFAULT_GROUPS;
   reportGroups = groups;

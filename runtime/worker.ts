@@ -84,7 +84,8 @@ export class Worker {
     for (const spec of options.zmq) {
       worker.#zmq.push(await ZmqHandler.connect({ scheduler: worker.scheduler, options, onFull: () => worker.#logFull() }, spec));
     }
-    log(`ready (pid ${process.pid}): app ${loaded.label}, ${init.sockets.length} socket(s), ${options.async} core(s)`);
+    const zmq = options.zmq.length > 0 ? ` + ${options.zmq.length} zmq` : '';
+    log(`ready (pid ${process.pid}): app ${loaded.label}, ${init.sockets.length} socket(s)${zmq}, ${options.async} core(s)`);
     return worker;
   }
 

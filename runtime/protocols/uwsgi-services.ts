@@ -12,6 +12,8 @@ export interface ServicePacket {
   payload: Buffer | null;
   /** The dict, for modifiers that carry one. */
   vars: Record<string, unknown>;
+  /** Reads the `length` bytes that follow the block (a cache value after its magic dict). */
+  readBody(length: number): Promise<Buffer>;
 }
 
 export interface ServiceReply {

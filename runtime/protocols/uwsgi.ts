@@ -19,6 +19,7 @@ import { registerProtocol, type Listener, type ListenHooks, type ProtocolContext
 import { findService } from './uwsgi-services.js';
 import '../rpc.js';
 import '../remote-signal.js';
+import '../cache-remote.js';
 
 const CLIENT_GONE = tsgiError('TSGI_ERR_CANCELLED', 'client disconnected');
 
@@ -149,7 +150,13 @@ class UwsgiServer implements ProtocolServer {
       else destroy(connection);
       core.release();
     };
-    service({ modifier1: reader.modifier1, modifier2: reader.modifier2, payload: reader.payload, vars: connection.env }, { send: finish, drop: () => finish() });
+    const readBody = (length: number): Promise<Buffer> => {
+      connection.bodyLeft = length;
+      connection.input = new PushedInput(length, () => connection.conns.resumeReading(connection.fd));
+      if (reader.rest !== null) this.#onBody(connection, reader.rest);
+      return connection.input.read();
+    };
+    service({ modifier1: reader.modifier1, modifier2: reader.modifier2, payload: reader.payload, vars: connection.env, readBody }, { send: finish, drop: () => finish() });
   }
 
   #onBody(connection: UwsgiConnection, chunk: Buffer): void {
