@@ -12,8 +12,13 @@ import { log } from './logger.js';
 const EAGAIN = -11;
 const EMFILE = -24;
 const ENFILE = -23;
-/** Accepts per readiness callback, so one busy socket cannot starve the rest of the loop. */
-const ACCEPT_BATCH = 64;
+/**
+ * Accepts per readiness callback. Every worker polls the same listening fd and the kernel wakes
+ * them all; taking a few connections per wake-up lets the siblings take the rest of a burst, so
+ * keep-alive connections (which stay where they land) spread over the workers instead of
+ * piling onto whichever woke first.
+ */
+const ACCEPT_BATCH = 2;
 
 export class Acceptor {
   readonly #poll: Poll;
