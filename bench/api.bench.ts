@@ -44,7 +44,7 @@ const http = 18950;
 const uwsgiPort = 18951;
 const nodePort = 18952;
 const tsgi = await start(process.execPath, ['dist/runtime/main.js', '--http-socket', `127.0.0.1:${http}`, '--socket', `127.0.0.1:${uwsgiPort}`,
-  '--chdir', 'bench/apps', '--module', 'api_bench', '--master', '--processes', '2', '--async', '16', '--disable-logging'], {}, /all 2 workers ready/);
+  '--chdir', 'bench/apps', '--module', 'api_bench', '--master', '--processes', '1', '--async', '16', '--disable-logging'], {}, /all 1 workers ready/);
 const node = await start(process.execPath, ['bench/apps/hello_http.cjs'], { PORT: String(nodePort), VERBOSE: '1' }, /listening/);
 try {
   const figures: Record<string, number[]> = { signal_median_us: [], signal_p99_us: [], rpc_local: [], rpc_remote: [], http_roundtrip: [] };

@@ -9,7 +9,7 @@ import uwsgi from 'tsgi';
 const now = () => performance.timeOrigin + performance.now();
 let raisedAt = 0;
 let arrived = null;
-uwsgi.register_signal(1, `worker${uwsgi.worker_id()}`, () => arrived?.(now() - raisedAt));
+uwsgi.register_signal(1, 'worker1', () => arrived?.(now() - raisedAt)); // run with one worker: it raises and handles
 uwsgi.register_rpc('hello', (who) => `hello ${who ?? 'world'}`);
 
 const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
