@@ -27,6 +27,7 @@ import {
   GET_VALUES, NEED_MORE, PARAMS, REFUSE, STDIN, UNKNOWN_TYPE,
 } from './fastcgi-parser.js';
 import { registerProtocol, type ProtocolContext, type ProtocolServer } from './registry.js';
+import { leadingDigits, urlScheme } from './cgi.js';
 
 const kConnection = Symbol('tsgi.fastcgi.connection');
 type FastcgiSocket = Socket & { [kConnection]: FastcgiConnection };
@@ -338,25 +339,6 @@ function requestPath(uri: unknown): string {
   const query = uri.indexOf('?');
   const path = query < 0 ? uri : uri.slice(0, query);
   return path.indexOf('%') < 0 ? path : path.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-}
-
-function urlScheme(env: Environ): string {
-  const scheme = env.UWSGI_SCHEME;
-  if (typeof scheme === 'string' && scheme !== '') return scheme;
-  const https = env.HTTPS;
-  return typeof https === 'string' && (/^on/i.test(https) || https === '1') ? 'https' : 'http';
-}
-
-/** uWSGI's `get_content_length`: the value of the leading decimal digits, 0 when there are none. */
-function leadingDigits(value: unknown): number {
-  if (typeof value !== 'string') return 0;
-  let n = 0;
-  for (let i = 0; i < value.length; i++) {
-    const digit = value.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) break;
-    n = n * 10 + digit;
-  }
-  return n;
 }
 
 // ---------------------------------------------------------------- records out

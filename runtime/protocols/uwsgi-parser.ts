@@ -5,6 +5,7 @@
  * Pure: it never touches a socket. The connection code pushes the chunks it reads and gets
  * back {@link NEED_MORE}, {@link DONE} or a negative error code (see {@link UWSGI_ERRORS}).
  */
+import { leadingDigits } from './cgi.js';
 
 /** Status of {@link UwsgiRequestReader.push}: the header or vars block is incomplete. */
 export const NEED_MORE = 0;
@@ -136,21 +137,6 @@ function truncatedArrayError(): Error {
   return Object.assign(new Error('an item length runs past the end of the uwsgi array'), {
     code: UWSGI_ERRORS[UWSGI_ERR_TRUNCATED_VARS],
   });
-}
-
-/**
- * uWSGI's `get_content_length`: the value of the leading decimal digits, 0 when there are none.
- * So "12abc" is 12 and " 12" is 0.
- */
-function leadingDigits(value: unknown): number {
-  if (typeof value !== 'string') return 0;
-  let n = 0;
-  for (let i = 0; i < value.length; i++) {
-    const digit = value.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) break;
-    n = n * 10 + digit;
-  }
-  return n;
 }
 
 /**

@@ -17,6 +17,7 @@ import { native, type ConnServer } from '../native.js';
 import { DONE, NEED_MORE, UWSGI_ERRORS, UwsgiRequestReader, uwsgiErrorMessage } from './uwsgi-parser.js';
 import { registerProtocol, type Listener, type ListenHooks, type ProtocolContext, type ProtocolServer } from './registry.js';
 import { findService } from './uwsgi-services.js';
+import { urlScheme } from './cgi.js';
 import '../rpc.js';
 import '../remote-signal.js';
 import '../cache-remote.js';
@@ -248,13 +249,6 @@ function stripScriptName(env: Environ): void {
   const script = env.SCRIPT_NAME;
   const path = env.PATH_INFO;
   if (typeof script === 'string' && typeof path === 'string' && script !== '' && path.startsWith(script)) env.PATH_INFO = path.slice(script.length);
-}
-
-function urlScheme(env: Environ): string {
-  const scheme = env.UWSGI_SCHEME;
-  if (typeof scheme === 'string' && scheme !== '') return scheme;
-  const https = env.HTTPS;
-  return typeof https === 'string' && (/^on/i.test(https) || https === '1') ? 'https' : 'http';
 }
 
 /** The status line and headers, exactly as uWSGI writes them. */

@@ -1,0 +1,24 @@
+/** CGI-variable rules shared by the protocols whose peers send a CGI environment (uwsgi, FastCGI). */
+
+/**
+ * uWSGI's `get_content_length`: the value of the leading decimal digits, 0 when there are none.
+ * So "12abc" is 12 and " 12" is 0.
+ */
+export function leadingDigits(value: unknown): number {
+  if (typeof value !== 'string') return 0;
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const digit = value.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+/** `tsgi.url_scheme` as uWSGI derives wsgi.url_scheme: UWSGI_SCHEME, else HTTPS on/1, else http. */
+export function urlScheme(env: Record<string, unknown>): string {
+  const scheme = env.UWSGI_SCHEME;
+  if (typeof scheme === 'string' && scheme !== '') return scheme;
+  const https = env.HTTPS;
+  return typeof https === 'string' && (/^on/i.test(https) || https === '1') ? 'https' : 'http';
+}
