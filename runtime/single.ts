@@ -13,6 +13,7 @@ import { cronEntry } from './cron.js';
 import { SignalHub, type SignalRequest } from './signal-hub.js';
 import { startHousekeeping } from './housekeeping.js';
 import { createSharedState } from './shared/state.js';
+import { startStatsServer, statsDocument } from './stats-server.js';
 import { Worker } from './worker.js';
 
 export async function runSingle(options: Options): Promise<void> {
@@ -34,6 +35,7 @@ export async function runSingle(options: Options): Promise<void> {
     const shared = createSharedState(options);
     shared.scoreboard.spawned(1, process.pid);
     startHousekeeping(shared, options);
+    if (options.stats) startStatsServer(options, () => statsDocument(options, shared, sockets));
     worker = await Worker.start({ options, workerId: 1, masterPid: 0, sockets: sockets.map(({ fd, protocol, name }) => ({ fd, protocol, name })), toMaster, shared });
   } catch (error) {
     reportBootError(error, 'tsgi');
