@@ -32,6 +32,8 @@ class UwsgiConnection {
   input: PushedInput | null = null;
   bodyLeft = 0;
   readonly acceptedAt = Date.now();
+  /** Bytes that arrived while the connection waited for a core, replayed once it has one. */
+  queued: Buffer[] | null = null;
 
   constructor(readonly fd: number, readonly conns: ConnServer, readonly server: UwsgiServer) {}
 }
@@ -42,7 +44,7 @@ class UwsgiServer implements ProtocolServer {
   readonly #byFd: Array<UwsgiConnection | undefined> = [];
   #open = 0;
   /** Connections whose first bytes arrived while every core was busy. */
-  readonly #waiting: Array<[UwsgiConnection, Buffer]> = [];
+  readonly #waiting: UwsgiConnection[] = [];
   readonly #listeners: ConnServer[] = [];
   readonly #timeoutMs: number;
   readonly #sweeper: NodeJS.Timeout;
@@ -82,7 +84,8 @@ class UwsgiServer implements ProtocolServer {
       this.#byFd[fd] = connection;
       this.#open++;
       if (!this.#take(connection)) {
-        this.#waiting.push([connection, chunk]);
+        connection.queued = [chunk];
+        this.#waiting.push(connection);
         return;
       }
       if (!hooks.canAccept()) {
@@ -91,7 +94,11 @@ class UwsgiServer implements ProtocolServer {
         hooks.onFull();
       }
     }
-    if (connection.core === null) return; // answered already, or still waiting for a core
+    if (connection.core !== null) this.#feed(connection, chunk);
+    else connection.queued?.push(chunk); // still waiting for a core (else: answered already)
+  }
+
+  #feed(connection: UwsgiConnection, chunk: Buffer): void {
     if (connection.parsed) this.#onBody(connection, chunk);
     else this.#onRequest(connection, chunk);
   }
@@ -107,9 +114,11 @@ class UwsgiServer implements ProtocolServer {
 
   serveQueued(): boolean {
     const next = this.#waiting[0];
-    if (next === undefined || !this.#take(next[0])) return false;
+    if (next === undefined || !this.#take(next)) return false;
     this.#waiting.shift();
-    this.#onRequest(next[0], next[1]);
+    const chunks = next.queued!;
+    next.queued = null;
+    for (const chunk of chunks) if (next.core !== null) this.#feed(next, chunk);
     return true;
   }
 
@@ -200,7 +209,8 @@ class UwsgiServer implements ProtocolServer {
   }
 
   #unqueue(connection: UwsgiConnection): void {
-    const at = this.#waiting.findIndex(([waiting]) => waiting === connection);
+    connection.queued = null;
+    const at = this.#waiting.indexOf(connection);
     if (at >= 0) this.#waiting.splice(at, 1);
   }
 

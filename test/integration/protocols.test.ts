@@ -152,6 +152,33 @@ test('garbage on an HTTP socket gets a 400 and a log line; the worker carries on
   assert.is((await httpGet({ port: httpPort }, '/array')).body, 'xyz\n');
 });
 
+test('uwsgi: a connection whose bytes arrive while every core is busy waits, whole, for a core', async () => {
+  const port = freePort();
+  const single = await startTsgi(['--socket', `127.0.0.1:${port}`, '--module', 'green', '--async', '1'], { cwd: FIXTURE_APPS });
+  try {
+    // Accepted while idle (no bytes yet, so no core taken)…
+    const waiting = connect(port, '127.0.0.1');
+    await new Promise((resolve) => waiting.once('connect', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // …then the only core goes to a sleeping request…
+    const busy = uwsgiRequest({ port, host: '127.0.0.1' }, nginxLikeVars('GET', '/sleep?s=0.6'));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // …and the waiting connection sends its packet in two parts while the core is busy.
+    const packet = encodeUwsgiPacket(nginxLikeVars('GET', '/array'));
+    const reply: Buffer[] = [];
+    waiting.on('data', (chunk: Buffer) => reply.push(chunk));
+    const closed = new Promise((resolve) => waiting.on('close', resolve));
+    waiting.write(packet.subarray(0, 10));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    waiting.write(packet.subarray(10));
+    assert.is((await busy).body.toString(), 'slept\n');
+    await closed;
+    assert.is(parseRawHttpResponse(Buffer.concat(reply)).body.toString(), 'xyz\n');
+  } finally {
+    await single.stop();
+  }
+});
+
 test('requests are spread over both pre-forked workers', async () => {
   const pids = new Set<string>();
   for (let i = 0; i < 200 && pids.size < 2; i++) pids.add((await httpGet({ port: httpPort }, '/pid')).body);
