@@ -54,6 +54,8 @@ export class Master {
   #stopping = false;
   #lastRespawn = 0;
   #fastRespawns = 0;
+  #exitCode = 0;
+  #stoppingSince = 0;
   readonly #hub = new SignalHub(() => this.#all().map((worker) => ({
     id: worker.id,
     pid: worker.pid,
@@ -221,8 +223,6 @@ export class Master {
     setTimeout(() => worker.state !== 'dead' && worker.child.kill('SIGKILL'), mercy).unref();
   }
 
-  #exitCode = 0;
-  #stoppingSince = 0;
 
   /** SIGTERM/SIGINT: graceful shutdown; the same signal again kills the workers at once. */
   #shutdown(reason: string, exitCode = 0): void {
