@@ -3,11 +3,14 @@
  * uWSGI, measured with wrk on loopback, configurations interleaved per round (A B A B …), medians
  * over the rounds, ratios against the references and the targets of the performance issue.
  *
- *   npm run build && node dist/bench/run.js                      # everything, 3 rounds (~10 min)
+ *   npm run build && node dist/bench/run.js                      # everything, 3 rounds (~12 min quiet)
  *   BENCH_ROUNDS=1 BENCH_SECONDS=2 node dist/bench/run.js keepalive close   # a smoke run
  *   node dist/bench/run.js profile                                # --cpu-prof of tsgi workers
+ *   node dist/bench/run.js --report bench/out/STAMP.json          # re-render a saved run
  *
  * Groups: keepalive close nginx longpoll scheduler (the default set), profile (on request).
+ * Each run writes bench/out/<UTC stamp>.md (tables, commands, every run) and .json (raw results).
+ * The tsgi under test is a copy of dist/ taken at start (BENCH_SNAPSHOT=0: use dist/ in place).
  * Env: BENCH_ROUNDS (3), BENCH_SECONDS (8, sync runs), BENCH_WARMUP (1 s of unrecorded wrk
  * before each sync run), BENCH_CONNS (64), BENCH_LONGPOLL_SECONDS (10), BENCH_LONGPOLL_CONNS
  * (1000), BENCH_LONGPOLL_BIG_CONNS (10000; lowered to what `ulimit -Hn` allows), BENCH_BASE_PORT
@@ -200,8 +203,6 @@ interface ProcStat {
   state: string;
   /** utime + stime, in clock ticks */
   ticks: number;
-  /** cutime + cstime: CPU of reaped children */
-  childTicks: number;
 }
 
 function readProcStats(): Map<number, ProcStat> {
@@ -221,7 +222,6 @@ function readProcStats(): Map<number, ProcStat> {
       ppid: Number(f[1]),
       pgrp: Number(f[2]),
       ticks: Number(f[11]) + Number(f[12]),
-      childTicks: Number(f[13]) + Number(f[14]),
     });
   }
   return stats;

@@ -82,11 +82,13 @@ test('add_file_monitor fires when the file changes', async () => {
 });
 
 test('add_cron(13, -1, -1, -1, -1, -1) fires once in every minute', async () => {
+  const pastNextMinute = () => sleep(60_000 - (Date.now() % 60_000) + 2000);
   await until(() => count('sig13') >= 1, 2500);
-  assert.is(count('sig13'), 1, 'fired in the current minute, once');
-  const nextMinute = 60_000 - (Date.now() % 60_000);
-  await sleep(nextMinute + 1800);
-  assert.is(count('sig13'), 2, 'fired again once the minute changed, and only once');
+  assert.ok(count('sig13') >= 1, 'fired in the first minute');
+  await pastNextMinute(); // 2 s into a minute: its fire has happened
+  const fired = count('sig13');
+  await pastNextMinute();
+  assert.is(count('sig13'), fired + 1, 'fired exactly once in the following minute');
 });
 
 test.run();
