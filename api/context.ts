@@ -4,23 +4,25 @@
  * imported, and an api call in a process that is not a worker fails with a clear error.
  */
 import type { Scheduler } from '../green/scheduler.js';
-import type { Core, WorkerCounters } from '../runtime/core.js';
 import { tsgiError } from '../runtime/errors.js';
+import type { MasterRequest } from '../runtime/ipc.js';
 import type { Options } from '../runtime/options.js';
-import type { SignalRequest } from '../runtime/signal-hub.js';
 import type { SignalRunner } from '../runtime/signal-runner.js';
 import type { SharedState } from '../runtime/shared/state.js';
 
+/** A worker's, or a spooler process's (worker id 0, `spooler` set): what the api needs. */
 export interface WorkerContext {
   workerId: number;
   masterPid: number;
   numproc: number;
   options: Readonly<Options>;
-  scheduler: Scheduler<Core>;
-  counters: WorkerCounters;
+  /** Runs this process's green threads (request cores, or spooler tasks). */
+  scheduler: Scheduler;
   signals: SignalRunner;
   shared: SharedState;
-  toMaster: (request: SignalRequest) => void;
+  toMaster: (request: MasterRequest) => void;
+  /** The directory this spooler process serves, or null in a worker. */
+  spooler: string | null;
 }
 
 const KEY = Symbol.for('tsgi.worker-context');

@@ -19,14 +19,16 @@ import { workerContext } from './context.js';
 import { rpcApi } from './rpc.js';
 import { sharedApi } from './shared.js';
 import { signalApi } from './signals.js';
+import { spoolerApi } from './spooler.js';
 
 export type { App, Headers, StartResponse } from '../runtime/core.js';
 export type { Environ } from '../runtime/environ.js';
 export type { RequestInput } from '../runtime/input.js';
 export type { Chunk } from '../green/thread.js';
 export type { Suspension } from '../green/suspension.js';
+export type { SpoolerHandler, SpoolerTask } from './spooler.js';
 
-export interface Uwsgi extends SignalApi, RpcApi, SharedApi {
+export interface Uwsgi extends SignalApi, RpcApi, SharedApi, SpoolerApi {
   /**
    * Sleeps the current green thread for `seconds` (fractions allowed) without blocking the
    * worker. Yield it in a generator app, or await it in an async one. Called bare (without
@@ -67,7 +69,7 @@ export interface Uwsgi extends SignalApi, RpcApi, SharedApi {
    */
   ready_fd(): number;
   /**
-   * This worker's id, 1-based (0 would be the master).
+   * This worker's id, 1-based (0 in a spooler process).
    * @example
    * start_response('200 OK', [['X-Worker', String(uwsgi.worker_id())]]);
    */
@@ -101,6 +103,7 @@ export interface Uwsgi extends SignalApi, RpcApi, SharedApi {
 type SignalApi = typeof signalApi;
 type RpcApi = typeof rpcApi;
 type SharedApi = typeof sharedApi;
+type SpoolerApi = typeof spoolerApi;
 
 function createUwsgi(): Uwsgi {
   // Spread would call the getters (started_on) at import time: copy descriptors instead.
@@ -108,6 +111,7 @@ function createUwsgi(): Uwsgi {
     ...Object.getOwnPropertyDescriptors(signalApi),
     ...Object.getOwnPropertyDescriptors(rpcApi),
     ...Object.getOwnPropertyDescriptors(sharedApi),
+    ...Object.getOwnPropertyDescriptors(spoolerApi),
   });
   return Object.defineProperties(api, Object.getOwnPropertyDescriptors({
     async_sleep(seconds: number) {

@@ -13,6 +13,8 @@
  *    without consuming its data.
  *  - shared memory, pidAlive, futexWait/futexWake: the memory shared by master and workers (cache, queue, scoreboard)
  *    and the cross-process lock on it; Node can neither mmap nor futex-wait on such memory.
+ *  - tryLockFile: the spooler's claim on a task file, an fcntl write lock that real uWSGI's
+ *    spoolers (classic POSIX locks) respect too; Node has no fcntl.
  *  - ConnServer: the uwsgi connection path (accept, read, write, close) in C, because
  *    net.Socket's per-connection machinery costs more CPU than a small proxied request.
  *
@@ -759,6 +761,30 @@ static bool process_alive(pid_t pid) {
   const char* paren = strrchr(stat_text, ')');
   if (paren == NULL || paren[1] != ' ') return true;
   return paren[2] != 'Z' && paren[2] != 'X';
+}
+
+/*
+ * tryLockFile(fd) → boolean: takes a non-blocking write lock on the whole file, or returns false
+ * when another holder has it. An open-file-description lock (F_OFD_SETLK) rather than a classic
+ * POSIX one: it belongs to this fd, so closing some other fd of the same file in this process
+ * does not drop it, and two fds of one process conflict like two processes do. It still conflicts
+ * with the classic fcntl locks real uWSGI takes. Closing the fd releases it.
+ */
+static napi_value try_lock_file(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!get_fd(env, argv[0], &fd)) return NULL;
+  struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0, .l_pid = 0};
+  bool locked = fcntl(fd, F_OFD_SETLK, &lock) == 0;
+  if (!locked && errno != EAGAIN && errno != EACCES) {
+    throw_errno(env, errno, "fcntl", NULL);
+    return NULL;
+  }
+  napi_value result;
+  CHECK(napi_get_boolean(env, locked, &result));
+  return result;
 }
 
 /* pidAlive(pid) → boolean. EPERM (someone else's process) still means "exists". */
@@ -2006,6 +2032,7 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"shmOpenFile", shm_open_file},
       {"shmMap", shm_map},
       {"shmSync", shm_sync},
+      {"tryLockFile", try_lock_file},
       {"pidAlive", pid_alive},
       {"futexWait", futex_wait},
       {"futexWake", futex_wake},

@@ -3,6 +3,7 @@
  * `--dry-run`, or a master, or a single process.
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { isTsgiError, tsgiError } from './errors.js';
 import { renderIni } from './config/show.js';
 import { parseArgv, renderHelp, type Options } from './options.js';
@@ -39,11 +40,15 @@ export async function runCli(argv: string[]): Promise<void> {
     validate(options);
     if (options['show-config'] || options['dry-run']) process.stdout.write(renderIni(options));
     if (options['dry-run']) return;
+    // Relative to where tsgi was started, like uWSGI (which resolves them before --chdir).
+    options.spooler = options.spooler.map((dir) => resolve(dir));
+    options['spooler-external'] = options['spooler-external'].map((dir) => resolve(dir));
     if (options.chdir !== undefined) process.chdir(options.chdir);
   } catch (error) {
     fail(error);
   }
-  if (options.master || options.processes > 1) {
+  // Spoolers are processes the master supervises: the seed's `--spooler myqueue` has no --master.
+  if (options.master || options.processes > 1 || options.spooler.length > 0) {
     const { Master } = await import('./master.js');
     await new Master(options).start();
   } else {

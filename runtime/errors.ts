@@ -62,6 +62,11 @@ export const ERROR_CODES = {
   TSGI_ERR_NATIVE_MISSING: { base: Error, meaning: 'the native addon (build/Release/tsgi.node) is not built', fix: 'run `npm install` (or `node scripts/build-addon.mjs`); it needs python3, make, g++ and Node headers' },
   TSGI_ERR_SHM: { base: Error, meaning: 'the memory shared by master and workers (cache, queue, scoreboard) could not be created or mapped, or a process found a different layout in it', fix: 'the message names the failing call (ENOMEM, EMFILE: free memory or fds); a layout mismatch means processes of two tsgi versions or configurations: restart the whole instance' },
   TSGI_ERR_CACHE_STORE: { base: Error, meaning: 'the --cache-store file does not fit the cache options (size, items, blocksize, keysize) or is not a tsgi cache file', fix: 'start with the options the message names, or move the file away to start with an empty cache' },
+  TSGI_ERR_SPOOLER_NONE: { base: Error, meaning: 'uwsgi.spool() was called in an instance without a spooler', fix: 'start tsgi with `--spooler DIR` (or `--spooler-external DIR` to queue for another instance)' },
+  TSGI_ERR_SPOOLER_DIR: { base: Error, meaning: 'a --spooler directory could not be created or is not writable', fix: 'create the directory named in the message, or fix its permissions; the spooler locks and removes its files' },
+  TSGI_ERR_SPOOL_ARGS: { base: TypeError, meaning: 'uwsgi.spool() got a task it cannot store: not an object, pairs over 64 KiB, a bad at/priority, an unknown spooler', fix: 'fix the key named in the message; put large data in the `body` key' },
+  TSGI_ERR_SPOOL_WRITE: { base: Error, meaning: 'uwsgi.spool() could not write the task file (disk full, read-only or missing directory); the task was not queued', fix: 'free space or fix the spooler directory named in the message, then queue the task again' },
+  TSGI_ERR_SPOOL_FORMAT: { base: Error, meaning: 'a file named like a task in a spooler directory is not a spool file; the spooler skips it', fix: 'remove or repair the file the log line names (it stays where it is)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -97,4 +102,6 @@ export const EXIT = {
   WORKER_BOOT_ERROR: 1,
   /** The application failed to import: the master halts instead of respawning in a loop. */
   APP_LOAD_ERROR: 22,
+  /** A spooler process ran its --spooler-max-tasks tasks: the master starts a fresh one. */
+  SPOOLER_RECYCLE: 23,
 } as const;

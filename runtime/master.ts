@@ -20,6 +20,9 @@ import { startHousekeeping } from './housekeeping.js';
 import { createSharedState, type SharedState } from './shared/state.js';
 import { startStatsServer, statsDocument } from './stats-server.js';
 import type { Server } from 'node:net';
+import { mkdirSync, accessSync, constants as fsConstants } from 'node:fs';
+import { SpoolerPool } from './spooler/pool.js';
+import { tsgiError } from './errors.js';
 
 type WorkerState = 'booting' | 'ready' | 'stopping' | 'dead';
 
@@ -56,14 +59,23 @@ export class Master {
   #fastRespawns = 0;
   #exitCode = 0;
   #stoppingSince = 0;
+  readonly #spoolers: SpoolerPool;
   readonly #hub = new SignalHub(() => this.#all().map((worker) => ({
     id: worker.id,
     pid: worker.pid,
     ready: worker.state === 'ready',
     deliver: (num: number) => this.#send(worker, { act: 'signal', num }),
-  })));
+  })), () => this.#spoolers.peers());
 
-  constructor(readonly options: Options) {}
+  constructor(readonly options: Options) {
+    this.#spoolers = new SpoolerPool(options, {
+      spawn: (id, dir, onReady) => this.#spawnChild({ workerId: id, spooler: dir }, onReady),
+      exited: (pid) => {
+        this.#childGone(pid);
+        if (this.#stopping) this.#finishShutdownIfDone();
+      },
+    });
+  }
 
   async start(): Promise<void> {
     setLogPrefix('[master]');
@@ -76,6 +88,7 @@ export class Master {
     }
     if (this.options.pidfile) writePidfile(this.options.pidfile);
     try {
+      prepareSpoolerDirs(this.options);
       this.#shared = createSharedState(this.options);
     } catch (error) {
       reportBootError(error, 'tsgi');
@@ -87,6 +100,7 @@ export class Master {
     for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.#enqueue(signal));
     for (const line of this.options.cron) this.#hub.addCommandCron(...cronEntry(line));
     for (let id = 1; id <= this.options.processes; id++) this.#spawn(id);
+    this.#spoolers.start();
   }
 
   #send(worker: WorkerProcess, message: MasterMessage): void {
@@ -110,24 +124,40 @@ export class Master {
   };
 
   #spawn(id: number): WorkerProcess {
-    const child = spawn(process.execPath, [...process.execArgv, MAIN_SCRIPT], {
-      env: { ...process.env, ...workerEnvironment({ workerId: id, masterPid: process.pid, options: this.options, sockets: this.#socketSpecs() }) },
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...this.#sockets.map((socket) => socket.fd), this.#shared.region.fd],
-    });
-    const worker: WorkerProcess = { id, child, pid: child.pid ?? 0, state: 'booting', generation: this.#generation, spawnedAt: Date.now() };
+    const worker = { id, state: 'booting', generation: this.#generation, spawnedAt: Date.now() } as WorkerProcess;
+    worker.child = this.#spawnChild({ workerId: id }, () => this.#onReady(worker));
+    worker.pid = worker.child.pid ?? 0;
     this.#workers.set(id, worker);
     this.#shared.scoreboard.spawned(id, worker.pid);
-    child.on('message', (message: WorkerMessage) => {
-      if (message.act === 'ready') this.#onReady(worker);
-      else this.#hub.handle(worker.pid, message);
-    });
-    child.on('exit', (code, signal) => this.#onExit(worker, code, signal));
+    worker.child.on('exit', (code, signal) => this.#onExit(worker, code, signal));
     log(`spawned worker ${id} (pid ${worker.pid})`);
     return worker;
   }
 
-  #socketSpecs(): Array<{ fd: number; protocol: string; name: string }> {
-    return this.#sockets.map((socket, i) => ({ fd: FIRST_SOCKET_FD + i, protocol: socket.protocol, name: socket.name }));
+  /** Starts a worker, or a spooler process (it inherits no sockets, only the shared region). */
+  #spawnChild(role: { workerId: number; spooler?: string }, onReady: () => void): ChildProcess {
+    const sockets = role.spooler === undefined ? this.#sockets : [];
+    const child = spawn(process.execPath, [...process.execArgv, MAIN_SCRIPT], {
+      env: { ...process.env, ...workerEnvironment({ ...role, masterPid: process.pid, options: this.options, sockets: this.#socketSpecs(sockets) }) },
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...sockets.map((socket) => socket.fd), this.#shared.region.fd],
+    });
+    child.on('message', (message: WorkerMessage) => {
+      if (message.act === 'ready') onReady();
+      else if (message.act === 'spooled') this.#spoolers.wake(message.dir);
+      else this.#hub.handle(child.pid ?? 0, message);
+    });
+    return child;
+  }
+
+  /** A child exited: it holds no signal handlers, and a lock it held in a cache/queue operation frees now (the next taker repairs). */
+  #childGone(pid: number): void {
+    this.#hub.forget(pid);
+    this.#shared.cache?.lock.reap(pid);
+    this.#shared.queue?.lock.reap(pid);
+  }
+
+  #socketSpecs(sockets: BoundSocket[]): Array<{ fd: number; protocol: string; name: string }> {
+    return sockets.map((socket, i) => ({ fd: FIRST_SOCKET_FD + i, protocol: socket.protocol, name: socket.name }));
   }
 
   #onReady(worker: WorkerProcess): void {
@@ -146,10 +176,7 @@ export class Master {
     const wasRetiring = this.#retiring.delete(worker);
     const current = this.#workers.get(worker.id) === worker;
     worker.state = 'dead';
-    this.#hub.forget(worker.pid);
-    // A worker killed inside a cache/queue operation frees its lock now (the next taker repairs).
-    this.#shared.cache?.lock.reap(worker.pid);
-    this.#shared.queue?.lock.reap(worker.pid);
+    this.#childGone(worker.pid);
     if (current) this.#workers.delete(worker.id);
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     if (this.#stopping) {
@@ -201,6 +228,7 @@ export class Master {
     if (this.#stopping) return;
     this.#generation++;
     log(`graceful reload: spawning generation ${this.#generation}`);
+    this.#spoolers.reload();
     for (const old of [...this.#workers.values()]) {
       if (old.state === 'ready') this.#retiring.add(old);
       else this.#kill(old); // still booting: the new generation replaces it
@@ -232,6 +260,7 @@ export class Master {
       if (Date.now() - this.#stoppingSince < 1000) return;
       log(`${reason} again: killing the workers now`);
       for (const worker of this.#all()) worker.child.kill('SIGKILL');
+      this.#spoolers.killAll();
       return;
     }
     this.#stopping = true;
@@ -239,6 +268,7 @@ export class Master {
     this.#exitCode = exitCode;
     log(`${reason}: graceful shutdown (finishing in-flight requests, at most ${this.options['reload-mercy']} s)`);
     for (const worker of this.#all()) if (worker.state !== 'dead') this.#stopWorker(worker);
+    this.#spoolers.shutdown();
     this.#finishShutdownIfDone();
   }
 
@@ -247,7 +277,7 @@ export class Master {
   }
 
   #finishShutdownIfDone(): void {
-    if (this.#all().some((worker) => worker.state !== 'dead')) return;
+    if (this.#all().some((worker) => worker.state !== 'dead') || this.#spoolers.alive > 0) return;
     this.#hub.close();
     this.#stopHousekeeping();
     this.#statsServer?.close();
@@ -256,5 +286,17 @@ export class Master {
     log(`goodbye to tsgi (exit ${this.#exitCode})`);
     flushLog();
     process.exit(this.#exitCode);
+  }
+}
+
+/** Creates every spooler directory (uWSGI does too) and checks that tsgi may write there. */
+function prepareSpoolerDirs(options: Options): void {
+  for (const dir of [...options.spooler, ...options['spooler-external']]) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK);
+    } catch (error) {
+      throw tsgiError('TSGI_ERR_SPOOLER_DIR', `--spooler ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
   }
 }

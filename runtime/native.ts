@@ -285,6 +285,12 @@ export interface TsgiNative {
    */
   pidAlive(pid: number): boolean;
   /**
+   * Takes a non-blocking whole-file write lock on `fd` (an open-file-description fcntl lock,
+   * which also conflicts with the classic locks real uWSGI takes), or returns false when someone
+   * else holds it. Closing the fd releases it.
+   */
+  tryLockFile(fd: number): boolean;
+  /**
    * Atomics.wait for memory from {@link TsgiNative.shmMap}, across processes (a futex without
    * FUTEX_PRIVATE_FLAG): sleeps while `array[index] === expected`, at most `timeoutMs`
    * (Infinity: no limit). Returns `'not-equal'` at once if the value differs, `'timed-out'`, or

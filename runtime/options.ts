@@ -69,6 +69,12 @@ export const OPTION_ROWS: readonly OptionRow[] = [
   { name: 'stats', aliases: ['stats-server'], kind: 'address', arg: 'ADDR', section: 'Shared state', help: "serve the instance's stats as JSON on ADDR (TCP host:port or a unix path), as uWSGI's stats server" },
   { name: 'stats-http', kind: 'flag', section: 'Shared state', default: false, help: 'prefix the stats JSON with HTTP response headers' },
   { name: 'stats-minified', aliases: ['stats-min'], kind: 'flag', section: 'Shared state', default: false, help: 'stats JSON without indentation' },
+  { name: 'spooler', kind: 'string', arg: 'DIR', section: 'Spooler', repeatable: true, help: 'run a spooler on DIR (created if missing): durable background tasks queued by uwsgi.spool() and run by uwsgi.spooler' },
+  { name: 'spooler-external', kind: 'string', arg: 'DIR', section: 'Spooler', repeatable: true, help: 'uwsgi.spool() may queue into DIR, which another instance spools' },
+  { name: 'spooler-processes', kind: 'int', arg: 'N', section: 'Spooler', min: 1, max: 256, default: 1, help: 'spooler processes per --spooler directory' },
+  { name: 'spooler-async', kind: 'int', arg: 'N', section: 'Spooler', min: 1, max: 100_000, default: 1, help: 'tasks a spooler process runs at once, as green threads' },
+  { name: 'spooler-frequency', kind: 'number', arg: 'SECS', section: 'Spooler', min: 0.01, default: 30, help: 'how often an idle spooler rescans its directory (a task queued by this instance wakes it at once)' },
+  { name: 'spooler-max-tasks', kind: 'int', arg: 'N', section: 'Spooler', min: 0, default: 0, help: 'recycle a spooler process after N tasks (0: never)' },
   { name: 'cron', kind: 'string', arg: '"MIN HOUR DAY MONTH WEEKDAY CMD"', section: 'Signals and timers', repeatable: true, check: (v) => void cronEntry(v), help: 'the master runs CMD in a shell when the time matches (-1 = any, -N = every N)' },
   { name: 'disable-logging', short: 'L', kind: 'flag', section: 'Logging', default: false, help: 'no request log lines' },
   { name: 'ini', kind: 'string', arg: 'FILE[:SECTION]', section: 'Configuration', repeatable: true, immediate: true, help: 'load the [uwsgi] section (or SECTION) of an ini file here; FILE may be - (stdin) or exec://CMD' },
@@ -115,6 +121,12 @@ export interface Options {
   'stats'?: string;
   'stats-http': boolean;
   'stats-minified': boolean;
+  'spooler': string[];
+  'spooler-external': string[];
+  'spooler-processes': number;
+  'spooler-async': number;
+  'spooler-frequency': number;
+  'spooler-max-tasks': number;
   'cron': string[];
   'disable-logging': boolean;
   'strict': boolean;

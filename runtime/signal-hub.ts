@@ -28,7 +28,7 @@ export type SignalRequest =
   | { act: 'add-cron'; num: number; fields: CronFields }
   | { act: 'add-file-monitor'; num: number; path: string };
 
-/** Targets as uWSGI spells them (semantics.md §7); 'spooler' waits for the spooler. */
+/** Targets as uWSGI spells them (semantics.md §7). */
 const WORKER_N = /^worker(\d+)$/;
 
 export class SignalHub {
@@ -42,7 +42,8 @@ export class SignalHub {
   #cronTimer: NodeJS.Timeout | null = null;
   #next = 0;
 
-  constructor(private readonly peers: () => SignalPeer[]) {}
+  /** `peers`: the workers; `spoolers`: the spooler processes (target 'spooler'). */
+  constructor(private readonly peers: () => SignalPeer[], private readonly spoolers: () => SignalPeer[] = () => []) {}
 
   /** A message from worker `pid` (or from the single process itself). */
   handle(pid: number, request: SignalRequest): void {
@@ -91,8 +92,16 @@ export class SignalHub {
       return peer ? peer.deliver(num) : log(`signal ${num}: worker${numbered[1]} is not running: dropped`);
     }
     if (target === 'subscribed') return;
-    if (target === 'spooler') return log(`signal ${num}: no spooler is configured: dropped`);
+    if (target === 'spooler') return this.#toSpooler(num);
     log(`signal ${num}: UNSUPPORTED SIGNAL TARGET ${JSON.stringify(target)}: dropped`);
+  }
+
+  /** uWSGI's shared spooler pipe: one spooler process (holding a handler) gets it. */
+  #toSpooler(num: number): void {
+    const holders = this.#holders.get(num)!;
+    const candidates = this.spoolers().filter((peer) => peer.ready && holders.has(peer.pid));
+    if (candidates.length === 0) return log(`signal ${num}: no running spooler has a handler (is --spooler set?): dropped`);
+    candidates[this.#next++ % candidates.length]!.deliver(num);
   }
 
   #addTimer(num: number, seconds: number, iterations: number, kind: 'timer' | 'rb'): void {

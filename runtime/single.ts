@@ -10,7 +10,8 @@ import type { Options } from './options.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { installCrashLogging } from './crash-logging.js';
 import { cronEntry } from './cron.js';
-import { SignalHub, type SignalRequest } from './signal-hub.js';
+import type { MasterRequest } from './ipc.js';
+import { SignalHub } from './signal-hub.js';
 import { startHousekeeping } from './housekeeping.js';
 import { createSharedState } from './shared/state.js';
 import { startStatsServer, statsDocument } from './stats-server.js';
@@ -31,7 +32,8 @@ export async function runSingle(options: Options): Promise<void> {
     // No master: this process is its own signal hub, with itself as the only worker.
     const hub = new SignalHub(() => [{ id: 1, pid: process.pid, ready: true, deliver: (num) => worker.signals.deliver(num) }]);
     for (const line of options.cron) hub.addCommandCron(...cronEntry(line));
-    const toMaster = (request: SignalRequest) => queueMicrotask(() => hub.handle(process.pid, request));
+    // 'spooled' needs no answer: a single process runs no spooler (--spooler starts a master).
+    const toMaster = (request: MasterRequest) => request.act === 'spooled' || queueMicrotask(() => hub.handle(process.pid, request));
     const shared = createSharedState(options);
     shared.scoreboard.spawned(1, process.pid);
     startHousekeeping(shared, options);

@@ -14,7 +14,7 @@ import { native } from './native.js';
 import type { Options } from './options.js';
 import { createProtocolServer, type Listener, type ProtocolServer } from './protocols/registry.js';
 import { ZmqHandler } from './protocols/zmq.js';
-import type { SignalRequest } from './signal-hub.js';
+import type { MasterRequest } from './ipc.js';
 import { SignalRunner } from './signal-runner.js';
 import type { SharedState } from './shared/state.js';
 import './protocols/fastcgi.js';
@@ -32,8 +32,8 @@ export interface WorkerInit {
   workerId: number;
   masterPid: number;
   sockets: InheritedSocket[];
-  /** Sends a signal-subsystem request to the master (or the single process's own hub). */
-  toMaster: (request: SignalRequest) => void;
+  /** Sends a request to the master (or, without one, to the single process's own hub). */
+  toMaster: (request: MasterRequest) => void;
   /** The instance's shared memory (scoreboard, cache, queue), already mapped. */
   shared: SharedState;
 }
@@ -72,10 +72,10 @@ export class Worker {
       numproc: options.processes,
       options: Object.freeze({ ...options }),
       scheduler: worker.scheduler,
-      counters: worker.counters,
       signals: worker.signals,
       toMaster: init.toMaster,
       shared: init.shared,
+      spooler: null,
     });
     const loaded = await loadApp(options);
     for (const core of worker.scheduler.threads) core.app = loaded.app;

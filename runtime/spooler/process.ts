@@ -1,0 +1,73 @@
+/**
+ * Entry of a spooler process spawned by the master (TSGI_SPOOLER names its directory). It
+ * imports the app like a worker does, so the module's `uwsgi.spooler = …` (and its signal
+ * handlers) exist here too, then runs the {@link Spooler} until told to stop.
+ */
+import uwsgi from '../../api/mod.js';
+import { setWorkerContext } from '../../api/context.js';
+import { loadApp } from '../app-loader.js';
+import { reportBootError } from '../boot-error.js';
+import { installCrashLogging } from '../crash-logging.js';
+import { EXIT } from '../errors.js';
+import { FIRST_SOCKET_FD, takeWorkerEnvironment, type MasterMessage, type WorkerMessage } from '../ipc.js';
+import { flushLog, log, setLogPrefix } from '../logger.js';
+import { SignalRunner } from '../signal-runner.js';
+import { attachSharedState } from '../shared/state.js';
+import { Spooler } from './spooler.js';
+
+function exit(code: number): never {
+  flushLog();
+  process.exit(code);
+}
+
+export async function runSpoolerProcess(): Promise<void> {
+  const spec = takeWorkerEnvironment();
+  const dir = spec.spooler!;
+  const { options } = spec;
+  setLogPrefix(`[spooler ${spec.workerId}]`);
+  process.on('SIGINT', () => {});
+  process.on('SIGHUP', () => {});
+  installCrashLogging();
+  const toMaster = (message: WorkerMessage) => void (process.connected && process.send!(message));
+  let stopping = false;
+  const stop = (code: number = EXIT.OK) => {
+    if (stopping) return;
+    stopping = true;
+    void spooler.stop(options['reload-mercy']).then(() => exit(code));
+  };
+  const spooler = new Spooler({
+    dir,
+    frequency: options['spooler-frequency'],
+    cores: options['spooler-async'],
+    maxTasks: options['spooler-max-tasks'],
+    handler: () => uwsgi.spooler,
+    onRecycle: () => stop(EXIT.SPOOLER_RECYCLE),
+  });
+  const signals = new SignalRunner();
+  try {
+    setWorkerContext({
+      workerId: 0,
+      masterPid: spec.masterPid,
+      numproc: options.processes,
+      options: Object.freeze({ ...options }),
+      scheduler: spooler.scheduler,
+      signals,
+      toMaster,
+      shared: attachSharedState(FIRST_SOCKET_FD, options),
+      spooler: dir,
+    });
+    await loadApp(options);
+  } catch (error) {
+    return exit(reportBootError(error, `spooler ${spec.workerId}`));
+  }
+  process.on('message', (message: MasterMessage) => {
+    if (message.act === 'wake') spooler.wake();
+    else if (message.act === 'stop') stop();
+    else if (message.act === 'signal') signals.deliver(message.num);
+  });
+  process.on('disconnect', () => stop());
+  process.on('SIGTERM', () => stop());
+  log(`spooler ready (pid ${process.pid}) on ${dir}: ${options['spooler-async']} task(s) at once, rescan every ${options['spooler-frequency']} s`);
+  spooler.start();
+  toMaster({ act: 'ready' });
+}

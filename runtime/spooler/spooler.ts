@@ -1,0 +1,260 @@
+/**
+ * A spooler process's engine (uWSGI's `spooler_loop`): scan the directory, claim each ready task
+ * with a file lock, run `uwsgi.spooler(task)` as a green thread, and act on its answer; then
+ * sleep `--spooler-frequency` seconds or until woken by a new task.
+ *
+ * Claiming is what makes two spoolers on one directory safe: a task runs only under its fcntl
+ * lock, and a finished task is unlinked before the lock is released, so whoever locks it next
+ * finds it gone (nlink 0) and skips it. A spooler that dies mid-task loses its lock with its
+ * process and the file stays: it runs again later (at-least-once).
+ */
+import { closeSync, fstatSync, openSync, readFileSync, unlinkSync } from 'node:fs';
+import { Scheduler } from '../../green/scheduler.js';
+import { GreenThread } from '../../green/thread.js';
+import { log, logError } from '../logger.js';
+import { native } from '../native.js';
+import { listTasks, type TaskEntry } from './scan.js';
+import { decodeSpoolFile } from './spool-file.js';
+
+/** The handler's answers, as uWSGI's constants. Anything else, or a throw, means retry. */
+export const SPOOL_OK = -2;
+export const SPOOL_RETRY = -1;
+export const SPOOL_IGNORE = 0;
+
+/** What `uwsgi.spooler` receives: the stored pairs, the file's name, and the body if any. */
+export interface SpoolerTask {
+  [key: string]: string | Buffer | undefined;
+  spooler_task_name: string;
+  body?: Buffer;
+}
+export type SpoolerHandler = (task: SpoolerTask) => unknown;
+
+export interface SpoolerInit {
+  dir: string;
+  /** Seconds between scans when nobody wakes the spooler. */
+  frequency: number;
+  /** Tasks run at once (green threads). */
+  cores: number;
+  /** Stop asking for tasks after this many (0: never) and call `onRecycle`. */
+  maxTasks: number;
+  /** The current `uwsgi.spooler`, read at every task (the app may set it late). */
+  handler: () => unknown;
+  onRecycle: () => void;
+}
+
+class TaskThread extends GreenThread {
+  entry: TaskEntry | null = null;
+  fd = -1;
+  handler: SpoolerHandler | null = null;
+  outcome: unknown = undefined;
+
+  constructor(scheduler: Scheduler<TaskThread>, index: number, private readonly spooler: Spooler) {
+    super(scheduler as never, index);
+  }
+  protected emit(): boolean {
+    return true; // a task has no client: yielded chunks go nowhere
+  }
+  awaitDrain(): void {}
+  protected complete(): void {
+    this.spooler.settle(this, this.outcome, null);
+  }
+  protected crash(error: unknown): void {
+    this.spooler.settle(this, SPOOL_RETRY, error);
+  }
+  protected onHalt(): void {
+    this.spooler.interrupted(this);
+  }
+}
+
+/** Runs the handler inside the thread: its generator or Promise is driven, its value kept. */
+function* runHandler(thread: TaskThread, task: SpoolerTask): Generator<unknown, void, unknown> {
+  let result = thread.handler!(task);
+  if (isIterator(result)) result = yield* result;
+  else if (isThenable(result)) result = yield result;
+  else if (isAsyncIterator(result)) result = yield finishAsync(result);
+  thread.outcome = result;
+}
+
+export class Spooler {
+  readonly scheduler: Scheduler<TaskThread>;
+  #queue: TaskEntry[] = [];
+  /** Tasks this process runs right now (its own threads must not claim them twice). */
+  readonly #running = new Set<string>();
+  /** Names already reported (a broken file, a non-constant answer): one line each, not one per scan. */
+  readonly #reported = new Set<string>();
+  #timer: NodeJS.Timeout | null = null;
+  #woken = false;
+  #stopping = false;
+  #completed = 0;
+
+  constructor(readonly init: SpoolerInit) {
+    this.scheduler = new Scheduler<TaskThread>(init.cores, (scheduler, index) => new TaskThread(scheduler, index, this));
+  }
+
+  start(): void {
+    this.#scan();
+  }
+
+  /** A task was queued: scan now if idle, else right after the current scan. */
+  wake(): void {
+    if (this.#stopping) return;
+    if (this.#timer === null) return void (this.#woken = true);
+    clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#scan();
+  }
+
+  #scan(): void {
+    this.#woken = false;
+    try {
+      this.#queue = listTasks(this.init.dir);
+    } catch (error) {
+      log(`spooler ${this.init.dir}: cannot scan: ${(error as Error).message}`);
+      this.#queue = [];
+    }
+    this.#pump();
+  }
+
+  /** Starts queued tasks while threads are free; when the scan is used up, plans the next one. */
+  #pump(): void {
+    if (this.#stopping) return;
+    const now = Date.now();
+    while (this.#queue.length > 0 && this.scheduler.freeCount > 0) {
+      const entry = this.#queue.shift()!;
+      if (entry.readyAt > now || this.#running.has(entry.path)) continue;
+      const fd = claim(entry.path);
+      if (fd >= 0) this.#run(entry, fd);
+    }
+    if (this.#queue.length > 0 || this.#timer !== null) return;
+    if (this.#woken) this.#timer = setTimeout(() => this.#rescan(), 0);
+    else this.#timer = setTimeout(() => this.#rescan(), this.init.frequency * 1000);
+  }
+
+  #rescan(): void {
+    this.#timer = null;
+    if (!this.#stopping) this.#scan();
+  }
+
+  #run(entry: TaskEntry, fd: number): void {
+    let task: SpoolerTask;
+    try {
+      const { vars, body } = decodeSpoolFile(readFileSync(fd), entry.name);
+      task = { ...vars, spooler_task_name: entry.name };
+      if (body !== null) task.body = body;
+    } catch (error) {
+      closeSync(fd);
+      return this.#reportOnce(entry.name, `spooler: skipping ${entry.path}: ${(error as Error).message}`);
+    }
+    const handler = this.init.handler();
+    if (typeof handler !== 'function') {
+      closeSync(fd);
+      return this.#reportOnce('no handler', `spooler: tasks are waiting in ${this.init.dir} but uwsgi.spooler is not a function: set uwsgi.spooler = (task) => uwsgi.SPOOL_OK in the app`);
+    }
+    const thread = this.scheduler.acquire()!;
+    thread.entry = entry;
+    thread.fd = fd;
+    thread.handler = handler as SpoolerHandler;
+    thread.outcome = undefined;
+    this.#running.add(entry.path);
+    thread.start(runHandler as never, thread, task);
+  }
+
+  /** The handler finished (or threw: `error`). */
+  settle(thread: TaskThread, outcome: unknown, error: unknown): void {
+    const entry = thread.entry!;
+    if (error !== null) {
+      logError(`spooler task ${entry.name} failed: it stays queued for a retry`, error);
+    } else if (outcome === SPOOL_OK) {
+      // Before the lock goes: a spooler that locks the file next must find it unlinked.
+      try {
+        unlinkSync(entry.path);
+      } catch (unlinkError) {
+        log(`spooler: task ${entry.name} done but not removed: ${(unlinkError as Error).message}`);
+      }
+    } else if (outcome === SPOOL_IGNORE) {
+      this.#reportOnce(entry.name, `spooler: task ${entry.name} ignored by the handler (SPOOL_IGNORE): left in ${this.init.dir}`);
+    } else if (outcome !== SPOOL_RETRY) {
+      this.#reportOnce(entry.name, `spooler: task ${entry.name}: the handler returned ${String(outcome)}, not uwsgi.SPOOL_OK: kept for a retry`);
+    }
+    this.#release(thread);
+    if (this.init.maxTasks > 0 && ++this.#completed >= this.init.maxTasks) {
+      this.#stopping = true;
+      if (this.scheduler.busyCount === 0) this.init.onRecycle();
+      return;
+    }
+    this.#pump();
+  }
+
+  /** Halted by a stop past the mercy time: the task stays for the next spooler. */
+  interrupted(thread: TaskThread): void {
+    log(`spooler: task ${thread.entry!.name} interrupted by the shutdown: it stays queued`);
+    this.#release(thread, false);
+  }
+
+  #release(thread: TaskThread, freeCore = true): void {
+    closeSync(thread.fd);
+    this.#running.delete(thread.entry!.path);
+    thread.entry = null;
+    thread.fd = -1;
+    thread.handler = null;
+    if (freeCore) thread.release();
+  }
+
+  #reportOnce(key: string, line: string): void {
+    if (this.#reported.has(key)) return;
+    this.#reported.add(key);
+    log(line);
+  }
+
+  /** Graceful stop: no new tasks; running ones get `mercy` seconds, then are halted. */
+  async stop(mercy: number): Promise<void> {
+    this.#stopping = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#queue = [];
+    const deadline = Date.now() + mercy * 1000;
+    while (this.scheduler.busyCount > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    for (const thread of this.scheduler.threads) thread.halt(new Error('spooler stopping'));
+  }
+
+  get busy(): number {
+    return this.scheduler.busyCount;
+  }
+}
+
+/** Opens and locks a task; -1 when another spooler holds it or has already finished it. */
+function claim(path: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r+');
+  } catch {
+    return -1; // finished and removed meanwhile
+  }
+  try {
+    if (native.tryLockFile(fd) && fstatSync(fd).nlink > 0) return fd;
+  } catch (error) {
+    log(`spooler: cannot lock ${path}: ${(error as Error).message}`);
+  }
+  closeSync(fd);
+  return -1;
+}
+
+function isIterator(value: unknown): value is Generator<unknown, unknown, unknown> {
+  return typeof (value as Iterator<unknown> | null)?.next === 'function' && typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function';
+}
+
+function isAsyncIterator(value: unknown): value is AsyncIterator<unknown, unknown, unknown> {
+  return typeof (value as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function';
+}
+
+/** Runs an async generator handler to its end and gives its return value. */
+async function finishAsync(iterator: AsyncIterator<unknown, unknown, unknown>): Promise<unknown> {
+  for (;;) {
+    const step = await iterator.next();
+    if (step.done) return step.value;
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}
