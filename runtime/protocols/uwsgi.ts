@@ -86,13 +86,10 @@ class UwsgiServer implements ProtocolServer {
       if (!this.#take(connection)) {
         connection.queued = [chunk];
         this.#waiting.push(connection);
-        return;
+        return hooks.onFull();
       }
-      if (!hooks.canAccept()) {
-        // The last core is taken: new connections wait in the kernel backlog, for us or a sibling.
-        for (const listener of this.#listeners) listener.pause();
-        hooks.onFull();
-      }
+      // The last core is taken: new connections wait in the kernel backlog, for us or a sibling.
+      if (!hooks.canAccept()) for (const listener of this.#listeners) listener.pause();
     }
     if (connection.core !== null) this.#feed(connection, chunk);
     else connection.queued?.push(chunk); // still waiting for a core (else: answered already)
