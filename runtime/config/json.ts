@@ -7,9 +7,12 @@
  * single quotes, which strict JSON (and uWSGI's jansson) rejects. JSON5 also allows comments,
  * unquoted keys and trailing commas; every strict JSON file reads the same as before.
  */
-import JSON5 from 'json5';
+import type Json5 from 'json5';
 import { tsgiError } from '../errors.js';
+import { lazyRequire } from './lazy.js';
 import type { ConfigPair, LoaderInput } from './pairs.js';
+
+const json5 = lazyRequire<typeof Json5>('json5');
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -18,7 +21,7 @@ const isObject = (value: unknown): value is Record<string, Json> => typeof value
 export function loadJson({ text, source, section }: LoaderInput): ConfigPair[] {
   let data: Json;
   try {
-    data = JSON5.parse(text) as Json;
+    data = json5().parse(text) as Json;
   } catch (error) {
     const { lineNumber, message } = error as { lineNumber?: number; message: string };
     const hint = source.endsWith('.js') ? ' (a .js config is read as JSON, as in uWSGI; to serve a JS app use --wsgi-file)' : '';

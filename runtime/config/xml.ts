@@ -5,14 +5,16 @@
  * "1"), in document order, so repeated elements are repeated options. With an id asked for,
  * children carrying another `id` are skipped.
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type * as Fxp from 'fast-xml-parser';
 import { tsgiError } from '../errors.js';
+import { lazyRequire } from './lazy.js';
 import { lineAt, type ConfigPair, type LoaderInput } from './pairs.js';
 
 /** fast-xml-parser's ordered form: `{tag: children, ':@': attributes}` or `{'#text': text}`. */
 type XmlNode = Record<string, unknown> & { ':@'?: Record<string, string> };
 
-const parser = new XMLParser({
+const fxp = lazyRequire<typeof Fxp>('fast-xml-parser');
+const PARSER_OPTIONS: Fxp.X2jOptions = {
   preserveOrder: true,
   ignoreAttributes: false,
   attributeNamePrefix: '',
@@ -23,8 +25,7 @@ const parser = new XMLParser({
   ignoreDeclaration: true,
   ignorePiTags: true,
   captureMetaData: true,
-});
-const META = XMLParser.getMetaDataSymbol() as unknown as string;
+};
 
 function tagOf(node: XmlNode): string | undefined {
   return Object.keys(node).find((key) => key !== ':@' && !key.startsWith('#'));
@@ -39,9 +40,11 @@ function attribute(node: XmlNode, name: string): string | undefined {
 }
 
 export function loadXml({ text, source, section: id }: LoaderInput): ConfigPair[] {
+  const { XMLParser, XMLValidator } = fxp();
   const valid = XMLValidator.validate(text, { allowBooleanAttributes: true });
   if (valid !== true) throw tsgiError('TSGI_ERR_CONFIG_SYNTAX', `${source}:${valid.err.line}: xml syntax error: ${valid.err.msg}`);
-  const roots = (parser.parse(text) as XmlNode[]).filter((node) => tagOf(node) !== undefined);
+  const META = XMLParser.getMetaDataSymbol() as unknown as string;
+  const roots = (new XMLParser(PARSER_OPTIONS).parse(text) as XmlNode[]).filter((node) => tagOf(node) !== undefined);
   if (roots.length !== 1) throw tsgiError('TSGI_ERR_CONFIG_SYNTAX', `${source}: xml syntax error: expected one root element, found ${roots.length}`);
   const stanza = findStanza(roots[0]!, id, source);
   const pairs: ConfigPair[] = [];

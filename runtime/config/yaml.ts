@@ -9,13 +9,18 @@
  * error and still reads the scalar as written. Those errors (and only those) are ignored, so
  * the seed's file and `chdir: %dpinax` load, while every other syntax error is reported.
  */
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import type * as Yaml from 'yaml';
+import type { Node } from 'yaml';
 import { tsgiError } from '../errors.js';
+import { lazyRequire } from './lazy.js';
 import type { ConfigPair, LoaderInput } from './pairs.js';
+
+const yaml = lazyRequire<typeof Yaml>('yaml');
 
 const UWSGI_PLAIN_START = new Set(['@', '`', '%']);
 
 export function loadYaml({ text, source, section = 'uwsgi' }: LoaderInput): ConfigPair[] {
+  const { LineCounter, isMap, isScalar, isSeq, parseDocument } = yaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { schema: 'failsafe', lineCounter: lines, uniqueKeys: false, prettyErrors: false });
   const fatal = doc.errors.find((error) => !(error.code === 'BAD_SCALAR_START' && UWSGI_PLAIN_START.has(text[error.pos[0]] ?? '')));
