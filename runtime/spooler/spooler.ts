@@ -84,6 +84,7 @@ export class Spooler {
   readonly #reported = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #woken = false;
+  #pumpQueued = false;
   #stopping = false;
   #completed = 0;
 
@@ -182,7 +183,15 @@ export class Spooler {
       if (this.scheduler.busyCount === 0) this.init.onRecycle();
       return;
     }
-    this.#pump();
+    // Not from here: a plain handler settles inside thread.start, and starting the next task
+    // from within would nest one stack frame set per task.
+    if (!this.#pumpQueued) {
+      this.#pumpQueued = true;
+      queueMicrotask(() => {
+        this.#pumpQueued = false;
+        this.#pump();
+      });
+    }
   }
 
   /** Halted by a stop past the mercy time: the task stays for the next spooler. */
