@@ -3,34 +3,15 @@
  * runs tasks in the spooler processes, and the handler answers with uWSGI's constants.
  */
 import { tsgiError } from '../runtime/errors.js';
-import { log } from '../runtime/logger.js';
-import { packetHeader } from '../runtime/protocols/uwsgi-packet.js';
-import { registerService } from '../runtime/protocols/uwsgi-services.js';
-import { spoolTask } from '../runtime/spooler/enqueue.js';
-import { SPOOL_MODIFIER1 } from '../runtime/spooler/spool-file.js';
+import { spoolerDirs, spoolTask, wakeSpoolers } from '../runtime/spooler/enqueue.js';
 import { listTasks } from '../runtime/spooler/scan.js';
 import { SPOOL_IGNORE, SPOOL_OK, SPOOL_RETRY, type SpoolerHandler } from '../runtime/spooler/spooler.js';
-import { workerContext, type WorkerContext } from './context.js';
+import { workerContext } from './context.js';
 
 export type { SpoolerHandler, SpoolerTask } from '../runtime/spooler/spooler.js';
 
 /** A task's arguments: values are stored as strings (objects as JSON), `body` as raw bytes. */
 export type SpoolArgs = Readonly<Record<string, unknown>>;
-
-function spoolers(context: WorkerContext): string[] {
-  return [...context.options.spooler, ...context.options['spooler-external']];
-}
-
-/** Directories whose spoolers get one wake-up for all the tasks queued in this turn. */
-const toWake = new Set<string>();
-
-function wakeLater(context: WorkerContext, dir: string): void {
-  if (toWake.size === 0) queueMicrotask(() => {
-    for (const queued of toWake) context.toMaster({ act: 'spooled', dir: queued });
-    toWake.clear();
-  });
-  toWake.add(dir);
-}
 
 export const spoolerApi = {
   /**
@@ -53,8 +34,8 @@ export const spoolerApi = {
       if (key === 'body') body = value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : Buffer.from(toText(value));
       else vars[key] = toText(value);
     }
-    const { dir, path } = spoolTask(vars, body, spoolers(context));
-    wakeLater(context, dir);
+    const { dir, path } = spoolTask(vars, body, spoolerDirs(context.options));
+    wakeSpoolers(context.toMaster, dir);
     return path;
   },
   /**
@@ -72,7 +53,7 @@ export const spoolerApi = {
    * yield `${uwsgi.spooler_jobs().length} tasks pending`;
    */
   spooler_jobs(): string[] {
-    return spoolers(workerContext('spooler_jobs')).flatMap((dir) => listTasks(dir).map((task) => task.path));
+    return spoolerDirs(workerContext('spooler_jobs').options).flatMap((dir) => listTasks(dir).map((task) => task.path));
   },
   /**
    * True in a spooler process (where `uwsgi.spooler` runs), false in a worker.
@@ -109,16 +90,3 @@ function toText(value: unknown): string {
   if (typeof value === 'object' && value !== null) return JSON.stringify(value);
   return String(value);
 }
-
-// Network enqueue (modifier1 17, wire.md §8): the packet's dict is the task, stored as it came.
-registerService(SPOOL_MODIFIER1, (packet, reply) => {
-  const context = workerContext('spool');
-  try {
-    const { dir } = spoolTask(packet.vars as Record<string, string>, null, spoolers(context));
-    wakeLater(context, dir);
-    reply.send(packetHeader(255, 0, 1));
-  } catch (error) {
-    log(`network spool request refused: ${(error as Error).message}`);
-    reply.send(packetHeader(255, 0, 0));
-  }
-});

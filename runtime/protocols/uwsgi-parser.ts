@@ -160,7 +160,7 @@ function truncatedArrayError(): Error {
  * modifier1 values whose block is NOT a vars dict: 100 ping, 101 echo, 111 cache commands
  * (raw keys or arrays), 173 RPC (an array). Every other modifier carries a dict.
  */
-const RAW_MODIFIERS = new Set([100, 101, 111, 173]);
+const RAW_MODIFIERS = new Set([17, 100, 101, 111, 173]);
 
 export class UwsgiRequestReader {
   /** Packet type / target plugin (0 = WSGI-style request). Parsed as a dict whatever it is. */

@@ -21,6 +21,7 @@ import { urlScheme } from './cgi.js';
 import '../rpc.js';
 import '../remote-signal.js';
 import '../cache-remote.js';
+import '../spooler/network.js';
 
 const CLIENT_GONE = tsgiError('TSGI_ERR_CANCELLED', 'client disconnected');
 

@@ -6,7 +6,10 @@
 import { closeSync, fsyncSync, futimesSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tsgiError } from '../errors.js';
-import { encodeSpoolFile, spoolFileName } from './spool-file.js';
+import type { MasterRequest } from '../ipc.js';
+import type { Options } from '../options.js';
+import { packetHeader } from '../protocols/uwsgi-packet.js';
+import { decodePairs, encodeSpoolFile, SPOOL_MODIFIER1, spoolFileName } from './spool-file.js';
 
 /** Prefix of a task being written; spoolers skip it (uWSGI too: it is not `uwsgi_spoolfile_on_*`). */
 export const TEMP_PREFIX = '.tsgi-spooling-';
@@ -17,11 +20,28 @@ export interface SpooledTask {
   path: string;
 }
 
+/** Every directory `spool()` may write to: the `--spooler` ones, then `--spooler-external`. */
+export function spoolerDirs(options: Pick<Options, 'spooler' | 'spooler-external'>): string[] {
+  return [...options.spooler, ...options['spooler-external']];
+}
+
 /**
  * Writes one task into the first of `spoolers` (or the one its `spooler` key names) and returns
- * where. `spoolers` are absolute directories: every `--spooler` and `--spooler-external`.
+ * where. `spoolers` are absolute directories (see {@link spoolerDirs}).
  */
 export function spoolTask(vars: Readonly<Record<string, string>>, body: Buffer | null, spoolers: readonly string[]): SpooledTask {
+  return storeTask(vars, () => encodeSpoolFile(vars, body), spoolers);
+}
+
+/**
+ * Network enqueue (modifier1 17): the packet's dict bytes become the task byte for byte, as
+ * uWSGI stores them (duplicate keys, key order and non-UTF-8 bytes included).
+ */
+export function spoolPacket(dict: Buffer, spoolers: readonly string[]): SpooledTask {
+  return storeTask(decodePairs(dict, 0, dict.length), () => Buffer.concat([packetHeader(SPOOL_MODIFIER1, dict.length, 0), dict]), spoolers);
+}
+
+function storeTask(vars: Readonly<Record<string, string>>, encode: () => Buffer, spoolers: readonly string[]): SpooledTask {
   if (spoolers.length === 0) throw tsgiError('TSGI_ERR_SPOOLER_NONE', 'uwsgi.spool(): this instance has no spooler: start tsgi with --spooler DIR (or --spooler-external DIR)');
   const dir = targetDir(vars.spooler, spoolers);
   const priority = vars.priority;
@@ -30,8 +50,21 @@ export function spoolTask(vars: Readonly<Record<string, string>>, body: Buffer |
   }
   const at = vars.at === undefined ? 0 : Math.trunc(Number(vars.at));
   if (Number.isNaN(at)) throw tsgiError('TSGI_ERR_SPOOL_ARGS', `uwsgi.spool(): at must be a unix time in seconds, got ${JSON.stringify(vars.at)}`);
-  const bytes = encodeSpoolFile(vars, body);
-  return { dir, path: writeAtomically(priority === undefined ? dir : join(dir, priority), spoolFileName(), bytes, at) };
+  return { dir, path: writeAtomically(priority === undefined ? dir : join(dir, priority), spoolFileName(), encode(), at) };
+}
+
+/** Directories whose spoolers get one wake-up for all the tasks queued in this turn. */
+const toWake = new Set<string>();
+
+/** Tells the master (once per turn and directory) that `dir` has a new task for its spoolers. */
+export function wakeSpoolers(toMaster: (request: MasterRequest) => void, dir: string): void {
+  if (toWake.size === 0) {
+    queueMicrotask(() => {
+      for (const queued of toWake) toMaster({ act: 'spooled', dir: queued });
+      toWake.clear();
+    });
+  }
+  toWake.add(dir);
 }
 
 function targetDir(named: string | undefined, spoolers: readonly string[]): string {

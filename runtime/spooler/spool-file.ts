@@ -44,17 +44,30 @@ export function decodeSpoolFile(bytes: Buffer, name: string): SpoolPayload {
   if (bytes[0] !== SPOOL_MODIFIER1) throw bad(`modifier1 is ${bytes[0]}, not ${SPOOL_MODIFIER1}`);
   const end = 4 + bytes.readUInt16LE(1);
   if (end > bytes.length) throw bad(`the header announces ${end - 4} bytes of pairs, the file holds ${bytes.length - 4}`);
+  let vars: Record<string, string>;
+  try {
+    vars = decodePairs(bytes, 4, end);
+  } catch (error) {
+    throw bad((error as Error).message);
+  }
+  return { vars, body: end < bytes.length ? bytes.subarray(end) : null };
+}
+
+/**
+ * Decodes the dict in `bytes[start, end)` (values as UTF-8). Unlike a request's vars, a task may
+ * carry empty values (spool({flag: ''})); a later duplicate key wins, as in the handler of uWSGI.
+ */
+export function decodePairs(bytes: Buffer, start: number, end: number): Record<string, string> {
   const vars: Record<string, string> = {};
-  // Unlike a request's vars, a task may carry empty values (spool({flag: ''})).
-  for (let pos = 4; pos < end; ) {
+  for (let pos = start; pos < end; ) {
     const keyEnd = itemEnd(bytes, pos, end);
-    if (keyEnd < 0) throw bad(`a key length at byte ${pos} runs past the pairs`);
+    if (keyEnd < 0) throw new Error(`a key length at byte ${pos} runs past the pairs`);
     const valueEnd = itemEnd(bytes, keyEnd, end);
-    if (valueEnd < 0) throw bad(`the value length at byte ${keyEnd} runs past the pairs`);
+    if (valueEnd < 0) throw new Error(`the value length at byte ${keyEnd} runs past the pairs`);
     vars[bytes.toString('utf8', pos + 2, keyEnd)] = bytes.toString('utf8', keyEnd + 2, valueEnd);
     pos = valueEnd;
   }
-  return { vars, body: end < bytes.length ? bytes.subarray(end) : null };
+  return vars;
 }
 
 /** Where the u16le-length-prefixed item at `pos` ends, or -1 if it runs past `end`. */

@@ -231,7 +231,11 @@ export class Spooler {
   }
 }
 
-/** Opens and locks a task; -1 when another spooler holds it or has already finished it. */
+/**
+ * Opens and locks a task; -1 when another spooler holds it or has already finished it, or when
+ * its time has not come. The time is checked again under the lock: a uWSGI writer sets the
+ * mtime (`at`) while it holds the lock, after the scan may have seen the file.
+ */
 function claim(path: string): number {
   let fd: number;
   try {
@@ -240,7 +244,10 @@ function claim(path: string): number {
     return -1; // finished and removed meanwhile
   }
   try {
-    if (native.tryLockFile(fd) && fstatSync(fd).nlink > 0) return fd;
+    if (native.tryLockFile(fd)) {
+      const stats = fstatSync(fd);
+      if (stats.nlink > 0 && stats.mtimeMs <= Date.now()) return fd;
+    }
   } catch (error) {
     log(`spooler: cannot lock ${path}: ${(error as Error).message}`);
   }

@@ -2,9 +2,11 @@
 #  * POST / with JSON {"pairs": {key: value}, "body": base64?} queues that task with uwsgi.spool()
 #    (keys and values UTF-8 encoded, body under b'body', as uWSGI's python3 API wants bytes)
 #    and answers the spool file's path.
-#  * uwsgi.spooler records each task it runs as JSON in $SPOOLER_RESULTS/<task name>.json: the
+#  * uwsgi.spooler records each task it runs as JSON in $SPOOLER_RESULTS: the
 #    pairs in file order, the Python types of every key and value, the body's length and sha256,
-#    and when it ran; then answers SPOOL_OK.
+#    who ran it and when; then answers SPOOL_OK. A task with sleep_ms=N first sleeps N ms.
+#    Every run leaves its own file, <task name>.uwsgi-<pid>-<run>.json, so that a task run twice
+#    shows up twice.
 import base64
 import hashlib
 import json
@@ -14,6 +16,7 @@ import time
 import uwsgi
 
 RESULTS = os.environ.get('SPOOLER_RESULTS', '')
+runs = 0
 
 
 def text(item):
@@ -21,6 +24,8 @@ def text(item):
 
 
 def spooler(task):
+    global runs
+    runs += 1
     name = text(task.get('spooler_task_name', task.get(b'spooler_task_name')))
     body = task.get('body', task.get(b'body'))
     record = {
@@ -28,12 +33,17 @@ def spooler(task):
         'pairs': [[text(k), text(v)] for k, v in task.items() if text(k) not in ('spooler_task_name', 'body')],
         'types': {text(k): [type(k).__name__, type(v).__name__] for k, v in task.items()},
         'body': None if body is None else {'length': len(body), 'sha256': hashlib.sha256(body).hexdigest()},
+        'runner': 'uwsgi',
         'ran_at': time.time(),
     }
-    temp = os.path.join(RESULTS, '.' + name)
+    sleep_ms = task.get(b'sleep_ms')
+    if sleep_ms:
+        time.sleep(int(sleep_ms) / 1000)
+    record_name = '%s.uwsgi-%d-%d.json' % (name, os.getpid(), runs)
+    temp = os.path.join(RESULTS, '.' + record_name)
     with open(temp, 'w') as out:
         json.dump(record, out)
-    os.rename(temp, os.path.join(RESULTS, name + '.json'))
+    os.rename(temp, os.path.join(RESULTS, record_name))
     return uwsgi.SPOOL_OK
 
 
