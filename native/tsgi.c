@@ -435,7 +435,8 @@ static napi_value unix_address_object(napi_env env, const struct sockaddr_un* ad
 }
 
 /* localAddress(fd): getsockname, so a `:0` bind can report the port the kernel chose. */
-static napi_value local_address(napi_env env, napi_callback_info info) {
+/* getsockname or getpeername of `fd` as an address object (see localAddress/peerAddress). */
+static napi_value socket_address(napi_env env, napi_callback_info info, bool peer) {
   size_t argc = 1;
   napi_value argv[1];
   int fd;
@@ -443,8 +444,11 @@ static napi_value local_address(napi_env env, napi_callback_info info) {
   if (!get_fd(env, argv[0], &fd)) return NULL;
   struct sockaddr_storage address;
   socklen_t length = sizeof address;
-  if (getsockname(fd, (struct sockaddr*)&address, &length) != 0) {
-    throw_errno(env, errno, "getsockname", NULL);
+  const char* syscall = peer ? "getpeername" : "getsockname";
+  int rc = peer ? getpeername(fd, (struct sockaddr*)&address, &length)
+                : getsockname(fd, (struct sockaddr*)&address, &length);
+  if (rc != 0) {
+    throw_errno(env, errno, syscall, NULL);
     return NULL;
   }
   switch (address.ss_family) {
@@ -454,9 +458,17 @@ static napi_value local_address(napi_env env, napi_callback_info info) {
     case AF_UNIX:
       return unix_address_object(env, (struct sockaddr_un*)&address, length);
     default:
-      throw_errno(env, EAFNOSUPPORT, "getsockname", NULL);
+      throw_errno(env, EAFNOSUPPORT, syscall, NULL);
       return NULL;
   }
+}
+
+static napi_value local_address(napi_env env, napi_callback_info info) {
+  return socket_address(env, info, false);
+}
+
+static napi_value peer_address(napi_env env, napi_callback_info info) {
+  return socket_address(env, info, true);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -2023,6 +2035,7 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"connectUnix", connect_unix},
       {"accept", accept_connection},
       {"localAddress", local_address},
+      {"peerAddress", peer_address},
       {"dup", dup_fd},
       {"close", close_fd},
       {"setNonBlocking", set_nonblocking_fd},

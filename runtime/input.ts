@@ -104,7 +104,7 @@ export class PushedInput extends InputBase {
   }
 }
 
-/** The body of a node:http request. */
+/** A body read from a Readable stream (a Mongrel2 upload file). */
 export class IncomingInput extends InputBase {
   constructor(private readonly request: Readable, readonly length: number) {
     super();

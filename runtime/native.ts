@@ -236,6 +236,8 @@ export interface TsgiNative {
   accept(listenFd: number): number;
   /** getsockname(): reports the real port of a `:0` bind, or a unix socket's sun_path bytes. */
   localAddress(fd: number): LocalAddress;
+  /** getpeername(): the client of an accepted connection (REMOTE_ADDR, REMOTE_PORT). */
+  peerAddress(fd: number): LocalAddress;
   /**
    * Duplicates an fd (close-on-exec), e.g. so each worker thread owns its own copy of a shared
    * listening socket: closing one thread's server must not close the others' fd.
