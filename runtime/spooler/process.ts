@@ -40,6 +40,8 @@ export async function runSpoolerProcess(): Promise<void> {
     frequency: options['spooler-frequency'],
     cores: options['spooler-async'],
     maxTasks: options['spooler-max-tasks'],
+    // The master numbers spoolers 1… per directory in turn (pool.ts).
+    peer: { index: (spec.workerId - 1) % options['spooler-processes'], count: options['spooler-processes'] },
     handler: () => uwsgi.spooler,
     onRecycle: () => stop(EXIT.SPOOLER_RECYCLE),
   });

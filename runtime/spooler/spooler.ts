@@ -37,6 +37,8 @@ export interface SpoolerInit {
   cores: number;
   /** Stop asking for tasks after this many (0: never) and call `onRecycle`. */
   maxTasks: number;
+  /** This process's place among the spoolers of its directory: `index` of `count`. */
+  peer: { index: number; count: number };
   /** The current `uwsgi.spooler`, read at every task (the app may set it late). */
   handler: () => unknown;
   onRecycle: () => void;
@@ -77,7 +79,9 @@ function* runHandler(thread: TaskThread, task: SpoolerTask): Generator<unknown, 
 
 export class Spooler {
   readonly scheduler: Scheduler<TaskThread>;
+  /** The current scan's tasks, and the next one to try. */
   #queue: TaskEntry[] = [];
+  #next = 0;
   /** Tasks this process runs right now (its own threads must not claim them twice). */
   readonly #running = new Set<string>();
   /** Names already reported (a broken file, a non-constant answer): one line each, not one per scan. */
@@ -108,11 +112,12 @@ export class Spooler {
   #scan(): void {
     this.#woken = false;
     try {
-      this.#queue = listTasks(this.init.dir);
+      this.#queue = ownFirst(listTasks(this.init.dir), this.init.peer);
     } catch (error) {
       log(`spooler ${this.init.dir}: cannot scan: ${(error as Error).message}`);
       this.#queue = [];
     }
+    this.#next = 0;
     this.#pump();
   }
 
@@ -120,13 +125,15 @@ export class Spooler {
   #pump(): void {
     if (this.#stopping) return;
     const now = Date.now();
-    while (this.#queue.length > 0 && this.scheduler.freeCount > 0) {
-      const entry = this.#queue.shift()!;
+    const queue = this.#queue;
+    // A plain handler settles inside #run: a recycle it triggers must stop this loop too.
+    while (this.#next < queue.length && this.scheduler.freeCount > 0 && !this.#stopping) {
+      const entry = queue[this.#next++]!;
       if (entry.readyAt > now || this.#running.has(entry.path)) continue;
       const fd = claim(entry.path);
       if (fd >= 0) this.#run(entry, fd);
     }
-    if (this.#queue.length > 0 || this.#timer !== null) return;
+    if (this.#next < queue.length || this.#timer !== null) return;
     if (this.#woken) this.#timer = setTimeout(() => this.#rescan(), 0);
     else this.#timer = setTimeout(() => this.#rescan(), this.init.frequency * 1000);
   }
@@ -229,6 +236,26 @@ export class Spooler {
   get busy(): number {
     return this.scheduler.busyCount;
   }
+}
+
+/**
+ * Puts the tasks this spooler is meant to take first (by a hash of the name: each of `count`
+ * spoolers owns a share), then the others, each part in run order. Spoolers sharing a directory
+ * then rarely race for one file, and still pick up what a busy or dead sibling leaves.
+ */
+function ownFirst(tasks: TaskEntry[], peer: { index: number; count: number }): TaskEntry[] {
+  if (peer.count < 2) return tasks;
+  const own: TaskEntry[] = [];
+  const others: TaskEntry[] = [];
+  for (const task of tasks) (nameHash(task.name) % peer.count === peer.index ? own : others).push(task);
+  return own.concat(others);
+}
+
+/** djb2 over the name: task names end in random digits, so shares come out even. */
+function nameHash(name: string): number {
+  let hash = 5381;
+  for (let i = 0; i < name.length; i++) hash = ((hash << 5) + hash + name.charCodeAt(i)) >>> 0;
+  return hash;
 }
 
 /**
