@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { get } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { median } from './common.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const rounds = Number(process.argv[2] ?? 3);
@@ -38,7 +39,6 @@ function fetchJson(port: number, path: string): Promise<Record<string, number>> 
   });
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const http = 18950;
 const uwsgiPort = 18951;

@@ -25,12 +25,13 @@
  * Every process started here is stopped by its pid at the end.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { existsSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { cacheAreaSize, SharedCache, type CacheOptions } from '../runtime/shared/cache.js';
 import { createRegion, mapRegion } from '../runtime/shared/region.js';
+import { freePort, machineBusy, median } from './common.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const envNumber = (name: string, fallback: number) => {
@@ -229,16 +230,6 @@ async function measure(backend: Backend, op: Op, regionFd: number, port: number 
   return counts.reduce((a, b) => a + b, 0) / SECONDS;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startRedis(): Promise<{ child: ChildProcess; port: number; version: string } | undefined> {
   if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) return undefined;
@@ -268,19 +259,6 @@ async function startRedis(): Promise<{ child: ChildProcess; port: number; versio
   throw new Error('redis-server did not accept connections');
 }
 
-/** Busy share of all CPUs over `ms`, from /proc/stat (0-100). */
-async function machineBusy(ms = 300): Promise<number> {
-  const sample = () => {
-    const fields = readFileSync('/proc/stat', 'latin1').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const idle = fields[3]! + (fields[4] ?? 0);
-    return { idle, total: fields.reduce((a, b) => a + b, 0) };
-  };
-  const before = sample();
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const after = sample();
-  const total = after.total - before.total;
-  return total > 0 ? 100 * (1 - (after.idle - before.idle) / total) : 0;
-}
 
 async function quietGate(): Promise<number> {
   const deadline = Date.now() + QUIET_WAIT_S * 1000;
@@ -290,7 +268,6 @@ async function quietGate(): Promise<number> {
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
 
 async function main(): Promise<void> {

@@ -9,6 +9,7 @@
  */
 import { Scheduler } from '../green/scheduler.js';
 import { GreenThread, type Chunk } from '../green/thread.js';
+import { median } from './common.js';
 
 const REQUESTS = 1_000_000;
 const RUNS = 5;
@@ -92,7 +93,6 @@ if (completed !== 2 * (RUNS + 1) * REQUESTS || scheduler.busyCount !== 0 || stat
   throw new Error(`bench threads misbehaved: ${completed} completed, ${scheduler.busyCount} busy`);
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const med = Object.fromEntries([...samples].map(([name, values]) => [name, median(values)]));
 const rows = [
   ['sync app (one string)', med['sync, direct call']!, med['sync, green thread']!, samples.get('sync, green thread')!],
