@@ -1497,7 +1497,11 @@ static void conn_update_poll(tsgi_conn_server* server, tsgi_conn* conn) {
 }
 
 /* One non-blocking read → onData(fd, bytes); EOF or an error → onData(fd, null) and close. */
-static void conn_read(tsgi_conn_server* server, tsgi_conn* conn) {
+/*
+ * `first`: the read right after accept. A client that has sent nothing yet is reported too, with
+ * an empty Buffer, so JS knows the connection exists and can time it out (--socket-timeout).
+ */
+static void conn_read(tsgi_conn_server* server, tsgi_conn* conn, bool first) {
   ssize_t n;
   do n = read(conn->fd, server->scratch, sizeof server->scratch);
   while (n < 0 && errno == EINTR);
@@ -1505,6 +1509,10 @@ static void conn_read(tsgi_conn_server* server, tsgi_conn* conn) {
     conn_emit_data(server, conn, server->scratch, (size_t)n);
     if (conn->open) conn_update_poll(server, conn);
   } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (first) {
+      conn_emit_data(server, conn, server->scratch, 0);
+      if (!conn->open) return;
+    }
     conn_update_poll(server, conn);
   } else {
     conn_report_gone(server, conn);
@@ -1544,7 +1552,7 @@ static void on_conn_event(uv_poll_t* handle, int status, int events) {
     if ((events & UV_WRITABLE) && conn_has_queue(conn)) conn_flush(server, conn);
     if ((events & UV_READABLE) && conn->open && conn->reading && !conn->ended &&
         !conn->broken) {
-      conn_read(server, conn);
+      conn_read(server, conn, false);
     }
   }
   napi_close_handle_scope(server->env, scope);
@@ -1642,7 +1650,7 @@ static void conn_open(tsgi_conn_server* server, int fd) {
   conn->queue_start = conn->queue_end = 0;
   server->conns[fd] = conn;
   if (server->connections++ == 0) server_connections_changed(server);
-  conn_read(server, conn);
+  conn_read(server, conn, true);
 }
 
 /* ----- the listening socket ----- */

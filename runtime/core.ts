@@ -46,11 +46,6 @@ export class Core extends GreenThread {
   bytes = 0;
   #startedAt = 0;
 
-  /** Bound once per core, not per request. */
-  readonly startResponse: StartResponse = (status, headers, excInfo) => this.#startResponse(status, headers, excInfo);
-  /** PEP 3333's legacy write callable, returned by start_response. */
-  readonly writeCallable = (chunk: Chunk): void => void this.emit(chunk);
-
   /** Set once the worker has imported the application (it is imported after the cores exist). */
   app: App = notLoaded;
 
@@ -66,10 +61,15 @@ export class Core extends GreenThread {
     this.#startedAt = performance.now();
     this.counters.slot.setBusyCores(this.scheduler.busyCount);
     env['tsgi.core'] = this.index;
-    this.start(this.app, env, this.startResponse);
+    // Per request, not per core: an app that outlives its request (an async function whose
+    // client left) must not reach the next request this core serves.
+    const generation = this.generation;
+    const startResponse: StartResponse = (status, headers, excInfo) => this.#startResponse(generation, status, headers, excInfo);
+    this.start(this.app, env, startResponse);
   }
 
-  #startResponse(status: string, headers: Headers, excInfo?: unknown): (chunk: Chunk) => void {
+  #startResponse(generation: number, status: string, headers: Headers, excInfo?: unknown): (chunk: Chunk) => void {
+    this.#checkCurrent(generation, 'start_response');
     if (excInfo !== undefined && excInfo !== null) {
       if (this.headersSent) throw excInfo;
     } else if (this.status !== null) {
@@ -90,7 +90,15 @@ export class Core extends GreenThread {
     this.status = status;
     this.statusCode = code;
     this.headers = headers;
-    return this.writeCallable;
+    // PEP 3333's legacy write callable.
+    return (chunk: Chunk): void => {
+      this.#checkCurrent(generation, 'write');
+      this.emit(chunk);
+    };
+  }
+
+  #checkCurrent(generation: number, what: string): void {
+    if (generation !== this.generation) throw tsgiError('TSGI_ERR_CANCELLED', `${what} of a request that is over (its client left, or it was halted)`);
   }
 
   protected emit(chunk: Chunk): boolean {

@@ -107,8 +107,9 @@ export interface PollConstructor {
  * Buffer of exactly those bytes (at most 64 KiB), or `null` exactly once when the connection is
  * gone (the peer closed or reset it, or a write to it failed). After `null` the server has closed
  * the fd and forgotten it: do not pass it to the server again (the number may already belong to
- * a new connection). The first call for a new connection usually comes straight from the accept
- * loop, because the request has normally arrived by the time it is accepted. `this` is the
+ * a new connection). The first call for a new connection comes straight from the accept loop:
+ * with the request, which has normally arrived by then, or with an EMPTY Buffer when the client
+ * has sent nothing yet (so a client that never sends can be timed out). `this` is the
  * ConnServer. A throw is reported as an uncaught exception; the connection stays usable.
  */
 export type ConnDataCallback = (this: ConnServer, fd: number, chunk: Buffer | null) => void;

@@ -137,9 +137,12 @@ class HttpServer implements ProtocolServer {
       this.#open++;
       // Every core is busy: new connections wait in the kernel backlog, for us or a sibling.
       if (!hooks.canAccept()) for (const listener of this.#listeners) listener.pause();
+      // Nothing sent yet: the headers timeout runs from now (a client that never speaks gets 408).
+      if (chunk.length === 0) return void (connection.messageSince = Date.now());
     }
     const result = connection.parser.execute(chunk);
-    if (typeof result !== 'number') this.#parseError(connection, result);
+    // A response that closed the connection during execute() leaves the rest of the bytes moot.
+    if (typeof result !== 'number' && this.#byFd[fd] === connection) this.#parseError(connection, result);
   }
 
   /** The parser finished a request's head: queue it on its connection, serve it if first. */
@@ -369,6 +372,9 @@ function onMessageComplete(this: NodeHttpParser): void {
   if (connection === null) return;
   connection.parsing?.input?.end();
   connection.parsing = null;
+  // Trailers of a chunked body arrive through onHeaders: they belong to no next request.
+  connection.headerParts = null;
+  connection.urlParts = '';
 }
 
 /** Raw header name → CGI name ('Content-Type' → 'CONTENT_TYPE', 'X-Foo' → 'HTTP_X_FOO'). */

@@ -84,6 +84,10 @@ class UwsgiServer implements ProtocolServer {
       connection = new UwsgiConnection(fd, conns, this);
       this.#byFd[fd] = connection;
       this.#open++;
+    }
+    if (connection.core === null && connection.queued === null && !connection.parsed) {
+      // Accepted, nothing sent yet: no core for it until it speaks (--socket-timeout drops it).
+      if (chunk.length === 0) return;
       if (!this.#take(connection)) {
         connection.queued = [chunk];
         this.#waiting.push(connection);

@@ -38,6 +38,7 @@ type Call = { kind: 'data'; fd: number; chunk: Buffer | null } | { kind: 'drain'
 class Recorder {
   readonly calls: Call[] = [];
   readonly onData = (fd: number, chunk: Buffer | null): void => {
+    if (chunk?.length === 0) return; // accepted before the client spoke (tested on its own)
     this.calls.push({ kind: 'data', fd, chunk });
   };
   readonly onDrain = (fd: number): void => {
@@ -149,6 +150,7 @@ test('requests sent before accept arrive in the first onData, read inside the ac
   const seen: Array<[number, string | null]> = [];
   const rec = new Recorder();
   const server = new ConnServer(listenFd, function (fd, chunk) {
+    if (chunk?.length === 0) return; // accepted before the client spoke
     // A read right after each accept sees 1, 2, 3 connections; reads after the whole batch
     // of accepts (a poll round trip) would all see 3.
     seen.push([this.connections, chunk && chunk.toString()]);
@@ -182,6 +184,7 @@ test('the read happens right after each accept (connections seen: 1, 2, 3)', asy
   const counts: number[] = [];
   const fds: number[] = [];
   const server = new ConnServer(listenFd, function (fd, chunk) {
+    if (chunk?.length === 0) return; // accepted before the client spoke
     if (chunk !== null) {
       counts.push(this.connections);
       fds.push(fd);
@@ -239,6 +242,29 @@ test('a response larger than the socket buffers to a slow reader: false, onDrain
   client.destroy();
   server.close();
   native.close(listenFd);
+});
+
+test('a client that has sent nothing yet is reported at accept with an empty Buffer, then its bytes follow', async () => {
+  const listenFd = native.listenTcp('127.0.0.1', 0, 16);
+  const port = (native.localAddress(listenFd) as { port: number }).port;
+  const seen: Array<number | null> = [];
+  const server = new ConnServer(listenFd, function (fd, chunk) {
+    seen.push(chunk === null ? null : chunk.length);
+    if (chunk !== null && chunk.length > 0) this.end(fd);
+  }, () => {});
+  server.start();
+  const socket = net.connect(port, '127.0.0.1');
+  try {
+    await waitFor(() => seen.length >= 1, 'the accept report');
+    assert.equal(seen, [0], 'reported before any byte, with an empty Buffer');
+    socket.write('hello');
+    await waitFor(() => seen.length >= 2, 'the bytes');
+    assert.equal(seen, [0, 5]);
+  } finally {
+    socket.destroy();
+    server.close();
+    native.close(listenFd);
+  }
 });
 
 test('the client closes or resets: onData(fd, null) exactly once, then nothing', async () => {
@@ -321,6 +347,7 @@ test('pause(): connections wait in the backlog until resume(); pause() inside on
   await sleep(50);
   let pausedIn = 0;
   const pausing = new ConnServer(listenFd, function (fd, chunk) {
+    if (chunk?.length === 0) return; // accepted before the client spoke
     if (chunk === null) return;
     if (pausedIn++ === 0) this.pause();
     this.destroy(fd);
@@ -344,6 +371,7 @@ test('close() inside onData stops accepting at once; open connections carry on',
   await sleep(50);
   const fds: number[] = [];
   const server = new ConnServer(listenFd, function (fd, chunk) {
+    if (chunk?.length === 0) return; // accepted before the client spoke
     if (chunk === null) return;
     fds.push(fd);
     this.close();
@@ -497,6 +525,7 @@ const counters = { served: 0, nulls: 0, queued: 0 };
  * Buffer serves every request, since write() has sent or copied it before returning.
  */
 function serveUwsgiLike(this: ConnServer, fd: number, chunk: Buffer | null): void {
+  if (chunk?.length === 0) return; // accepted before the client spoke
   if (chunk === null) {
     received[fd] = 0;
     counters.nulls++;
@@ -677,6 +706,7 @@ test('keeps the loop alive while started (unless unref) and while connections ar
     const fd = native.listenTcp('127.0.0.1', 0, 8);
     const { port } = native.localAddress(fd);
     new ConnServer(fd, function (conn, chunk) {
+      if (chunk?.length === 0) return; // accepted before the client spoke
       if (chunk === null) return;
       this.close();
       native.close(fd);
@@ -718,6 +748,7 @@ test('a worker thread exiting with open connections does not crash the process',
     const { port } = native.localAddress(fd);
     let queued = false;
     const server = new ConnServer(fd, function (conn, chunk) {
+      if (chunk?.length === 0) return; // accepted before the client spoke
       if (chunk === null || queued) return;
       queued = !this.write(conn, Buffer.alloc(16 << 20)); // a client that never reads: stays queued
       ${code}
@@ -743,6 +774,7 @@ test('a throwing onData becomes an uncaughtException and the connection stays us
     process.on('uncaughtException', (e) => console.log('caught', e.message));
     let calls = 0;
     const server = new ConnServer(fd, function (conn, chunk) {
+      if (chunk?.length === 0) return; // accepted before the client spoke
       if (chunk === null) return;
       if (calls++ === 0) throw new Error('boom');
       this.write(conn, Buffer.from('after ' + chunk.toString())); this.end(conn); this.close();
@@ -762,6 +794,7 @@ test('EMFILE: accepting backs off (no busy loop) and resumes once fds are free',
     const spare = [];
     let servedAt = 0;
     const server = new ConnServer(fd, function (conn, chunk) {
+      if (chunk?.length === 0) return; // accepted before the client spoke
       if (chunk === null) return;
       servedAt = Date.now();
       this.write(conn, Buffer.from('served')); this.end(conn); this.close();
