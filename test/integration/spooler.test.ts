@@ -3,7 +3,7 @@
  * signals to the spooler, and nothing lost — a SIGKILLed spooler, a whole instance killed and
  * restarted, two spooler processes on one directory, a full or read-only disk.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -168,12 +168,15 @@ test('a spooler SIGKILLed mid-task is respawned and the task runs again (at-leas
 
 test('a whole instance killed mid-task: after a restart the task runs', async () => {
   const first = await start(['--reload-mercy', '0.5']);
-  await spool(first, [{ id: 'restart1', mode: 'slow-once' }]);
-  assert.ok(await until(() => eventsOf(first, 'restart1').length === 1));
-  // The master, the worker and the spooler all die at once: nothing is told to stop.
-  execFileSync('pkill', ['-KILL', '-P', String(first.server.pid)]);
-  process.kill(first.server.pid, 'SIGKILL');
-  await first.server.exited;
+  try {
+    await spool(first, [{ id: 'restart1', mode: 'slow-once' }]);
+    assert.ok(await until(() => eventsOf(first, 'restart1').length === 1));
+  } finally {
+    // The master, the worker and the spooler all die at once: nothing is told to stop.
+    spawnSync('pkill', ['-KILL', '-P', String(first.server.pid)]);
+    process.kill(first.server.pid, 'SIGKILL');
+    await first.server.exited;
+  }
   assert.is(taskFiles(first.dir).length, 1, 'the task file survived');
   const second = await start([], first.dir, first.markers);
   try {
