@@ -13,13 +13,10 @@ import { log } from './logger.js';
 import { native } from './native.js';
 import type { Options } from './options.js';
 import { createProtocolServer, type Listener, type ProtocolServer } from './protocols/registry.js';
-import { ZmqHandler } from './protocols/zmq.js';
+import type { ZmqHandler } from './protocols/zmq.js';
 import type { MasterRequest } from './ipc.js';
 import { SignalRunner } from './signal-runner.js';
 import type { SharedState } from './shared/state.js';
-import './protocols/fastcgi.js';
-import './protocols/http.js';
-import './protocols/uwsgi.js';
 
 export interface InheritedSocket {
   fd: number;
@@ -79,9 +76,10 @@ export class Worker {
     });
     const loaded = await loadApp(options);
     for (const core of worker.scheduler.threads) core.app = loaded.app;
-    worker.#listen();
+    await worker.#listen();
     worker.counters.slot.setAccepting(true);
     for (const spec of options.zmq) {
+      const { ZmqHandler } = await import('./protocols/zmq.js');
       worker.#zmq.push(await ZmqHandler.connect({ scheduler: worker.scheduler, options, onFull: () => worker.#logFull() }, spec));
     }
     const zmq = options.zmq.length > 0 ? ` + ${options.zmq.length} zmq` : '';
@@ -89,12 +87,12 @@ export class Worker {
     return worker;
   }
 
-  #listen(): void {
+  async #listen(): Promise<void> {
     const onFull = () => this.#logFull();
     const context = { scheduler: this.scheduler, options: this.init.options, onFull };
     const canAccept = () => this.scheduler.freeCount > 0;
     for (const socket of this.init.sockets) {
-      const server = createProtocolServer(socket.protocol, context);
+      const server = await createProtocolServer(socket.protocol, context);
       this.#servers.push(server);
       this.#listeners.push(server.listen?.(socket.fd, socket.name, { canAccept, onFull })
         ?? new Acceptor(socket.fd, socket.name, (fd) => server.serve!(fd), canAccept, onFull));

@@ -48,12 +48,16 @@ export type ProtocolFactory = (context: ProtocolContext) => ProtocolServer;
 
 const protocols = new Map<string, ProtocolFactory>();
 
+/** Each protocol's module, imported when a socket speaks it: a worker carries only what it serves. */
+const MODULES: Readonly<Record<string, string>> = { uwsgi: './uwsgi.js', http: './http.js', fastcgi: './fastcgi.js' };
+
 export function registerProtocol(name: string, factory: ProtocolFactory): void {
   protocols.set(name, factory);
 }
 
-export function createProtocolServer(name: string, context: ProtocolContext): ProtocolServer {
+export async function createProtocolServer(name: string, context: ProtocolContext): Promise<ProtocolServer> {
+  if (!protocols.has(name) && MODULES[name] !== undefined) await import(MODULES[name]);
   const factory = protocols.get(name);
-  if (!factory) throw new Error(`no protocol named ${name} (known: ${[...protocols.keys()].join(', ')})`);
+  if (!factory) throw new Error(`no protocol named ${name} (known: ${Object.keys(MODULES).join(', ')})`);
   return factory(context);
 }
