@@ -74,6 +74,7 @@ export const OPTION_ROWS: readonly OptionRow[] = [
   { name: 'spooler-processes', kind: 'int', arg: 'N', section: 'Spooler', min: 1, max: 256, default: 1, help: 'spooler processes per --spooler directory' },
   { name: 'spooler-async', kind: 'int', arg: 'N', section: 'Spooler', min: 1, max: 100_000, default: 1, help: 'tasks a spooler process runs at once, as green threads' },
   { name: 'spooler-frequency', kind: 'number', arg: 'SECS', section: 'Spooler', min: 0.01, default: 30, help: 'how often an idle spooler rescans its directory (a task queued by this instance wakes it at once)' },
+  { name: 'spooler-harakiri', kind: 'number', arg: 'SECS', section: 'Spooler', min: 0, default: 0, help: 'kill a spooler process whose task runs longer than SECS (0: never); the master respawns it and the task runs again' },
   { name: 'spooler-max-tasks', kind: 'int', arg: 'N', section: 'Spooler', min: 0, default: 0, help: 'recycle a spooler process after N tasks (0: never)' },
   { name: 'cron', kind: 'string', arg: '"MIN HOUR DAY MONTH WEEKDAY CMD"', section: 'Signals and timers', repeatable: true, check: (v) => void cronEntry(v), help: 'the master runs CMD in a shell when the time matches (-1 = any, -N = every N)' },
   { name: 'disable-logging', short: 'L', kind: 'flag', section: 'Logging', default: false, help: 'no request log lines' },
@@ -127,6 +128,7 @@ export interface Options {
   'spooler-async': number;
   'spooler-frequency': number;
   'spooler-max-tasks': number;
+  'spooler-harakiri': number;
   'cron': string[];
   'disable-logging': boolean;
   'strict': boolean;

@@ -13,6 +13,7 @@ import { FIRST_SOCKET_FD, takeWorkerEnvironment, type MasterMessage, type Worker
 import { flushLog, log, setLogPrefix } from '../logger.js';
 import { SignalRunner } from '../signal-runner.js';
 import { attachSharedState } from '../shared/state.js';
+import { SpoolerHarakiri } from './harakiri.js';
 import { Spooler } from './spooler.js';
 
 function exit(code: number): never {
@@ -44,6 +45,7 @@ export async function runSpoolerProcess(): Promise<void> {
     peer: { index: (spec.workerId - 1) % options['spooler-processes'], count: options['spooler-processes'] },
     handler: () => uwsgi.spooler,
     onRecycle: () => stop(EXIT.SPOOLER_RECYCLE),
+    harakiri: options['spooler-harakiri'] > 0 ? new SpoolerHarakiri(options['spooler-async'], options['spooler-harakiri'], `[spooler ${spec.workerId}]`) : null,
   });
   const signals = new SignalRunner();
   try {

@@ -14,6 +14,7 @@ import { GreenThread } from '../../green/thread.js';
 import { log, logError } from '../logger.js';
 import { native } from '../native.js';
 import { listTasks, type TaskEntry } from './scan.js';
+import type { SpoolerHarakiri } from './harakiri.js';
 import { decodeSpoolFile } from './spool-file.js';
 
 /** The handler's answers, as uWSGI's constants. Anything else, or a throw, means retry. */
@@ -42,6 +43,8 @@ export interface SpoolerInit {
   /** The current `uwsgi.spooler`, read at every task (the app may set it late). */
   handler: () => unknown;
   onRecycle: () => void;
+  /** Watches how long each task runs (--spooler-harakiri), or null. */
+  harakiri: SpoolerHarakiri | null;
 }
 
 class TaskThread extends GreenThread {
@@ -164,6 +167,7 @@ export class Spooler {
     thread.handler = handler as SpoolerHandler;
     thread.outcome = undefined;
     this.#running.add(entry.path);
+    this.init.harakiri?.started(thread.index);
     thread.start(runHandler as never, thread, task);
   }
 
@@ -208,6 +212,7 @@ export class Spooler {
   }
 
   #release(thread: TaskThread, freeCore = true): void {
+    this.init.harakiri?.finished(thread.index);
     closeSync(thread.fd);
     this.#running.delete(thread.entry!.path);
     thread.entry = null;

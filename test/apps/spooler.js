@@ -34,6 +34,14 @@ const modes = {
     yield uwsgi.async_sleep(600);
     return uwsgi.SPOOL_OK;
   },
+  // Blocks the spooler's event loop the first time it runs anywhere: only a watchdog outside the
+  // loop can end it (--spooler-harakiri).
+  'spin-once'(task) {
+    const marker = join(markers, `${task.id}.started`);
+    if (existsSync(marker)) return uwsgi.SPOOL_OK;
+    writeFileSync(marker, '');
+    for (;;);
+  },
   async async(task) {
     await new Promise((resolve) => setTimeout(resolve, 10));
     note(task.id, `async-${task.spooler_task_name.startsWith('uwsgi_spoolfile_on_')}`);

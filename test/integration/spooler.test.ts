@@ -216,6 +216,20 @@ test('--spooler-max-tasks recycles the spooler process and loses nothing', async
   }
 });
 
+test('--spooler-harakiri kills a spooler stuck in a task, even one that never yields; the task runs again', async () => {
+  const instance = await start(['--spooler-harakiri', '1']);
+  try {
+    await spool(instance, [{ id: 'hang1', mode: 'slow-once' }]);
+    await instance.server.waitFor(/HARAKIRI: a task has run for more than 1 s/, 6000);
+    assert.ok(await until(() => eventsOf(instance, 'hang1').length === 2 && taskFiles(instance.dir).length === 0, 8000), instance.server.log());
+    await spool(instance, [{ id: 'spin1', mode: 'spin-once' }]);
+    assert.ok(await until(() => eventsOf(instance, 'spin1').length === 2 && taskFiles(instance.dir).length === 0, 10_000), instance.server.log());
+    assert.is(instance.server.log().match(/OOOPS the spooler 1 \(pid \d+\) is no more \(signal SIGKILL\)/g)?.length, 2);
+  } finally {
+    await instance.server.stop();
+  }
+});
+
 test('graceful reload and shutdown let the running task finish, and run it only once', async () => {
   const instance = await start();
   try {
