@@ -7,7 +7,8 @@ import { GreenThread, type Chunk } from '../green/thread.js';
 import type { Scheduler } from '../green/scheduler.js';
 import { Environ } from './environ.js';
 import { tsgiError } from './errors.js';
-import { log, logClock, logError } from './logger.js';
+import { utcClock } from './clock.js';
+import { log, logError } from './logger.js';
 import type { WorkerSlot } from './shared/scoreboard.js';
 
 /** The WSGI-style application: `application(env, start_response)`. */
@@ -163,7 +164,7 @@ export class Core extends GreenThread {
   #logRequest(): void {
     const env = this.env!;
     const ms = (performance.now() - this.#startedAt).toFixed(2);
-    log(`[pid: ${process.pid}|worker: ${this.counters.id}|req: ${this.counters.slot.requests}] ${env.REMOTE_ADDR ?? '-'} [${logClock()}] `
+    log(`[pid: ${process.pid}|worker: ${this.counters.id}|req: ${this.counters.slot.requests}] ${env.REMOTE_ADDR ?? '-'} [${utcClock()}] `
       + `${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO} => generated ${this.bytes} bytes in ${ms} msecs `
       + `(${env.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${this.statusCode}) core ${this.index}`);
   }

@@ -45,16 +45,3 @@ export function flushLog(): void {
 
 process.on('exit', flushLog);
 
-let clockSecond = 0;
-let clockText = '';
-
-/** The request-log timestamp, formatted once per second rather than once per request. */
-export function logClock(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== clockSecond) {
-    clockSecond = second;
-    clockText = new Date(now).toUTCString();
-  }
-  return clockText;
-}

@@ -9,6 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import { DRAIN, type Chunk } from '../../green/thread.js';
+import { utcClock } from '../clock.js';
 import type { Core, ResponseWriter } from '../core.js';
 import { Environ } from '../environ.js';
 import { tsgiError } from '../errors.js';
@@ -433,19 +434,6 @@ function httpEnviron(connection: HttpConnection, method: string, url: string, ma
   return env;
 }
 
-/** The Date header's value, rebuilt once a second. */
-let dateSecond = -1;
-let dateValue = '';
-function httpDate(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateValue = new Date(now).toUTCString();
-  }
-  return dateValue;
-}
-
 /**
  * The status line and headers. `bodyLength` is the whole body's length when the response is
  * complete (then it is framed by Content-Length), or -1 while streaming (chunked on HTTP/1.1;
@@ -486,7 +474,7 @@ function responseHead(core: Core, request: HttpRequest, bodyLength: number): str
     if (request.close) head += 'Connection: close\r\n';
     else if (request.http10) head += 'Connection: keep-alive\r\n';
   }
-  return `${head}Date: ${httpDate()}\r\n\r\n`;
+  return `${head}Date: ${utcClock()}\r\n\r\n`;
 }
 
 function byteLength(chunk: Chunk | undefined): number {
