@@ -15,8 +15,9 @@
  *    and the cross-process lock on it; Node can neither mmap nor futex-wait on such memory.
  *  - tryLockFile: the spooler's claim on a task file, an fcntl write lock that real uWSGI's
  *    spoolers (classic POSIX locks) respect too; Node has no fcntl.
- *  - ConnServer: the uwsgi connection path (accept, read, write, close) in C, because
- *    net.Socket's per-connection machinery costs more CPU than a small proxied request.
+ *  - ConnServer: the uwsgi and HTTP connection path (accept, read, write, close) in C, because
+ *    net.Socket's per-connection machinery costs more CPU than a small request, and more memory
+ *    than a parked long-poll.
  *
  * Only Node-API (node_api.h) and the libuv that Node itself exports are used.
  */
@@ -1173,11 +1174,13 @@ static napi_value poll_unref(napi_env env, napi_callback_info info) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * ConnServer: the uwsgi connection path (accept, read, write, close) in C.
+ * ConnServer: the uwsgi and HTTP connection path (accept, read, write, close) in C.
  *
  * Behind nginx every request is a new connection carrying one small packet, and net.Socket's
- * per-connection machinery costs more CPU than the request itself. Here C owns the sockets; JS
- * only sees onData(fd, bytes | null) and onDrain(fd), and hands bytes to write()/end().
+ * per-connection machinery costs more CPU than the request itself (and, for HTTP keep-alive and
+ * long-polls, more than node:http's parsing). Here C owns the sockets; JS only sees
+ * onData(fd, bytes | null) — an empty Buffer first when the client has sent nothing yet — and
+ * onDrain(fd), and hands bytes to write()/end().
  *
  * The common case costs accept4 + read + send + close and no epoll registration at all: nginx
  * has usually written the request by the time it is accepted, so the first read happens right

@@ -6,8 +6,8 @@
  * abstract sockets (Node pads them to 108 bytes), accept on a shared fd without throwing on the
  * routine EAGAIN, readiness of any fd without consuming its data (uv_poll), and the memory the
  * processes share (memfd/file mappings, futex waits, liveness of a lock owner). It also carries
- * the uwsgi connection path itself ({@link ConnServer}): accept, read, write and close in C,
- * cheaper per connection than net.Server + net.Socket.
+ * the uwsgi and HTTP connection path itself ({@link ConnServer}): accept, read, write and close
+ * in C, cheaper per connection than net.Server + net.Socket.
  *
  * All fds are plain integers. Failures throw an Error shaped like Node's system errors (see
  * {@link NativeSystemError}), except {@link TsgiNative.accept}, which returns `-errno`.
@@ -122,10 +122,10 @@ export type ConnDataCallback = (this: ConnServer, fd: number, chunk: Buffer | nu
 export type ConnDrainCallback = (this: ConnServer, fd: number) => void;
 
 /**
- * The uwsgi connection path in C: accepts connections on a listening fd, reads and writes them
- * and closes them on the Node event loop, handing JS only the bytes. It replaces net.Server +
- * net.Socket where each connection carries one small request (nginx `uwsgi_pass`), since their
- * per-connection machinery costs more CPU than the request itself.
+ * The connection path of the uwsgi and HTTP sockets in C: accepts connections on a listening fd,
+ * reads and writes them and closes them on the Node event loop, handing JS only the bytes. It
+ * replaces net.Server + net.Socket, whose per-connection machinery costs more CPU than a small
+ * request (nginx `uwsgi_pass`, a keep-alive hello) and more memory than a parked long-poll.
  *
  * A connection is the integer fd it was accepted as. JS receives {@link ConnDataCallback}
  * calls and answers with {@link ConnServer.write} then {@link ConnServer.end}. A sync answer
