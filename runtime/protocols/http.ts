@@ -143,7 +143,7 @@ class HttpServer implements ProtocolServer {
     }
     const result = connection.parser.execute(chunk);
     // A response that closed the connection during execute() leaves the rest of the bytes moot.
-    if (typeof result !== 'number' && this.#byFd[fd] === connection) this.#parseError(connection, result);
+    if (typeof result !== 'number' && this.#byFd[fd] === connection) this.reject(connection, result);
   }
 
   /** The parser finished a request's head: queue it on its connection, serve it if first. */
@@ -203,9 +203,10 @@ class HttpServer implements ProtocolServer {
   }
 
   /** Garbage instead of HTTP: 400 (431 for huge headers), one log line, that connection closed. */
-  #parseError(connection: HttpConnection, error: ParseError): void {
+  reject(connection: HttpConnection, error: ParseError): void {
     const remote = remoteOf(connection).address || 'unix socket';
     log(`http: closing connection from ${remote}: TSGI_ERR_HTTP_PARSE: ${error.code ?? ''} ${error.reason ?? error.message}`);
+    connection.parser.connection = null; // the rest of these bytes is not parsed into requests
     connection.closing = true;
     pauseReading(connection);
     if (connection.requests.length > 0) {
@@ -348,6 +349,11 @@ function onHeadersComplete(this: NodeHttpParser, major: number, minor: number, h
   }
   const name = methods[method]!;
   const env = httpEnviron(connection, name, url ?? '/', major, minor, headers);
+  if (env.HTTP_HOST === undefined && major === 1 && minor === 1) {
+    // RFC 9112 §3.2: a server answers 400 to an HTTP/1.1 request without Host (node:http does).
+    connection.server.reject(connection, Object.assign(new Error('an HTTP/1.1 request without a Host header'), { code: 'HPE_MISSING_HOST' }));
+    return 0;
+  }
   const http10 = major === 1 && minor === 0;
   const expectContinue = !http10 && typeof env.HTTP_EXPECT === 'string' && env.HTTP_EXPECT.toLowerCase() === '100-continue';
   // An Upgrade (WebSocket) is answered as a plain request; the connection cannot go on after it.

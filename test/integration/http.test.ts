@@ -642,6 +642,20 @@ test('garbage after a valid request: the request is answered, then the connectio
   await server.waitFor(/TSGI_ERR_HTTP_PARSE/);
 });
 
+test('an HTTP/1.1 request without Host gets 400 and the connection closes (RFC 9112 §3.2); HTTP/1.0 needs none', async () => {
+  await withConn(async (conn) => {
+    await conn.write('GET /path HTTP/1.1\r\n\r\n');
+    const rest = await conn.untilClosed(2000);
+    assert.match(rest.toString('latin1'), /^HTTP\/1\.1 400 Bad Request\r\n/);
+  });
+  await server.waitFor(/TSGI_ERR_HTTP_PARSE: HPE_MISSING_HOST an HTTP\/1\.1 request without a Host header/);
+  await withConn(async (conn) => {
+    await conn.write('GET /path?old HTTP/1.0\r\n\r\n');
+    const reply = await conn.untilClosed(2000);
+    assert.match(reply.toString('latin1'), /^HTTP\/1\.1 200 /);
+  });
+});
+
 test('bytes pipelined after a request that closes the connection are ignored, without an uncaught exception', async () => {
   const logBefore = server.log().length;
   const cases = [
