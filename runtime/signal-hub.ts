@@ -78,13 +78,8 @@ export class SignalHub {
     const target = this.#targets.get(num);
     if (target === undefined) return log(`signal ${num} has no handler registered: dropped`);
     const ready = this.peers().filter((peer) => peer.ready);
-    if (target === '' || target === 'worker' || target === 'worker0') {
-      // "The first available worker": round-robin over the workers holding a handler.
-      const holders = this.#holders.get(num)!;
-      const candidates = ready.filter((peer) => holders.has(peer.pid));
-      if (candidates.length === 0) return log(`signal ${num}: no running worker has a handler: dropped`);
-      return candidates[this.#next++ % candidates.length]!.deliver(num);
-    }
+    // "The first available worker": round-robin over the workers holding a handler.
+    if (target === '' || target === 'worker' || target === 'worker0') return this.#toOneHolder(num, ready, 'worker');
     if (target === 'workers' || target === 'active-workers') return ready.forEach((peer) => peer.deliver(num));
     const numbered = WORKER_N.exec(target);
     if (numbered) {
@@ -92,15 +87,16 @@ export class SignalHub {
       return peer ? peer.deliver(num) : log(`signal ${num}: worker${numbered[1]} is not running: dropped`);
     }
     if (target === 'subscribed') return;
-    if (target === 'spooler') return this.#toSpooler(num);
+    // uWSGI's shared spooler pipe: one spooler process gets it.
+    if (target === 'spooler') return this.#toOneHolder(num, this.spoolers().filter((peer) => peer.ready), 'spooler');
     log(`signal ${num}: UNSUPPORTED SIGNAL TARGET ${JSON.stringify(target)}: dropped`);
   }
 
-  /** uWSGI's shared spooler pipe: one spooler process (holding a handler) gets it. */
-  #toSpooler(num: number): void {
+  /** Delivers `num` to one of the `ready` peers that registered a handler, in turn. */
+  #toOneHolder(num: number, ready: SignalPeer[], kind: 'worker' | 'spooler'): void {
     const holders = this.#holders.get(num)!;
-    const candidates = this.spoolers().filter((peer) => peer.ready && holders.has(peer.pid));
-    if (candidates.length === 0) return log(`signal ${num}: no running spooler has a handler (is --spooler set?): dropped`);
+    const candidates = ready.filter((peer) => holders.has(peer.pid));
+    if (candidates.length === 0) return log(`signal ${num}: no running ${kind} has a handler${kind === 'spooler' ? ' (is --spooler set?)' : ''}: dropped`);
     candidates[this.#next++ % candidates.length]!.deliver(num);
   }
 

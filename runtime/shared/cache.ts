@@ -823,13 +823,7 @@ export class SharedCache {
     const i32 = this.#i32;
     const w = this.#itemsW + index * ITEM_WORDS;
     Atomics.store(i32, w + I_STATE, FREE);
-    const prev = i32[w + I_PREV]!;
-    const next = i32[w + I_NEXT]!;
-    if (prev !== 0) i32[this.#itemsW + (prev - 1) * ITEM_WORDS + I_NEXT] = next;
-    else i32[this.#bucketOf(index)] = next;
-    if (next !== 0) i32[this.#itemsW + (next - 1) * ITEM_WORDS + I_PREV] = prev;
-    i32[w + I_NEXT] = 0;
-    i32[w + I_PREV] = 0;
+    this.#unlinkOnly(index);
     this.#pushFree(index);
     i32[H_COUNT]!--;
   }

@@ -30,7 +30,7 @@ export function spoolerDirs(options: Pick<Options, 'spooler' | 'spooler-external
  * where. `spoolers` are absolute directories (see {@link spoolerDirs}).
  */
 export function spoolTask(vars: Readonly<Record<string, string>>, body: Buffer | null, spoolers: readonly string[]): SpooledTask {
-  return storeTask(vars, () => encodeSpoolFile(vars, body), spoolers);
+  return storeTask(vars, encodeSpoolFile(vars, body), spoolers);
 }
 
 /**
@@ -38,10 +38,10 @@ export function spoolTask(vars: Readonly<Record<string, string>>, body: Buffer |
  * uWSGI stores them (duplicate keys, key order and non-UTF-8 bytes included).
  */
 export function spoolPacket(dict: Buffer, spoolers: readonly string[]): SpooledTask {
-  return storeTask(decodePairs(dict, 0, dict.length), () => Buffer.concat([packetHeader(SPOOL_MODIFIER1, dict.length, 0), dict]), spoolers);
+  return storeTask(decodePairs(dict, 0, dict.length), Buffer.concat([packetHeader(SPOOL_MODIFIER1, dict.length, 0), dict]), spoolers);
 }
 
-function storeTask(vars: Readonly<Record<string, string>>, encode: () => Buffer, spoolers: readonly string[]): SpooledTask {
+function storeTask(vars: Readonly<Record<string, string>>, bytes: Buffer, spoolers: readonly string[]): SpooledTask {
   if (spoolers.length === 0) throw tsgiError('TSGI_ERR_SPOOLER_NONE', 'uwsgi.spool(): this instance has no spooler: start tsgi with --spooler DIR (or --spooler-external DIR)');
   const dir = targetDir(vars.spooler, spoolers);
   const priority = vars.priority;
@@ -50,7 +50,7 @@ function storeTask(vars: Readonly<Record<string, string>>, encode: () => Buffer,
   }
   const at = vars.at === undefined ? 0 : Math.trunc(Number(vars.at));
   if (Number.isNaN(at)) throw tsgiError('TSGI_ERR_SPOOL_ARGS', `uwsgi.spool(): at must be a unix time in seconds, got ${JSON.stringify(vars.at)}`);
-  return { dir, path: writeAtomically(priority === undefined ? dir : join(dir, priority), spoolFileName(), encode(), at) };
+  return { dir, path: writeAtomically(priority === undefined ? dir : join(dir, priority), spoolFileName(), bytes, at) };
 }
 
 /** Directories whose spoolers get one wake-up for all the tasks queued in this turn. */

@@ -8,7 +8,7 @@
  * finds it gone (nlink 0) and skips it. A spooler that dies mid-task loses its lock with its
  * process and the file stays: it runs again later (at-least-once).
  */
-import { closeSync, fstatSync, openSync, readFileSync, unlinkSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { Scheduler } from '../../green/scheduler.js';
 import { GreenThread } from '../../green/thread.js';
 import { log, logError } from '../logger.js';
@@ -133,8 +133,8 @@ export class Spooler {
     while (this.#next < queue.length && this.scheduler.freeCount > 0 && !this.#stopping) {
       const entry = queue[this.#next++]!;
       if (entry.readyAt > now || this.#running.has(entry.path)) continue;
-      const fd = claim(entry.path);
-      if (fd >= 0) this.#run(entry, fd);
+      const claimed = claim(entry.path);
+      if (claimed !== null) this.#run(entry, claimed.fd, claimed.bytes);
     }
     if (this.#next < queue.length || this.#timer !== null) return;
     if (this.#woken) this.#timer = setTimeout(() => this.#rescan(), 0);
@@ -146,10 +146,10 @@ export class Spooler {
     if (!this.#stopping) this.#scan();
   }
 
-  #run(entry: TaskEntry, fd: number): void {
+  #run(entry: TaskEntry, fd: number, bytes: Buffer): void {
     let task: SpoolerTask;
     try {
-      const { vars, body } = decodeSpoolFile(readFileSync(fd), entry.name);
+      const { vars, body } = decodeSpoolFile(bytes, entry.name);
       task = { ...vars, spooler_task_name: entry.name };
       if (body !== null) task.body = body;
     } catch (error) {
@@ -264,27 +264,39 @@ function nameHash(name: string): number {
 }
 
 /**
- * Opens and locks a task; -1 when another spooler holds it or has already finished it, or when
- * its time has not come. The time is checked again under the lock: a uWSGI writer sets the
- * mtime (`at`) while it holds the lock, after the scan may have seen the file.
+ * Opens, locks and reads a task; null when another spooler holds it or has already finished
+ * it, or when its time has not come. The time is checked again under the lock: a uWSGI writer
+ * sets the mtime (`at`) while it holds the lock, after the scan may have seen the file.
  */
-function claim(path: string): number {
+function claim(path: string): { fd: number; bytes: Buffer } | null {
   let fd: number;
   try {
     fd = openSync(path, 'r+');
   } catch {
-    return -1; // finished and removed meanwhile
+    return null; // finished and removed meanwhile
   }
   try {
     if (native.tryLockFile(fd)) {
       const stats = fstatSync(fd);
-      if (stats.nlink > 0 && stats.mtimeMs <= Date.now()) return fd;
+      if (stats.nlink > 0 && stats.mtimeMs <= Date.now()) return { fd, bytes: readWhole(fd, stats.size) };
     }
   } catch (error) {
-    log(`spooler: cannot lock ${path}: ${(error as Error).message}`);
+    log(`spooler: cannot claim ${path}: ${(error as Error).message}`);
   }
   closeSync(fd);
-  return -1;
+  return null;
+}
+
+/** The file's `size` bytes (the fstat just done: readFileSync would fstat again). */
+function readWhole(fd: number, size: number): Buffer {
+  const bytes = Buffer.allocUnsafe(size);
+  let length = 0;
+  while (length < size) {
+    const read = readSync(fd, bytes, length, size - length, length);
+    if (read === 0) break;
+    length += read;
+  }
+  return bytes.subarray(0, length);
 }
 
 function isIterator(value: unknown): value is Generator<unknown, unknown, unknown> {

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isTsgiError } from '../../runtime/errors.js';
 import { cacheAreaSize, djb33x, openCacheStore, SharedCache, type CacheOptions } from '../../runtime/shared/cache.js';
 import { createRegion, type Region } from '../../runtime/shared/region.js';
 import { checkValue, fnv1a, spawnChild, type Child } from '../helpers/shared-child.js';
+import { throwsCode } from '../helpers/assertions.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -22,16 +22,6 @@ function makeCache(options: CacheOptions): { region: Region; cache: SharedCache;
   return { region, cache: SharedCache.format(region.area('cache'), options), layout };
 }
 
-function throwsCode(fn: () => unknown, code: string): Error {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(isTsgiError(error), String(error));
-    assert.is((error as { code: string }).code, code, (error as Error).message);
-    return error as Error;
-  }
-  throw new assert.Assertion({ message: `expected ${code}, nothing was thrown`, generated: false, operator: 'throws', expects: code, actual: undefined });
-}
 
 test('djb33x is uWSGI\'s hash, signed char included (values from its C code)', () => {
   const cases: Array<[string | Buffer, number]> = [

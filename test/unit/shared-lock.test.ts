@@ -6,24 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isTsgiError } from '../../runtime/errors.js';
 import { native } from '../../runtime/native.js';
 import { SharedLock, WAIT_MS } from '../../runtime/shared/lock.js';
 import { AREA_ALIGN, createRegion, mapRegion, regionSize } from '../../runtime/shared/region.js';
 import { spawnChild } from '../helpers/shared-child.js';
+import { throwsCode } from '../helpers/assertions.js';
 
 const LAYOUT = { scoreboard: 1000, locks: 4096, signals: 0, tail: 10 };
 
-function throwsCode(fn: () => unknown, code: string): Error {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(isTsgiError(error), String(error));
-    assert.is((error as { code: string }).code, code, (error as Error).message);
-    return error as Error;
-  }
-  throw new Error(`expected ${code}, nothing was thrown`);
-}
 
 /** Process state letter from /proc (R, S, Z, …), '' once the process is gone. */
 function procState(pid: number): string {

@@ -4,10 +4,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isTsgiError } from '../../runtime/errors.js';
 import { queueAreaSize, SharedQueue, type QueueOptions } from '../../runtime/shared/queue.js';
 import { createRegion, type Region } from '../../runtime/shared/region.js';
 import { checkValue, spawnChild } from '../helpers/shared-child.js';
+import { throwsCode } from '../helpers/assertions.js';
 
 function makeQueue(options: QueueOptions): { region: Region; queue: SharedQueue; layout: { queue: number } } {
   const layout = { queue: queueAreaSize(options) };
@@ -18,16 +18,6 @@ function makeQueue(options: QueueOptions): { region: Region; queue: SharedQueue;
 const text = (value: Buffer | null) => (value === null ? null : value.toString());
 const texts = (values: Array<Buffer | null>) => values.map(text);
 
-function throwsCode(fn: () => unknown, code: string): void {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(isTsgiError(error), String(error));
-    assert.is((error as { code: string }).code, code, (error as Error).message);
-    return;
-  }
-  throw new Error(`expected ${code}, nothing was thrown`);
-}
 
 test('push + pull is FIFO; pull on an empty slot returns null and does not move pull_pos', () => {
   const { queue, region } = makeQueue({ slots: 4, blocksize: 1024 });
