@@ -36,5 +36,7 @@ export async function runWorkerProcess(): Promise<void> {
   });
   process.on('disconnect', stop); // the master is gone: nobody will ever tell us to stop
   process.on('SIGTERM', stop);
+  // A master that died while this worker booted disconnected before the listener existed.
+  if (!process.connected) return stop();
   process.send!({ act: 'ready' } satisfies WorkerMessage);
 }

@@ -71,6 +71,8 @@ export async function runSpoolerProcess(): Promise<void> {
   });
   process.on('disconnect', () => stop());
   process.on('SIGTERM', () => stop());
+  // A master that died while this spooler booted disconnected before the listener existed.
+  if (!process.connected) return stop();
   log(`spooler ready (pid ${process.pid}) on ${dir}: ${options['spooler-async']} task(s) at once, rescan every ${options['spooler-frequency']} s`);
   spooler.start();
   toMaster({ act: 'ready' });

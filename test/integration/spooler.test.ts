@@ -172,7 +172,9 @@ test('a whole instance killed mid-task: after a restart the task runs', async ()
     await spool(first, [{ id: 'restart1', mode: 'slow-once' }]);
     assert.ok(await until(() => eventsOf(first, 'restart1').length === 1));
   } finally {
-    // The master, the worker and the spooler all die at once: nothing is told to stop.
+    // The master, the worker and the spooler all die at once: nothing is told to stop. The
+    // master is frozen first, so it cannot respawn a child between the two kills.
+    process.kill(first.server.pid, 'SIGSTOP');
     spawnSync('pkill', ['-KILL', '-P', String(first.server.pid)]);
     process.kill(first.server.pid, 'SIGKILL');
     await first.server.exited;
