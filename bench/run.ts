@@ -653,6 +653,7 @@ const behindNginx = (upstream: (tag: string) => Promise<{ proc: Proc; port: numb
 const CONFIGS: Config[] = [
   // hello, keep-alive
   syncConfig('ka_tsgi1', 'keepalive', 'tsgi --http-socket, 1 worker (single process)', `${TSGI_CMD} --http-socket 127.0.0.1:P --chdir bench/apps --module hello_tsgi --disable-logging`, false, tsgiHttp([])),
+  syncConfig('ka_tsgi1_v8', 'keepalive', "tsgi --http-socket, 1 worker, --max-semi-space 0 (V8's own nursery sizing)", `${TSGI_CMD} --http-socket 127.0.0.1:P --chdir bench/apps --module hello_tsgi --disable-logging --max-semi-space 0`, false, tsgiHttp(['--max-semi-space', '0'])),
   syncConfig('ka_node', 'keepalive', 'node:http, 1 process', 'PORT=P node bench/apps/hello_http.cjs', false, nodeHttp('hello_http.cjs')),
   { ...syncConfig('ka_tsgi2', 'keepalive', 'tsgi --http-socket --master --processes 2', `${TSGI_CMD} --http-socket 127.0.0.1:P --chdir bench/apps --module hello_tsgi --disable-logging --master --processes 2`, false, tsgiHttp(['--master', '--processes', '2'])), showConnSplit: true },
   { ...syncConfig('ka_cluster2', 'keepalive', 'node:cluster, 2 workers', 'PORT=P WORKERS=2 node bench/apps/hello_cluster.cjs', false, nodeHttp('hello_cluster.cjs', { WORKERS: '2' })), showConnSplit: true },
@@ -676,6 +677,13 @@ const CONFIGS: Config[] = [
       return { url: U(port), rssPid: proc.pid, procs: [proc] };
     }),
   longpollConfig('lp_node', 'node:http + setTimeout(1000), 1 process', 'PORT=P node bench/apps/sleep_http.cjs', LP_CONNS, nodeHttp('sleep_http.cjs')),
+  longpollConfig('lp_tsgi_v8', `tsgi --async ${LP_CONNS} --max-semi-space 0 (V8's own nursery sizing)`, `${TSGI_CMD} --http-socket 127.0.0.1:P --chdir bench/apps --module longpoll --disable-logging --async ${LP_CONNS} --max-semi-space 0`, LP_CONNS,
+    async (tag) => {
+      const { proc, port } = await launchTsgi(tag, 'http', 'longpoll', ['--async', String(LP_CONNS), '--max-semi-space', '0']);
+      return { url: U(port), rssPid: proc.pid, procs: [proc] };
+    }),
+  longpollConfig('lp_node_semi1', 'node:http + setTimeout(1000), NODE_OPTIONS=--max-semi-space-size=1', 'NODE_OPTIONS=--max-semi-space-size=1 PORT=P node bench/apps/sleep_http.cjs', LP_CONNS,
+    nodeHttp('sleep_http.cjs', { NODE_OPTIONS: '--max-semi-space-size=1' })),
   longpollConfig('lp_tsgi_big', `tsgi --async ${BIG.conns} --listen 4096, 1 worker`, `${TSGI_CMD} --http-socket 127.0.0.1:P --chdir bench/apps --module longpoll --disable-logging --async ${BIG.conns} --listen 4096`, BIG.conns,
     async (tag) => {
       const { proc, port } = await launchTsgi(tag, 'http', 'longpoll', ['--async', String(BIG.conns), '--listen', '4096']);
@@ -707,6 +715,7 @@ interface Comparison {
 const COMPARISONS: Comparison[] = [
   { group: 'keepalive', subject: 'ka_tsgi1', reference: 'ka_node', metric: 'rps', target: 0.9 },
   { group: 'keepalive', subject: 'ka_tsgi2', reference: 'ka_cluster2', metric: 'rps', target: 1.0 },
+  { group: 'keepalive', subject: 'ka_tsgi1', reference: 'ka_tsgi1_v8', metric: 'rps' },
   { group: 'close', subject: 'close_tsgi2', reference: 'close_cluster2', metric: 'rps', target: 1.5 },
   { group: 'close', subject: 'close_tsgi1', reference: 'close_node', metric: 'rps' },
   { group: 'nginx', subject: 'ng_tsgi', reference: 'ng_node', metric: 'rps', target: 1.5 },
@@ -715,6 +724,9 @@ const COMPARISONS: Comparison[] = [
   { group: 'nginx', subject: 'ng_tsgi64', reference: 'ng_uwsgi', metric: 'rps', target: 1.0, kind: 'goal' },
   { group: 'longpoll', subject: 'lp_tsgi', reference: 'lp_node', metric: 'rss', target: 0.75 },
   { group: 'longpoll', subject: 'lp_tsgi', reference: 'lp_node', metric: 'rps' },
+  // Where the RSS ratio comes from: each side with the other's nursery sizing.
+  { group: 'longpoll', subject: 'lp_tsgi_v8', reference: 'lp_node', metric: 'rss' },
+  { group: 'longpoll', subject: 'lp_tsgi', reference: 'lp_node_semi1', metric: 'rss' },
   { group: 'longpoll', subject: 'lp_tsgi_big', reference: 'lp_node_big', metric: 'rss' },
   { group: 'longpoll', subject: 'lp_tsgi_big_ramp', reference: 'lp_node_big_ramp', metric: 'rss' },
 ];

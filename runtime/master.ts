@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { reportBootError } from './boot-error.js';
 import { EXIT } from './errors.js';
+import { childExecArgv } from './heap.js';
 import { FIRST_SOCKET_FD, workerEnvironment, type MasterMessage, type WorkerMessage } from './ipc.js';
 import { bindSockets, closeSockets, type BoundSocket } from './listeners.js';
 import { flushLog, log, setLogPrefix } from './logger.js';
@@ -137,7 +138,7 @@ export class Master {
   /** Starts a worker, or a spooler process (it inherits no sockets, only the shared region). */
   #spawnChild(role: { workerId: number; spooler?: string }, onReady: () => void): ChildProcess {
     const sockets = role.spooler === undefined ? this.#sockets : [];
-    const child = spawn(process.execPath, [...process.execArgv, MAIN_SCRIPT], {
+    const child = spawn(process.execPath, [...childExecArgv(this.options), MAIN_SCRIPT], {
       env: { ...process.env, ...workerEnvironment({ ...role, masterPid: process.pid, options: this.options, sockets: this.#socketSpecs(sockets) }) },
       stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...sockets.map((socket) => socket.fd), this.#shared.region.fd],
     });

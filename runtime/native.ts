@@ -288,6 +288,11 @@ export interface TsgiNative {
    */
   pidAlive(pid: number): boolean;
   /**
+   * execv(): replaces this process image, keeping its pid, environment and the fds that are not
+   * close-on-exec (stdio). Returns only by throwing (ENOENT, EACCES, …).
+   */
+  exec(path: string, args: string[]): never;
+  /**
    * Takes a non-blocking whole-file write lock on `fd` (an open-file-description fcntl lock,
    * which also conflicts with the classic locks real uWSGI takes), or returns false when someone
    * else holds it. Closing the fd releases it.

@@ -57,6 +57,7 @@ export const OPTION_ROWS: readonly OptionRow[] = [
   { name: 'master', short: 'M', kind: 'flag', section: 'Processes', default: false, help: 'run a master that supervises the workers (respawn, graceful reload on SIGHUP)' },
   { name: 'processes', short: 'p', aliases: ['workers'], kind: 'int', arg: 'N', section: 'Processes', min: 1, max: 1024, default: 1, help: 'number of pre-forked worker processes' },
   { name: 'reload-mercy', aliases: ['worker-reload-mercy'], kind: 'number', arg: 'SECS', section: 'Processes', min: 0, default: 60, help: 'how long a stopping worker may take to finish its requests before it is killed' },
+  { name: 'max-semi-space', kind: 'int', arg: 'MIB', section: 'Processes', min: 0, max: 1024, default: 1, help: "cap V8's young generation (semi-space) at MIB in every process that runs the app (workers, spoolers, a single process); 0: V8 grows it to 16 MiB under load. Raise it for apps that keep MiBs per request" },
   { name: 'pidfile', kind: 'string', arg: 'PATH', section: 'Processes', help: 'write the master pid to PATH (removed at shutdown)' },
   { name: 'async', kind: 'int', arg: 'N', section: 'Green runtime', min: 1, max: 1_000_000, default: 1, help: 'cores (request slots) per worker; each request runs as a green thread' },
   { name: 'ugreen', kind: 'flag', section: 'Green runtime', default: false, help: 'select the generator green-thread engine (the only one; accepted for uWSGI compatibility)' },
@@ -110,6 +111,7 @@ export interface Options {
   'master': boolean;
   'processes': number;
   'reload-mercy': number;
+  'max-semi-space': number;
   'pidfile'?: string;
   'async': number;
   'ugreen': boolean;

@@ -84,7 +84,14 @@ export async function startTsgi(args: string[], opts: { cwd?: string; ready?: Re
     },
   };
   const ready = opts.ready === undefined ? /ready \(pid/ : opts.ready;
-  if (ready) await server.waitFor(ready, opts.timeoutMs);
+  if (ready) {
+    try {
+      await server.waitFor(ready, opts.timeoutMs);
+    } catch (error) {
+      child.kill('SIGKILL'); // a server that never got ready must not outlive the test
+      throw error;
+    }
+  }
   return server;
 }
 
