@@ -1301,6 +1301,7 @@ struct tsgi_conn_server {
   int listen_fd;
   int handles_open;             /* uv handles (server's and connections') not yet closed */
   bool started, paused, closed, listening, backing_off, strong;
+  bool in_accept_loop;           /* on_listen_event is running: the poll is updated at its end */
   bool handles_released;        /* pending_timer and keepalive are closing or closed */
   bool finalized;               /* no JS object owns the struct any more */
   char scratch[CONN_READ_SIZE];
@@ -1712,9 +1713,14 @@ static bool server_accepting(const tsgi_conn_server* server) {
   return server->started && !server->paused && !server->closed && !server->backing_off;
 }
 
+/*
+ * Inside the accept loop a pause (all cores busy) and the resume that follows it are deferred to
+ * the loop's end: libuv registers a restarted watcher only at the next epoll_wait, so stopping
+ * and restarting it per connection cost two failing EPOLL_CTL_DELs per request.
+ */
 static int server_update_listen(tsgi_conn_server* server) {
   bool wanted = server_accepting(server);
-  if (server->closed || wanted == server->listening) return 0;
+  if (server->closed || server->in_accept_loop || wanted == server->listening) return 0;
   int err = wanted ? uv_poll_start(&server->listen, UV_READABLE, on_listen_event)
                    : uv_poll_stop(&server->listen);
   if (err == 0) server->listening = wanted;
@@ -1747,6 +1753,7 @@ static void on_listen_event(uv_poll_t* handle, int status, int events) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(server->env, &scope) != napi_ok) return;
   /* server_accepting() is re-checked after each connection: its onData may pause or close. */
+  server->in_accept_loop = true;
   for (int i = 0; i < CONN_ACCEPT_BATCH && server_accepting(server); i++) {
     int fd = accept4(server->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
@@ -1760,6 +1767,8 @@ static void on_listen_event(uv_poll_t* handle, int status, int events) {
       break; /* EAGAIN: the backlog is empty, or another worker won the race */
     }
   }
+  server->in_accept_loop = false;
+  if (server_update_listen(server) != 0) server_back_off(server);
   napi_close_handle_scope(server->env, scope);
 }
 
