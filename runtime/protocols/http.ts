@@ -415,8 +415,22 @@ function remoteOf(connection: HttpConnection): { address: string; port: string }
   return (connection.remote = remote);
 }
 
-function httpEnviron(connection: HttpConnection, method: string, url: string, major: number, minor: number, raw: string[]): Environ {
+/** `http://authority/path?query` (RFC 9112 §3.2.2): what a client sends a proxy, and a server must accept. */
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)/i;
+
+function httpEnviron(connection: HttpConnection, method: string, target: string, major: number, minor: number, raw: string[]): Environ {
   const env = new Environ();
+  let url = target;
+  let authority: string | undefined;
+  if (target.charCodeAt(0) !== 0x2f /* '/' */) {
+    const absolute = ABSOLUTE_FORM.exec(target);
+    if (absolute !== null) {
+      // The app sees the origin form, as nginx passes it in $request_uri.
+      authority = absolute[1];
+      url = target.slice(absolute[0].length);
+      if (url.charCodeAt(0) !== 0x2f) url = `/${url}`;
+    }
+  }
   const query = url.indexOf('?');
   const remote = remoteOf(connection);
   env.REQUEST_METHOD = method;
@@ -432,6 +446,8 @@ function httpEnviron(connection: HttpConnection, method: string, url: string, ma
     const previous = env[name];
     env[name] = previous === undefined ? raw[i + 1] : `${previous as string}${name === 'HTTP_COOKIE' ? '; ' : ', '}${raw[i + 1]}`;
   }
+  // The target's authority overrides Host (RFC 9112 §3.2.2); a missing Host still gets its 400.
+  if (authority !== undefined && env.HTTP_HOST !== undefined) env.HTTP_HOST = authority;
   const host = env.HTTP_HOST as string | undefined;
   const colon = host === undefined ? -1 : host.lastIndexOf(':');
   env.SERVER_NAME = host === undefined ? '' : colon > 0 && !host.endsWith(']') ? host.slice(0, colon) : host;

@@ -859,6 +859,25 @@ test('graceful stop (SIGTERM): an idle keep-alive connection closes at once, a r
   }
 });
 
+test('an absolute-form target (as sent to a proxy) reaches the app in origin form, its authority as Host', async () => {
+  await withConn(async (conn) => {
+    await conn.write('GET http://example.test:8080/env?a=1 HTTP/1.1\r\nHost: other.test\r\n\r\n');
+    const env = JSON.parse((await conn.response()).body.toString()) as Record<string, string>;
+    assert.is(env.REQUEST_URI, '/env?a=1');
+    assert.is(env.PATH_INFO, '/env');
+    assert.is(env.QUERY_STRING, 'a=1');
+    assert.is(env.HTTP_HOST, 'example.test:8080', 'the authority wins over Host');
+    assert.is(env.SERVER_NAME, 'example.test');
+    await conn.write('GET HTTPS://example.test?b=2 HTTP/1.1\r\nHost: example.test\r\n\r\n');
+    const bare = await conn.response();
+    assert.is(bare.body.toString(), 'no such route: /?b=2\n', 'an empty path is /');
+  });
+  await withConn(async (conn) => {
+    await conn.write('GET http://example.test/env HTTP/1.1\r\n\r\n');
+    assert.is((await conn.response()).status, 400, 'HTTP/1.1 still needs Host');
+  });
+});
+
 test('REMOTE_ADDR/REMOTE_PORT are the client, SERVER_PORT the listener; over a unix socket they are empty', async () => {
   await withConn(async (conn) => {
     await conn.write(get('/env'));
