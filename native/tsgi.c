@@ -816,7 +816,8 @@ static napi_value pid_alive(napi_env env, napi_callback_info info) {
 
 /*
  * exec(path, args): replaces this process image with execv(), keeping its pid, environment and
- * stdio (every other fd of Node's is close-on-exec). It returns only by throwing. A single tsgi process uses it once at start to take V8 flags that only apply then.
+ * stdio (every other fd of Node's is close-on-exec). It returns only by throwing. A single tsgi
+ * process uses it once at start, to take V8 flags that only apply then.
  */
 static napi_value exec_program(napi_env env, napi_callback_info info) {
   size_t argc = 2;

@@ -8,7 +8,7 @@
  * V8 takes the cap only at start: workers and spoolers get node's flag when the master spawns
  * them, and a single process restarts itself once, in place, with the options already parsed.
  */
-import { flushLog } from './logger.js';
+import { flushLog, log } from './logger.js';
 import { native } from './native.js';
 import type { Options } from './options.js';
 
@@ -40,7 +40,12 @@ export function restartWithNurseryCap(options: Options): void {
   if (flags.length === 0) return;
   flushLog();
   process.env[RESTART_OPTIONS] = JSON.stringify(options);
-  native.exec(process.execPath, [process.argv0, ...process.execArgv, ...flags, ...process.argv.slice(1)]);
+  try {
+    native.exec(process.execPath, [process.argv0, ...process.execArgv, ...flags, ...process.argv.slice(1)]);
+  } catch (error) {
+    delete process.env[RESTART_OPTIONS];
+    log(`cannot restart with ${flags.join(' ')} (${(error as Error).message}): serving with V8's own nursery sizing`);
+  }
 }
 
 /** The options a restarted single process was given by its previous image, if it is one. */

@@ -288,8 +288,8 @@ export interface TsgiNative {
    */
   pidAlive(pid: number): boolean;
   /**
-   * execv(): replaces this process image, keeping its pid, environment and the fds that are not
-   * close-on-exec (stdio). Returns only by throwing (ENOENT, EACCES, …).
+   * execv(): replaces this process image, keeping its pid, environment and stdio (which it
+   * makes blocking and inheritable again, as libuv found them). Returns only by throwing.
    */
   exec(path: string, args: string[]): never;
   /**
