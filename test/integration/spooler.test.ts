@@ -115,8 +115,8 @@ test('`at` holds a task until that unix time', async () => {
   assert.ok(Date.now() / 1000 >= at);
 });
 
-test('priority: numbered subdirectories run first, lowest first; bad priorities are refused', async () => {
-  const instance = await start(['--spooler-async', '1']);
+test('priority: numbered subdirectories run first, lowest first (uWSGI\'s --spooler-ordered is accepted); bad priorities are refused', async () => {
+  const instance = await start(['--spooler-async', '1', '--spooler-ordered']);
   try {
     const paths = await spool(instance, [{ id: 'none', mode: 'ok' }, { id: 'p5', mode: 'ok', priority: 5 }, { id: 'p10', mode: 'ok', priority: 10 }, { id: 'p1', mode: 'ok', priority: '1' }]);
     assert.ok(paths[1]!.startsWith(`${instance.dir}/5/uwsgi_spoolfile_on_`), paths[1]);
