@@ -70,7 +70,11 @@ export class Master {
 
   constructor(readonly options: Options) {
     this.#spoolers = new SpoolerPool(options, {
-      spawn: (id, dir, onReady) => this.#spawnChild({ workerId: id, spooler: dir }, onReady),
+      spawn: (id, dir, onReady) => {
+        const child = this.#spawnChild({ workerId: id, spooler: dir }, onReady);
+        this.#shared.spoolers?.spawned(id, child.pid ?? 0);
+        return child;
+      },
       exited: (pid) => {
         this.#childGone(pid);
         if (this.#stopping) this.#finishShutdownIfDone();

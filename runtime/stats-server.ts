@@ -33,6 +33,7 @@ export function statsDocument(options: Options, shared: SharedState, sockets: re
         full: cache.full, last_modified_at: 0,
       }],
     } : {}),
+    ...(shared.spoolers ? { spoolers: shared.spoolers.readAll() } : {}),
     sockets: sockets.map((socket) => ({ name: socket.name, proto: socket.protocol, queue: 0, max_queue: options.listen, shared: 0, can_offload: 0 })),
     workers: shared.scoreboard.readAll().map((worker) => ({
       id: worker.id, pid: worker.pid, accepting: worker.accepting, requests: worker.requests, delta_requests: worker.delta_requests,

@@ -7,11 +7,14 @@ import { attachCacheStore, cacheAreaSize, openCacheStore, SharedCache, type Cach
 import { queueAreaSize, SharedQueue, type QueueOptions } from './queue.js';
 import { createRegion, mapRegion, type Region, type RegionLayout } from './region.js';
 import { Scoreboard, scoreboardSize } from './scoreboard.js';
+import { SpoolerBoard, spoolerBoardSize } from './spooler-board.js';
 import { log } from '../logger.js';
 
 export interface SharedState {
   region: Region;
   scoreboard: Scoreboard;
+  /** Null without --spooler. */
+  spoolers: SpoolerBoard | null;
   cache: SharedCache | null;
   queue: SharedQueue | null;
 }
@@ -31,9 +34,14 @@ function layout(options: Options): RegionLayout {
   const queue = queueOptions(options);
   return {
     scoreboard: scoreboardSize(options.processes),
+    spoolers: spoolerBoardSize(options.spooler.length * options['spooler-processes']),
     cache: cache && options['cache-store'] === undefined ? cacheAreaSize(cache) : 0,
     queue: queue ? queueAreaSize(queue) : 0,
   };
+}
+
+function spoolerBoard(region: Region, options: Options): SpoolerBoard | null {
+  return options.spooler.length === 0 ? null : new SpoolerBoard(region.area('spoolers'), options.spooler, options['spooler-processes']);
 }
 
 /** Master (or single process): creates and formats everything. */
@@ -44,6 +52,7 @@ export function createSharedState(options: Options): SharedState {
   return {
     region,
     scoreboard: new Scoreboard(region.area('scoreboard'), options.processes),
+    spoolers: spoolerBoard(region, options),
     cache: cache === null ? null : options['cache-store'] !== undefined ? openCacheStore(options['cache-store'], cache) : SharedCache.format(region.area('cache'), cache),
     queue: queue === null ? null : SharedQueue.format(region.area('queue'), queue),
   };
@@ -57,6 +66,7 @@ export function attachSharedState(fd: number, options: Options): SharedState {
   return {
     region,
     scoreboard: new Scoreboard(region.area('scoreboard'), options.processes),
+    spoolers: spoolerBoard(region, options),
     cache: cache === null ? null : options['cache-store'] !== undefined ? attachCacheStore(options['cache-store'], cache) : SharedCache.attach(region.area('cache'), cache),
     queue: queue === null ? null : SharedQueue.attach(region.area('queue'), queue),
   };

@@ -12,7 +12,7 @@ import { EXIT } from '../errors.js';
 import { FIRST_SOCKET_FD, takeWorkerEnvironment, type MasterMessage, type WorkerMessage } from '../ipc.js';
 import { flushLog, log, setLogPrefix } from '../logger.js';
 import { SignalRunner } from '../signal-runner.js';
-import { attachSharedState } from '../shared/state.js';
+import { attachSharedState, type SharedState } from '../shared/state.js';
 import { SpoolerHarakiri } from './harakiri.js';
 import { Spooler } from './spooler.js';
 
@@ -36,6 +36,12 @@ export async function runSpoolerProcess(): Promise<void> {
     stopping = true;
     void spooler.stop(options['reload-mercy']).then(() => exit(code));
   };
+  let shared: SharedState;
+  try {
+    shared = attachSharedState(FIRST_SOCKET_FD, options);
+  } catch (error) {
+    return exit(reportBootError(error, `spooler ${spec.workerId}`));
+  }
   const spooler = new Spooler({
     dir,
     frequency: options['spooler-frequency'],
@@ -46,6 +52,7 @@ export async function runSpoolerProcess(): Promise<void> {
     handler: () => uwsgi.spooler,
     onRecycle: () => stop(EXIT.SPOOLER_RECYCLE),
     harakiri: options['spooler-harakiri'] > 0 ? new SpoolerHarakiri(options['spooler-async'], options['spooler-harakiri'], `[spooler ${spec.workerId}]`) : null,
+    stats: shared.spoolers?.slot(spec.workerId) ?? null,
   });
   const signals = new SignalRunner();
   try {
@@ -57,7 +64,7 @@ export async function runSpoolerProcess(): Promise<void> {
       scheduler: spooler.scheduler,
       signals,
       toMaster,
-      shared: attachSharedState(FIRST_SOCKET_FD, options),
+      shared,
       spooler: dir,
     });
     await loadApp(options);

@@ -15,6 +15,7 @@ import { log, logError } from '../logger.js';
 import { native } from '../native.js';
 import { listTasks, type TaskEntry } from './scan.js';
 import type { SpoolerHarakiri } from './harakiri.js';
+import type { SpoolerSlot } from '../shared/spooler-board.js';
 import { decodeSpoolFile } from './spool-file.js';
 
 /** The handler's answers, as uWSGI's constants. Anything else, or a throw, means retry. */
@@ -45,6 +46,8 @@ export interface SpoolerInit {
   onRecycle: () => void;
   /** Watches how long each task runs (--spooler-harakiri), or null. */
   harakiri: SpoolerHarakiri | null;
+  /** This process's counters for the stats server, or null. */
+  stats: SpoolerSlot | null;
 }
 
 class TaskThread extends GreenThread {
@@ -167,6 +170,7 @@ export class Spooler {
     thread.handler = handler as SpoolerHandler;
     thread.outcome = undefined;
     this.#running.add(entry.path);
+    this.init.stats?.setRunning(this.#running.size);
     this.init.harakiri?.started(thread.index);
     thread.start(runHandler as never, thread, task);
   }
@@ -188,6 +192,7 @@ export class Spooler {
     } else if (outcome !== SPOOL_RETRY) {
       this.#reportOnce(entry.name, `spooler: task ${entry.name}: the handler returned ${String(outcome)}, not uwsgi.SPOOL_OK: kept for a retry`);
     }
+    this.init.stats?.countTask();
     this.#release(thread);
     if (this.init.maxTasks > 0 && ++this.#completed >= this.init.maxTasks) {
       this.#stopping = true;
@@ -215,6 +220,7 @@ export class Spooler {
     this.init.harakiri?.finished(thread.index);
     closeSync(thread.fd);
     this.#running.delete(thread.entry!.path);
+    this.init.stats?.setRunning(this.#running.size);
     thread.entry = null;
     thread.fd = -1;
     thread.handler = null;

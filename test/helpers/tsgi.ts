@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,4 +125,12 @@ export function httpGet(target: { port: number; host?: string } | { socketPath: 
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The stats server's JSON document (`--stats 127.0.0.1:PORT`). */
+export function readStats(port: number): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    connect(port, '127.0.0.1').on('data', (chunk) => (text += chunk)).on('end', () => resolve(JSON.parse(text) as Record<string, unknown>)).on('error', reject);
+  });
 }

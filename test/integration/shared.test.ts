@@ -3,11 +3,10 @@
  * stats in uwsgi.workers() and the stats server, cache expiry, --cache-store across restarts,
  * the queue shared by the workers, and uwsgi.reload().
  */
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, freePort, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, freePort, httpGet, readStats, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
 
 const port = freePort();
 const statsPort = freePort();
@@ -77,11 +76,7 @@ test('workers(), total_requests() and the stats server report live figures', asy
     assert.ok((worker.tx as number) > 0);
   }
   await sleep(1100); // the master refreshes rss once a second
-  const stats = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    connect(statsPort, '127.0.0.1').on('data', (c) => (text += c)).on('end', () => resolve(text)).on('error', reject);
-  });
-  const document = JSON.parse(stats) as { version: string; workers: Array<Record<string, number>>; caches: Array<Record<string, number>> };
+  const document = await readStats(statsPort) as { version: string; workers: Array<Record<string, number>>; caches: Array<Record<string, number>> };
   assert.ok(document.version);
   assert.is(document.workers.length, 2);
   assert.ok(document.workers.every((worker) => worker.rss > 0 && worker.requests > 0));

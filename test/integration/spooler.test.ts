@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { APPS, FIXTURE_APPS, freePort, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { APPS, FIXTURE_APPS, freePort, httpGet, readStats, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
 import { uwsgiRequest } from '../helpers/uwsgi-client.js';
 
 const APP = join(FIXTURE_APPS, 'spooler.js');
@@ -42,8 +42,8 @@ function runs(instance: Instance): string[][] {
 const eventsOf = (instance: Instance, id: string) => runs(instance).filter(([task]) => task === id).map(([, event]) => event);
 const taskFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((name) => name.includes('uwsgi_spoolfile_on_')) : []);
 
-async function until(check: () => boolean, ms = 5000): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await sleep(20)) if (check()) return true;
+async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(20)) if (await check()) return true;
   return check();
 }
 
@@ -125,6 +125,28 @@ test('priority: numbered subdirectories run first, lowest first (uWSGI\'s --spoo
     const bad = await httpGet({ port: instance.port }, `/spool?tasks=${encodeURIComponent(JSON.stringify([{ priority: 'high' }]))}`);
     assert.is(bad.status, 500);
     assert.match(bad.body, /^TSGI_ERR_SPOOL_ARGS: .*priority must be a non-negative integer/);
+  } finally {
+    await instance.server.stop();
+  }
+});
+
+test('--stats lists each spooler process: directory, pid, tasks run, respawns, tasks running', async () => {
+  const statsPort = freePort();
+  const instance = await start(['--stats', `127.0.0.1:${statsPort}`]);
+  const spoolers = async () => (await readStats(statsPort)).spoolers as Array<{ dir: string; pid: number; tasks: number; respawns: number; running: number }>;
+  try {
+    await spool(instance, [{ id: 'st1', mode: 'ok' }, { id: 'st2', mode: 'retry-once' }, { id: 'st3', mode: 'ok' }]);
+    assert.ok(await until(() => taskFiles(instance.dir).length === 0), instance.server.log());
+    await sleep(100);
+    const [first] = await spoolers();
+    assert.ok(first!.pid > 0);
+    // Every answer counts, a retry too: st2 ran twice.
+    assert.equal({ ...first, pid: 0 }, { dir: instance.dir, pid: 0, tasks: 4, respawns: 0, running: 0 });
+    process.kill(first!.pid, 'SIGKILL');
+    assert.ok(await until(async () => (await spoolers())[0]!.respawns === 1), instance.server.log());
+    const [respawned] = await spoolers();
+    assert.is.not(respawned!.pid, first!.pid);
+    assert.is(respawned!.tasks, 4, 'the slot keeps what its earlier process ran');
   } finally {
     await instance.server.stop();
   }
