@@ -153,6 +153,8 @@ function cgiFcgi(connectTo: string, env: Record<string, string>, body = Buffer.a
       clearTimeout(timer);
       resolve({ code, stdout: Buffer.concat(stdout), stderr });
     });
+    // cgi-fcgi may be done (a GET) and gone before its stdin is closed: EPIPE then is no failure.
+    child.stdin.on('error', () => {});
     child.stdin.end(body);
   });
 }
