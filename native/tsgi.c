@@ -28,6 +28,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -300,14 +301,15 @@ static napi_value int_value(napi_env env, int value) {
   return result;
 }
 
-/* listenTcp(host, port, backlog) → fd */
+/* listenTcp(host, port, backlog, deferAcceptSeconds) → fd */
 static napi_value listen_tcp(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int64_t port, backlog;
+  int64_t port, backlog, defer_seconds = 0;
   if (!get_int(env, argv[1], "port", 0, 65535, &port) ||
-      !get_int(env, argv[2], "backlog", 0, INT32_MAX, &backlog)) {
+      !get_int(env, argv[2], "backlog", 0, INT32_MAX, &backlog) ||
+      (argc >= 4 && !get_int(env, argv[3], "deferAcceptSeconds", 0, 3600, &defer_seconds))) {
     return NULL;
   }
   struct sockaddr_storage address;
@@ -317,7 +319,18 @@ static napi_value listen_tcp(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int fd = bind_and_listen(env, (struct sockaddr*)&address, length, (int)backlog, display);
-  return fd < 0 ? NULL : int_value(env, fd);
+  if (fd < 0) return NULL;
+  /* Deferred accept (uWSGI's default): the kernel queues a connection for accept only once its
+   * first bytes are in, so a worker never wakes for a connection it cannot read yet (nginx
+   * connects, then writes: without this, every request costs a failed read and an epoll
+   * registration round trip). A connection that stays silent is still accepted after about
+   * that many seconds. */
+  int seconds = (int)defer_seconds;
+  if (seconds > 0 && setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) != 0) {
+    close_and_throw(env, fd, "setsockopt(TCP_DEFER_ACCEPT)", display);
+    return NULL;
+  }
+  return int_value(env, fd);
 }
 
 /* listenUnix(path, backlog) → fd; `path` holds the raw sun_path bytes. */

@@ -59,10 +59,15 @@ function removeStaleSocket(path: string): void {
   throw Object.assign(new Error(`${path} is in use by a running server`), { code: 'EADDRINUSE' });
 }
 
-async function bindOne(address: SocketAddress, backlog: number): Promise<{ fd: number; name: string }> {
+/** uWSGI defers accept for as long as --socket-timeout, then accepts a silent connection anyway. */
+function deferAcceptSeconds(options: Options): number {
+  return options['no-defer-accept'] ? 0 : Math.ceil(options['socket-timeout']);
+}
+
+async function bindOne(address: SocketAddress, backlog: number, deferSeconds: number): Promise<{ fd: number; name: string }> {
   switch (address.kind) {
     case 'tcp': {
-      const fd = native.listenTcp(await numericHost(address.host), address.port, backlog);
+      const fd = native.listenTcp(await numericHost(address.host), address.port, backlog, deferSeconds);
       const local = native.localAddress(fd);
       const port = 'port' in local ? local.port : address.port;
       return { fd, name: address.port === 0 ? `${address.host || '0.0.0.0'}:${port}` : address.text };
@@ -84,7 +89,7 @@ export async function bindSockets(options: Options): Promise<BoundSocket[]> {
   for (const { text, protocol } of configuredSockets(options)) {
     const address = parseAddress(text);
     try {
-      const { fd, name } = await bindOne(address, backlog);
+      const { fd, name } = await bindOne(address, backlog, deferAcceptSeconds(options));
       bound.push({ address, protocol, fd, name });
       log(`${protocol} socket ${bound.length - 1} bound to ${name} (fd ${fd})`);
     } catch (error) {

@@ -214,8 +214,10 @@ export interface TsgiNative {
    * fd without watching it: the master binds and workers inherit the fd. `host` is a numeric
    * address (no DNS: the master must not block on a resolver); `''` means 0.0.0.0, a `:` means
    * IPv6, `[v6]` brackets are accepted. Port 0 lets the kernel choose (see localAddress).
+   * `deferAcceptSeconds` > 0 sets TCP_DEFER_ACCEPT: a connection is accepted once it has sent
+   * bytes, or after about that many seconds of silence.
    */
-  listenTcp(host: string, port: number, backlog: number): number;
+  listenTcp(host: string, port: number, backlog: number, deferAcceptSeconds?: number): number;
   /**
    * Creates a listening unix socket. `path` is the raw sun_path and the address length is
    * exactly `offsetof(sun_path) + path.length`: uWSGI's `@name` is `\0name\0` (see

@@ -2,6 +2,7 @@
  * Each protocol on each socket kind, the HTTP/1.1 features node:http gives us, and malformed
  * input: a bad packet closes that connection only, with one log line.
  */
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -154,7 +155,7 @@ test('garbage on an HTTP socket gets a 400 and a log line; the worker carries on
 
 test('uwsgi: a connection whose bytes arrive while every core is busy waits, whole, for a core', async () => {
   const port = freePort();
-  const single = await startTsgi(['--socket', `127.0.0.1:${port}`, '--module', 'green', '--async', '1'], { cwd: FIXTURE_APPS });
+  const single = await startTsgi(['--socket', `127.0.0.1:${port}`, '--module', 'green', '--async', '1', '--no-defer-accept'], { cwd: FIXTURE_APPS });
   try {
     // Accepted while idle (no bytes yet, so no core taken)…
     const waiting = connect(port, '127.0.0.1');
@@ -176,6 +177,45 @@ test('uwsgi: a connection whose bytes arrive while every core is busy waits, who
     assert.is(parseRawHttpResponse(Buffer.concat(reply)).body.toString(), 'xyz\n');
   } finally {
     await single.stop();
+  }
+});
+
+/** The kernel's state of the server side of the connection from `clientPort` to `serverPort`. */
+function serverSideState(serverPort: number, clientPort: number): string | undefined {
+  const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, '0');
+  const states: Record<string, string> = { '01': 'ESTABLISHED', '03': 'SYN_RECV' };
+  for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n')) {
+    const [, local, remote, state] = line.trim().split(/\s+/);
+    if (local?.endsWith(`:${hex(serverPort)}`) && remote?.endsWith(`:${hex(clientPort)}`)) return states[state!] ?? state;
+  }
+  return undefined;
+}
+
+async function silentClient(port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return socket;
+}
+
+test('TCP sockets defer accept as uWSGI does; --no-defer-accept accepts at once', async () => {
+  const deferred = await silentClient(uwsgiPort);
+  assert.is(serverSideState(uwsgiPort, deferred.localPort!), 'SYN_RECV', 'a client that has sent nothing is not handed to a worker');
+  const reply: Buffer[] = [];
+  deferred.on('data', (chunk: Buffer) => reply.push(chunk));
+  const closed = new Promise((resolve) => deferred.on('close', resolve));
+  deferred.write(encodeUwsgiPacket(nginxLikeVars('GET', '/array')));
+  await closed;
+  assert.is(parseRawHttpResponse(Buffer.concat(reply)).body.toString(), 'xyz\n', 'its request is served once it speaks');
+
+  const port = freePort();
+  const eager = await startTsgi(['--socket', `127.0.0.1:${port}`, '--module', 'green', '--no-defer-accept'], { cwd: FIXTURE_APPS });
+  try {
+    const client = await silentClient(port);
+    assert.is(serverSideState(port, client.localPort!), 'ESTABLISHED');
+    client.destroy();
+  } finally {
+    await eager.stop();
   }
 });
 
