@@ -565,6 +565,23 @@ async function launchUwsgiSocket(tag: string): Promise<{ proc: Proc; port: numbe
   return { proc, port };
 }
 
+/** The floor upstream (bench/apps/floor_uwsgi.c), compiled once per bench run. */
+let floorBinary: string | undefined;
+function buildFloorUpstream(): string {
+  if (floorBinary) return floorBinary;
+  const binary = join(RUN_DIR, 'floor_uwsgi');
+  const cc = spawnSync('cc', ['-O2', '-o', binary, join(APPS, 'floor_uwsgi.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cc could not build bench/apps/floor_uwsgi.c (install build-essential): ${cc.stderr || cc.error}`);
+  return (floorBinary = binary);
+}
+
+async function launchFloorUpstream(tag: string): Promise<{ proc: Proc; port: number }> {
+  const port = await allocPort();
+  const proc = new Proc(`${tag}-floor`, [buildFloorUpstream(), String(port)], 'SIGTERM');
+  await waitReady(proc, { kind: 'uwsgi', port });
+  return { proc, port };
+}
+
 function nginxConf(dir: string, listen: number, upstream: number, pass: 'uwsgi' | 'http'): string {
   const location = pass === 'uwsgi'
     ? `include /etc/nginx/uwsgi_params;\n            uwsgi_pass 127.0.0.1:${upstream};`
@@ -670,6 +687,9 @@ const CONFIGS: Config[] = [
     behindNginx((tag) => launchTsgi(tag, 'uwsgi', 'hello_tsgi', ['--async', '64']), 'uwsgi')),
   syncConfig('ng_uwsgi', 'nginx', 'nginx → uwsgi_pass → uWSGI --socket, 1 process', 'uwsgi --plugin python3 --master --disable-logging --listen 1024 --wsgi-file bench/apps/hello.py --socket 127.0.0.1:U --processes 1', false,
     behindNginx(launchUwsgiSocket, 'uwsgi')),
+  // What nginx leaves for any upstream: a blocking C accept loop that answers a fixed hello.
+  syncConfig('ng_floor', 'nginx', 'nginx → uwsgi_pass → floor_uwsgi.c (the cheapest upstream: C, blocking accept, fixed reply)', 'bench/apps/floor_uwsgi U', false,
+    behindNginx(launchFloorUpstream, 'uwsgi')),
   // long-polls: 1 s async sleep per request
   longpollConfig('lp_tsgi', `tsgi --async ${LP_CONNS}, 1 worker, yield uwsgi.async_sleep(1)`, `${TSGI_CMD} --http-socket 127.0.0.1:P --chdir bench/apps --module longpoll --disable-logging --async ${LP_CONNS}`, LP_CONNS,
     async (tag) => {
@@ -722,6 +742,10 @@ const COMPARISONS: Comparison[] = [
   { group: 'nginx', subject: 'ng_tsgi64', reference: 'ng_node', metric: 'rps', target: 1.5 },
   { group: 'nginx', subject: 'ng_tsgi', reference: 'ng_uwsgi', metric: 'rps', target: 1.0, kind: 'goal' },
   { group: 'nginx', subject: 'ng_tsgi64', reference: 'ng_uwsgi', metric: 'rps', target: 1.0, kind: 'goal' },
+  // The ceiling: how far above node any upstream gets behind this nginx, and uWSGI's own ratio.
+  { group: 'nginx', subject: 'ng_floor', reference: 'ng_node', metric: 'rps' },
+  { group: 'nginx', subject: 'ng_uwsgi', reference: 'ng_node', metric: 'rps' },
+  { group: 'nginx', subject: 'ng_tsgi', reference: 'ng_floor', metric: 'rps' },
   { group: 'longpoll', subject: 'lp_tsgi', reference: 'lp_node', metric: 'rss', target: 0.75 },
   { group: 'longpoll', subject: 'lp_tsgi', reference: 'lp_node', metric: 'rps' },
   // Where the RSS ratio comes from: each side with the other's nursery sizing.
