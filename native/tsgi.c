@@ -2027,12 +2027,21 @@ static napi_value conn_server_write(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* end(fd[, data]): `data` is written first, so a whole response costs JS one call. */
 static napi_value conn_server_end(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  tsgi_conn_server* server = server_this(env, info, 1, argv);
+  napi_value argv[2];
+  tsgi_conn_server* server = server_this(env, info, 2, argv);
   if (server == NULL) return NULL;
   tsgi_conn* conn = conn_lookup(env, server, argv[0]);
   if (conn == NULL) return NULL;
+  napi_valuetype data_type;
+  CHECK(napi_typeof(env, argv[1], &data_type));
+  if (data_type != napi_undefined) {
+    const char* data;
+    size_t length;
+    if (!get_buffer(env, argv[1], "data", &data, &length)) return NULL;
+    conn_write(server, conn, data, length);
+  }
   conn->ended = true;
   if (conn->broken || !conn_has_queue(conn)) {
     conn_close(server, conn);

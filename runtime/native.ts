@@ -172,11 +172,12 @@ export interface ConnServer {
    */
   write(fd: number, data: Buffer): boolean;
   /**
-   * Finishes connection `fd`: no more callbacks for it; the fd is closed once its queue is sent
-   * (at once when empty). A plain close without shutdown(), as uWSGI does: the client reads the
-   * response, then EOF. Bytes the client sent but nobody read make the kernel answer with RST.
+   * Finishes connection `fd`, after writing `data` if given (as write() would): no more
+   * callbacks for it; the fd is closed once its queue is sent (at once when empty). A plain
+   * close without shutdown(), as uWSGI does: the client reads the response, then EOF. Bytes
+   * the client sent but nobody read make the kernel answer with RST.
    */
-  end(fd: number): void;
+  end(fd: number, data?: Buffer): void;
   /** Closes connection `fd` now, dropping anything queued. No more callbacks for it. */
   destroy(fd: number): void;
   /**

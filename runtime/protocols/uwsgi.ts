@@ -246,8 +246,7 @@ class UwsgiServer implements ProtocolServer {
 function end(connection: UwsgiConnection, bytes: Buffer | undefined): void {
   connection.core = null;
   connection.server.forget(connection);
-  if (bytes !== undefined) connection.conns.write(connection.fd, bytes);
-  connection.conns.end(connection.fd);
+  connection.conns.end(connection.fd, bytes);
 }
 
 function destroy(connection: UwsgiConnection): void {

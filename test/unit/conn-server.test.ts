@@ -435,7 +435,7 @@ test('pauseReading/resumeReading: data waits in the kernel, then arrives', async
   native.close(listenFd);
 });
 
-test('a unix socket: request, response, EOF', async () => {
+test('a unix socket: request, end(fd, response) writes then closes, EOF', async () => {
   const file = path.join(os.tmpdir(), `tsgi-conn-${process.pid}.sock`);
   rmSync(file, { force: true });
   const listenFd = native.listenUnix(Buffer.from(`${file}\0`), 128);
@@ -449,8 +449,8 @@ test('a unix socket: request, response, EOF', async () => {
     await waitFor(() => rec.calls.length >= 1, 'request');
     const { fd, chunk } = rec.data()[0]!;
     assert.is(chunk?.toString(), 'over unix');
-    assert.is(server.write(fd, Buffer.from('unix answer')), true);
-    server.end(fd);
+    server.end(fd, Buffer.from('unix answer'));
+    assert.is(server.connections, 0);
     const got = await result;
     assert.is(got.data.toString(), 'unix answer');
     assert.ok(got.ended && got.error === undefined);
@@ -504,6 +504,8 @@ test('non-Buffer data is a TypeError', async () => {
   const fd = rec.data()[0]!.fd;
   throwsCode(() => server.write(fd, 'text' as unknown as Buffer), 'ERR_INVALID_ARG_TYPE', TypeError);
   assert.is(server.write(fd, new Uint8Array([0x6f, 0x6b]) as Buffer), true, 'any Uint8Array is bytes');
+  throwsCode(() => server.end(fd, 'text' as unknown as Buffer), 'ERR_INVALID_ARG_TYPE', TypeError);
+  assert.is(server.connections, 1, 'a rejected end() leaves the connection open');
   server.end(fd);
   client.destroy();
   server.close();
