@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1246,20 +1247,22 @@ static napi_value poll_unref(napi_env env, napi_callback_info info) {
  * onData(fd, bytes | null) — an empty Buffer first when the client has sent nothing yet — and
  * onDrain(fd), and hands bytes to write()/end().
  *
- * The common case costs accept4 + read + send + close and no epoll registration at all: nginx
- * has usually written the request by the time it is accepted, so the first read happens right
+ * The common case costs accept4 + read + send + close and no epoll registration at all: with
+ * deferred accept the request is in by the time it is accepted, so the first read happens right
  * in the accept loop, and a synchronous app answers and ends the connection inside onData. A
- * connection's uv_poll_t is therefore initialised lazily, the first time it has to wait (no
- * request yet, a queued response, reading resumed).
+ * connection that has to wait (no request yet, a queued response, keep-alive) joins the
+ * server's own epoll set, which libuv watches as one fd: one epoll_ctl to join, none to leave
+ * (close drops it), where a uv_poll_t per connection cost five syscalls (uv_poll_init's probe
+ * ADD and DEL and FIONBIO, start, stop).
  *
  * Lifetime rules:
  *  - JS gets no callback for an fd after onData(fd, null), end(fd) or destroy(fd). The record
  *    leaves the fd table when the fd is closed, so a new connection may reuse the number at once.
  *  - After every call into JS the record's flags are checked again: the callback may have
  *    ended, destroyed or paused the connection, or paused/closed the server. A closed record is
- *    recycled (freelist) only once nothing can reach it: at once if it never had a handle, else
- *    in the handle's close callback; no accept can run inside a callback, so a record is never
- *    reused while a caller up the stack still looks at it.
+ * *    recycled (freelist) at once; no accept can run inside a callback, so a record is never
+ *    reused while a caller up the stack still looks at it. Events carry the fd and the
+ *    record's generation, so one that outlived its connection is ignored.
  *  - The struct is freed when every uv handle has closed AND the JS object is gone, as for Poll.
  *    The JS object is held strongly while started (until close()) or while connections are
  *    open; the keepalive handle keeps the loop alive while connections are open.
@@ -1280,15 +1283,14 @@ static napi_value poll_unref(napi_env env, napi_callback_info info) {
 typedef struct tsgi_conn_server tsgi_conn_server;
 
 typedef struct tsgi_conn {
-  uv_poll_t handle;             /* valid while has_handle */
   tsgi_conn_server* server;
   struct tsgi_conn* next;       /* the freelist, or the server's pending list */
   char* queue;                  /* unsent bytes: [queue_start, queue_end) of queue_size */
   size_t queue_start, queue_end, queue_size;
   int fd;
-  int events;                   /* what the handle polls for now; 0 = stopped */
+  uint32_t generation;          /* tells this connection's epoll events from a predecessor's */
+  int events;                   /* UV_READABLE | UV_WRITABLE in the epoll set now; 0 = not in it */
   bool open;                    /* false once the fd is closed */
-  bool has_handle;              /* uv_poll_init done and its close callback not yet run */
   bool reading;                 /* not paused by pauseReading */
   bool ended;                   /* end(): JS is done with it; it closes once flushed */
   bool broken;                  /* a write failed: onData(fd, null) comes next */
@@ -1298,6 +1300,7 @@ typedef struct tsgi_conn {
 struct tsgi_conn_server {
   uint64_t magic;
   uv_poll_t listen;             /* on listen_fd, our dup of the listening socket */
+  uv_poll_t conn_events;        /* on epoll_fd: some connection in the set is ready */
   uv_timer_t backoff;           /* EMFILE/ENFILE: accepting resumes after CONN_BACKOFF_MS */
   uv_timer_t pending_timer;     /* zero delay: reports connections a failed write broke */
   uv_async_t keepalive;         /* never sent; ref'd while connections are open */
@@ -1313,7 +1316,9 @@ struct tsgi_conn_server {
   tsgi_conn* pending;
   uint32_t connections;
   int listen_fd;
-  int handles_open;             /* uv handles (server's and connections') not yet closed */
+  int epoll_fd;                 /* the connections that wait for readiness */
+  uint32_t generations;
+  int handles_open;             /* the server's uv handles not yet closed */
   bool started, paused, closed, listening, backing_off, strong;
   bool in_accept_loop;           /* on_listen_event is running: the poll is updated at its end */
   bool handles_released;        /* pending_timer and keepalive are closing or closed */
@@ -1323,7 +1328,7 @@ struct tsgi_conn_server {
 
 static void conn_close(tsgi_conn_server* server, tsgi_conn* conn);
 static void conn_update_poll(tsgi_conn_server* server, tsgi_conn* conn);
-static void on_conn_event(uv_poll_t* handle, int status, int events);
+static void on_conn_events(uv_poll_t* handle, int status, int events);
 static void on_listen_event(uv_poll_t* handle, int status, int events);
 
 /* ----- handles and the struct's own lifetime ----- */
@@ -1362,11 +1367,9 @@ static void conn_recycle(tsgi_conn_server* server, tsgi_conn* conn) {
   server->free_records = conn;
 }
 
-static void on_conn_handle_closed(uv_handle_t* handle) {
-  tsgi_conn* conn = handle->data;
-  tsgi_conn_server* server = conn->server;
-  conn->has_handle = false;
-  conn_recycle(server, conn);
+static void on_conn_events_closed(uv_handle_t* handle) {
+  tsgi_conn_server* server = handle->data;
+  close(server->epoll_fd);
   server_handle_closed(server);
 }
 
@@ -1472,12 +1475,11 @@ static void conn_close(tsgi_conn_server* server, tsgi_conn* conn) {
     conn->queue = NULL;
     conn->queue_size = 0;
   }
-  /* uv_close stops the watcher (EPOLL_CTL_DEL) right away, so the fd can be closed now and its
-   * number reused by the next accept even before the close callback has run. Plain close, no
-   * shutdown(): as uWSGI does, the queued bytes still go out, followed by a FIN. */
-  if (conn->has_handle) uv_close((uv_handle_t*)&conn->handle, on_conn_handle_closed);
+  /* Closing the fd also takes it out of the epoll set. Plain close, no shutdown(): as uWSGI
+   * does, the queued bytes still go out, followed by a FIN. */
+  conn->events = 0;
   close(conn->fd);
-  if (!conn->has_handle) conn_recycle(server, conn);
+  conn_recycle(server, conn);
   if (--server->connections == 0) server_connections_changed(server);
 }
 
@@ -1534,8 +1536,9 @@ static void conn_mark_broken(tsgi_conn_server* server, tsgi_conn* conn) {
 }
 
 /*
- * Makes the poll match the state: READABLE while JS reads, WRITABLE while bytes are queued.
- * uv_poll_start re-registers the fd each time, hence the early return when nothing changes.
+ * Makes the epoll registration match the state: READABLE while JS reads, WRITABLE while bytes
+ * are queued; out of the set when neither (EPOLLHUP and EPOLLERR would still be reported).
+ * Level-triggered, as uv_poll is.
  */
 static void conn_update_poll(tsgi_conn_server* server, tsgi_conn* conn) {
   int wanted = 0;
@@ -1544,22 +1547,15 @@ static void conn_update_poll(tsgi_conn_server* server, tsgi_conn* conn) {
     if (conn_has_queue(conn)) wanted |= UV_WRITABLE;
   }
   if (wanted == conn->events) return;
-  int err = 0;
-  if (!conn->has_handle) {
-    err = uv_poll_init(server->loop, &conn->handle, conn->fd);
-    if (err == 0) {
-      conn->handle.data = conn;
-      conn->has_handle = true;
-      server->handles_open++;
-    }
-  }
-  if (err == 0) {
-    err = wanted != 0 ? uv_poll_start(&conn->handle, wanted, on_conn_event)
-                      : uv_poll_stop(&conn->handle);
-  }
-  if (err == 0) {
+  struct epoll_event event = {
+      .events = ((wanted & UV_READABLE) ? EPOLLIN : 0) | ((wanted & UV_WRITABLE) ? EPOLLOUT : 0),
+      .data.u64 = (uint64_t)conn->generation << 32 | (uint32_t)conn->fd,
+  };
+  int op = wanted == 0 ? EPOLL_CTL_DEL : conn->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+  if (epoll_ctl(server->epoll_fd, op, conn->fd, &event) == 0) {
     conn->events = wanted;
   } else {
+    conn->events = 0;
     conn_mark_broken(server, conn); /* cannot be watched (ENOSPC, ENOMEM…): give it up */
   }
 }
@@ -1608,20 +1604,39 @@ static void conn_flush(tsgi_conn_server* server, tsgi_conn* conn) {
   if (!conn->broken) conn_emit_drain(server, conn);
 }
 
-static void on_conn_event(uv_poll_t* handle, int status, int events) {
-  tsgi_conn* conn = handle->data;
-  tsgi_conn_server* server = conn->server;
+static void conn_on_ready(tsgi_conn_server* server, tsgi_conn* conn, uint32_t events) {
+  if (events & EPOLLERR) {
+    conn_fail(server, conn);
+    return;
+  }
+  /* A hang-up shows as whatever is watched: the read or send then meets the EOF or error. */
+  if (events & EPOLLHUP) events |= EPOLLIN | EPOLLOUT;
+  if ((events & EPOLLOUT) && conn_has_queue(conn)) conn_flush(server, conn);
+  if ((events & EPOLLIN) && conn->open && conn->reading && !conn->ended && !conn->broken) {
+    conn_read(server, conn, false);
+  }
+}
+
+#define CONN_EVENTS_BATCH 256
+
+/* The epoll set is readable: one non-blocking epoll_wait, then each ready connection. */
+static void on_conn_events(uv_poll_t* handle, int status, int events) {
+  (void)status;
+  (void)events;
+  tsgi_conn_server* server = handle->data;
+  struct epoll_event ready[CONN_EVENTS_BATCH];
+  int count;
+  do count = epoll_wait(server->epoll_fd, ready, CONN_EVENTS_BATCH, 0);
+  while (count < 0 && errno == EINTR);
+  if (count <= 0) return;
   napi_handle_scope scope;
   if (napi_open_handle_scope(server->env, &scope) != napi_ok) return;
-  if (status < 0) {
-    conn->events = 0; /* POLLERR: libuv has stopped the handle itself */
-    conn_fail(server, conn);
-  } else {
-    if ((events & UV_WRITABLE) && conn_has_queue(conn)) conn_flush(server, conn);
-    if ((events & UV_READABLE) && conn->open && conn->reading && !conn->ended &&
-        !conn->broken) {
-      conn_read(server, conn, false);
-    }
+  for (int i = 0; i < count; i++) {
+    uint32_t fd = (uint32_t)ready[i].data.u64;
+    tsgi_conn* conn = fd < server->conns_size ? server->conns[fd] : NULL;
+    /* An earlier callback of this batch may have closed it (no accept runs meanwhile). */
+    if (conn == NULL || conn->generation != (uint32_t)(ready[i].data.u64 >> 32)) continue;
+    conn_on_ready(server, conn, ready[i].events);
   }
   napi_close_handle_scope(server->env, scope);
 }
@@ -1709,6 +1724,7 @@ static void conn_open(tsgi_conn_server* server, int fd) {
   conn->server = server;
   conn->next = NULL;
   conn->fd = fd;
+  conn->generation = ++server->generations;
   conn->events = 0;
   conn->open = true;
   conn->reading = true;
@@ -1823,6 +1839,7 @@ static void server_shutdown(tsgi_conn_server* server) {
     server->handles_released = true;
     uv_close((uv_handle_t*)&server->pending_timer, on_server_handle_closed);
     uv_close((uv_handle_t*)&server->keepalive, on_server_handle_closed);
+    uv_close((uv_handle_t*)&server->conn_events, on_conn_events_closed);
   }
   server_release_js(server);
 }
@@ -1943,6 +1960,34 @@ static napi_value conn_server_new(napi_env env, napi_callback_info info) {
   server->keepalive.data = server;
   uv_unref((uv_handle_t*)&server->keepalive);
   server->handles_open = 4;
+  /* The connections' epoll set; its watcher is unref'd (keepalive holds the loop instead). */
+  bool watcher_initialized = false;
+  server->conn_events.data = server;
+  server->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (server->epoll_fd < 0) {
+    err = -errno;
+  } else if ((err = uv_poll_init(loop, &server->conn_events, server->epoll_fd)) == 0) {
+    watcher_initialized = true;
+    err = uv_poll_start(&server->conn_events, UV_READABLE, on_conn_events);
+  }
+  if (err != 0) {
+    /* The other four handles' close callbacks free the struct (and the watcher's, if any). */
+    if (watcher_initialized) {
+      uv_close((uv_handle_t*)&server->conn_events, on_conn_events_closed);
+      server->handles_open++;
+    } else if (server->epoll_fd >= 0) {
+      close(server->epoll_fd);
+    }
+    server->finalized = true;
+    server->handles_released = true;
+    server_close_listen(server);
+    uv_close((uv_handle_t*)&server->pending_timer, on_server_handle_closed);
+    uv_close((uv_handle_t*)&server->keepalive, on_server_handle_closed);
+    throw_errno(env, -err, server->epoll_fd < 0 ? "epoll_create1" : "uv_poll_start", detail);
+    return NULL;
+  }
+  uv_unref((uv_handle_t*)&server->conn_events);
+  server->handles_open = 5;
   return conn_server_attach(env, self, argv[1], argv[2], server);
 }
 
