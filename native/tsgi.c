@@ -1262,7 +1262,8 @@ static napi_value poll_unref(napi_env env, napi_callback_info info) {
  *    ended, destroyed or paused the connection, or paused/closed the server. A closed record is
  * *    recycled (freelist) at once; no accept can run inside a callback, so a record is never
  *    reused while a caller up the stack still looks at it. Events carry the fd and the
- *    record's generation, so one that outlived its connection is ignored.
+ *    record's generation: a closed fd stays in the epoll set while a child forked in that
+ *    instant still holds it, and its events must not reach a new connection on that number.
  *  - The struct is freed when every uv handle has closed AND the JS object is gone, as for Poll.
  *    The JS object is held strongly while started (until close()) or while connections are
  *    open; the keepalive handle keeps the loop alive while connections are open.
@@ -1634,7 +1635,7 @@ static void on_conn_events(uv_poll_t* handle, int status, int events) {
   for (int i = 0; i < count; i++) {
     uint32_t fd = (uint32_t)ready[i].data.u64;
     tsgi_conn* conn = fd < server->conns_size ? server->conns[fd] : NULL;
-    /* An earlier callback of this batch may have closed it (no accept runs meanwhile). */
+    /* Closed by an earlier callback of this batch, or a predecessor's event (see above). */
     if (conn == NULL || conn->generation != (uint32_t)(ready[i].data.u64 >> 32)) continue;
     conn_on_ready(server, conn, ready[i].events);
   }
