@@ -1260,7 +1260,7 @@ static napi_value poll_unref(napi_env env, napi_callback_info info) {
  *    leaves the fd table when the fd is closed, so a new connection may reuse the number at once.
  *  - After every call into JS the record's flags are checked again: the callback may have
  *    ended, destroyed or paused the connection, or paused/closed the server. A closed record is
- * *    recycled (freelist) at once; no accept can run inside a callback, so a record is never
+ *    recycled (freelist) at once; no accept can run inside a callback, so a record is never
  *    reused while a caller up the stack still looks at it. Events carry the fd and the
  *    record's generation: a closed fd stays in the epoll set while a child forked in that
  *    instant still holds it, and its events must not reach a new connection on that number.
