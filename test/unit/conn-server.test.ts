@@ -267,6 +267,34 @@ test('a client that has sent nothing yet is reported at accept with an empty Buf
   }
 });
 
+test('waiting connections ready in one batch: destroying one from another\'s onData stops its callback', async () => {
+  const { listenFd, port } = listenTcp();
+  const waiting: number[] = [];
+  const seen: Array<[number, string | null]> = [];
+  const server = new ConnServer(listenFd, function (fd, chunk) {
+    if (chunk !== null && chunk.length === 0) return void waiting.push(fd);
+    seen.push([fd, chunk === null ? null : chunk.toString('latin1')]);
+    if (seen.length > 1) return;
+    for (const other of waiting) if (other !== fd) this.destroy(other);
+    this.end(fd, Buffer.from('first'));
+  }, () => {});
+  server.start();
+  const clients = [net.connect(port, '127.0.0.1'), net.connect(port, '127.0.0.1'), net.connect(port, '127.0.0.1')];
+  try {
+    const results = clients.map(collect);
+    await waitFor(() => waiting.length === 3, 'three connections accepted with nothing to read (now in the epoll set)');
+    for (const [i, client] of clients.entries()) client.write(`client ${i}`); // one tick: one epoll batch
+    const got = await Promise.all(results);
+    assert.is(seen.length, 1, `one onData, the destroyed ones got none: ${JSON.stringify(seen)}`);
+    assert.is(got.filter((r) => r.data.toString() === 'first').length, 1);
+    assert.is(server.connections, 0);
+  } finally {
+    for (const client of clients) client.destroy();
+    server.close();
+    native.close(listenFd);
+  }
+});
+
 test('the client closes or resets: onData(fd, null) exactly once, then nothing', async () => {
   const { listenFd, port } = listenTcp();
   const rec = new Recorder();
