@@ -1478,7 +1478,6 @@ static void conn_close(tsgi_conn_server* server, tsgi_conn* conn) {
   }
   /* Closing the fd also takes it out of the epoll set. Plain close, no shutdown(): as uWSGI
    * does, the queued bytes still go out, followed by a FIN. */
-  conn->events = 0;
   close(conn->fd);
   conn_recycle(server, conn);
   if (--server->connections == 0) server_connections_changed(server);

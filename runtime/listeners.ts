@@ -85,11 +85,12 @@ export async function bindSockets(options: Options): Promise<BoundSocket[]> {
   const max = somaxconn();
   const backlog = Math.min(options.listen, max);
   if (options.listen > max) log(`--listen ${options.listen} exceeds net.core.somaxconn ${max}: the kernel caps the queue at ${max}`);
+  const deferSeconds = deferAcceptSeconds(options);
   const bound: BoundSocket[] = [];
   for (const { text, protocol } of configuredSockets(options)) {
     const address = parseAddress(text);
     try {
-      const { fd, name } = await bindOne(address, backlog, deferAcceptSeconds(options));
+      const { fd, name } = await bindOne(address, backlog, deferSeconds);
       bound.push({ address, protocol, fd, name });
       log(`${protocol} socket ${bound.length - 1} bound to ${name} (fd ${fd})`);
     } catch (error) {
