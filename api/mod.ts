@@ -15,15 +15,15 @@
 import type { Suspension } from '../green/suspension.js';
 import { asyncSleep, suspend, waitFd } from '../green/suspend.js';
 import type { Options } from '../runtime/options.js';
-import { workerContext } from './context.js';
+import { workerContext } from '../runtime/context.js';
 import { rpcApi } from './rpc.js';
 import { sharedApi } from './shared.js';
 import { signalApi } from './signals.js';
 import { spoolerApi } from './spooler.js';
 
-export type { App, Headers, StartResponse } from '../runtime/core.js';
-export type { Environ } from '../runtime/environ.js';
-export type { RequestInput } from '../runtime/input.js';
+export type { App, Headers, StartResponse } from '../runtime/worker/core.js';
+export type { Environ } from '../runtime/worker/environ.js';
+export type { RequestInput } from '../runtime/worker/input.js';
 export type { Chunk } from '../green/thread.js';
 export type { Suspension } from '../green/suspension.js';
 export type { SpoolerHandler, SpoolerTask } from './spooler.js';

@@ -1,6 +1,6 @@
 /** uWSGI RPC from an app: register functions, call them locally or on any uwsgi node. */
-import { callLocal, callRemote, registerRpc, rpcNames, type RpcFunction } from '../runtime/rpc.js';
-import { workerContext } from './context.js';
+import { callLocal, callRemote, registerRpc, rpcNames, type RpcFunction } from '../runtime/services/rpc-service.js';
+import { workerContext } from '../runtime/context.js';
 
 export const rpcApi = {
   /**

@@ -6,8 +6,8 @@ import { tsgiError } from '../runtime/errors.js';
 import type { SharedCache } from '../runtime/shared/cache.js';
 import type { SharedQueue } from '../runtime/shared/queue.js';
 import type { WorkerStats } from '../runtime/shared/scoreboard.js';
-import { remoteCache, remoteCacheTarget } from '../runtime/cache-remote.js';
-import { workerContext } from './context.js';
+import { remoteCache, remoteCacheTarget } from '../runtime/services/cache-service.js';
+import { workerContext } from '../runtime/context.js';
 
 export type Bytes = string | Uint8Array;
 

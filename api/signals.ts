@@ -3,10 +3,10 @@
  * event sources (timers, cron, file monitors) run by the master. Signal numbers are 0-255.
  */
 import { tsgiError } from '../runtime/errors.js';
-import type { CronFields } from '../runtime/cron.js';
-import type { SignalHandler } from '../runtime/signal-runner.js';
-import { sendRemoteSignal } from '../runtime/remote-signal.js';
-import { workerContext } from './context.js';
+import type { CronFields } from '../runtime/signals/cron.js';
+import type { SignalHandler } from '../runtime/signals/runner.js';
+import { sendRemoteSignal } from '../runtime/services/signal-service.js';
+import { workerContext } from '../runtime/context.js';
 
 function checkSignal(num: unknown, member: string): number {
   if (!Number.isInteger(num) || (num as number) < 0 || (num as number) > 255) {

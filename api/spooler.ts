@@ -6,7 +6,7 @@ import { tsgiError } from '../runtime/errors.js';
 import { spoolerDirs, spoolTask, wakeSpoolers } from '../runtime/spooler/enqueue.js';
 import { listTasks } from '../runtime/spooler/scan.js';
 import { SPOOL_IGNORE, SPOOL_OK, SPOOL_RETRY, type SpoolerHandler } from '../runtime/spooler/spooler.js';
-import { workerContext } from './context.js';
+import { workerContext } from '../runtime/context.js';
 
 export type { SpoolerHandler, SpoolerTask } from '../runtime/spooler/spooler.js';
 

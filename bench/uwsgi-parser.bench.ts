@@ -5,7 +5,7 @@
  *
  * Run: npx tsc -p . && node dist/bench/uwsgi-parser.bench.js
  */
-import { DEFAULT_BUFFER_SIZE, DEFAULT_MAX_PAIRS, DONE, UwsgiRequestReader } from '../runtime/protocols/uwsgi-parser.js';
+import { DEFAULT_BUFFER_SIZE, DEFAULT_MAX_PAIRS, DONE, UwsgiRequestReader } from '../runtime/protocols/uwsgi/parser.js';
 import { encodeUwsgiPacket, nginxLikeVars } from '../test/helpers/uwsgi-client.js';
 
 const PACKETS_PER_RUN = 1_000_000;

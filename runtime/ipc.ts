@@ -3,9 +3,9 @@
  * spawned with. Acts are a closed set; each side dispatches on `act`.
  */
 import type { Options } from './options.js';
-import type { InheritedSocket } from './worker.js';
+import type { InheritedSocket } from './worker/worker.js';
 
-import type { SignalRequest } from './signal-hub.js';
+import type { SignalRequest } from './signals/hub.js';
 
 /**
  * Master → child: finish what you serve, then exit; run the handler of a uWSGI signal; (to a

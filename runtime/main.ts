@@ -6,6 +6,6 @@
 import { childRole } from './ipc.js';
 
 const role = childRole();
-if (role === 'worker') await (await import('./worker-process.js')).runWorkerProcess();
+if (role === 'worker') await (await import('./worker/process.js')).runWorkerProcess();
 else if (role === 'spooler') await (await import('./spooler/process.js')).runSpoolerProcess();
-else await (await import('./cli.js')).runCli(process.argv.slice(2));
+else await (await import('./boot/cli.js')).runCli(process.argv.slice(2));

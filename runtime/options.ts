@@ -5,7 +5,7 @@
  */
 import { parseAddress } from './address.js';
 import { expandConfig } from './config/expand.js';
-import { cronEntry } from './cron.js';
+import { cronEntry } from './signals/cron.js';
 import { tsgiError } from './errors.js';
 
 /** Where a value came from, so an error can name the file and line. */

@@ -4,7 +4,7 @@
  * connections it accepted, so graceful stop can close them at the right moment.
  */
 import type { Scheduler } from '../../green/scheduler.js';
-import type { Core } from '../core.js';
+import type { Core } from '../worker/core.js';
 import type { Options } from '../options.js';
 
 export interface ProtocolContext {
@@ -49,7 +49,7 @@ export type ProtocolFactory = (context: ProtocolContext) => ProtocolServer;
 const protocols = new Map<string, ProtocolFactory>();
 
 /** Each protocol's module, imported when a socket speaks it: a worker carries only what it serves. */
-const MODULES: Readonly<Record<string, string>> = { uwsgi: './uwsgi.js', http: './http.js', fastcgi: './fastcgi.js' };
+const MODULES: Readonly<Record<string, string>> = { uwsgi: './uwsgi/server.js', http: './http/server.js', fastcgi: './fastcgi/server.js' };
 
 export function registerProtocol(name: string, factory: ProtocolFactory): void {
   protocols.set(name, factory);

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { tsgiError } from '../errors.js';
 import type { MasterRequest } from '../ipc.js';
 import type { Options } from '../options.js';
-import { packetHeader } from '../protocols/uwsgi-packet.js';
+import { packetHeader } from '../protocols/uwsgi/packet.js';
 import { decodePairs, encodeSpoolFile, SPOOL_MODIFIER1, spoolFileName } from './spool-file.js';
 
 /** Prefix of a task being written; spoolers skip it (uWSGI too: it is not `uwsgi_spoolfile_on_*`). */

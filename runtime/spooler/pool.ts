@@ -9,7 +9,7 @@ import { EXIT } from '../errors.js';
 import type { MasterMessage } from '../ipc.js';
 import { log } from '../logger.js';
 import type { Options } from '../options.js';
-import type { SignalPeer } from '../signal-hub.js';
+import type { SignalPeer } from '../signals/hub.js';
 
 interface SpoolerProcess {
   id: number;

@@ -4,14 +4,14 @@
  * handlers) exist here too, then runs the {@link Spooler} until told to stop.
  */
 import uwsgi from '../../api/mod.js';
-import { setWorkerContext } from '../../api/context.js';
-import { loadApp } from '../app-loader.js';
-import { reportBootError } from '../boot-error.js';
-import { installCrashLogging } from '../crash-logging.js';
+import { setWorkerContext } from '../context.js';
+import { loadApp } from '../worker/app-loader.js';
+import { reportBootError } from '../boot/boot-error.js';
+import { installCrashLogging } from '../boot/crash-logging.js';
 import { EXIT } from '../errors.js';
 import { FIRST_SOCKET_FD, takeWorkerEnvironment, type MasterMessage, type WorkerMessage } from '../ipc.js';
 import { flushLog, log, setLogPrefix } from '../logger.js';
-import { SignalRunner } from '../signal-runner.js';
+import { SignalRunner } from '../signals/runner.js';
 import { attachSharedState, type SharedState } from '../shared/state.js';
 import { SpoolerHarakiri } from './harakiri.js';
 import { Spooler } from './spooler.js';

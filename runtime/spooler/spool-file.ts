@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { tsgiError } from '../errors.js';
-import { packetHeader } from '../protocols/uwsgi-packet.js';
+import { packetHeader } from '../protocols/uwsgi/packet.js';
 
 export const SPOOL_MODIFIER1 = 17;
 /** Only files named so are tasks: spoolers skip anything else (temporary files included). */

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Push, Subscriber } from 'zeromq';
-import { parseResponse } from '../../runtime/protocols/mongrel2-parser.js';
+import { parseResponse } from '../../runtime/protocols/zmq/mongrel2-parser.js';
 import { parseRawHttpResponse, type RawHttpResponse } from './uwsgi-client.js';
 
 export interface Mongrel2RequestInit {

@@ -19,7 +19,7 @@ import {
   REFUSE,
   STDIN,
   UNKNOWN_TYPE,
-} from '../../runtime/protocols/fastcgi-parser.js';
+} from '../../runtime/protocols/fastcgi/parser.js';
 import {
   decodeNameValues,
   decodeRecords,

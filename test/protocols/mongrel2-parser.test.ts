@@ -9,7 +9,7 @@ import { isTsgiError } from '../../runtime/errors.js';
 import {
   DISCONNECT, IGNORED, INVALID, Mongrel2Reader, REQUEST, encodeResponse, parseResponse, parseZmqSpec, requestKeepAlive,
   responseKeepsAlive, responsePrefix,
-} from '../../runtime/protocols/mongrel2-parser.js';
+} from '../../runtime/protocols/zmq/mongrel2-parser.js';
 import { encodeMongrel2Request } from '../helpers/mongrel2-peer.js';
 
 const UUID = '54c6755b-9628-40a4-9a2d-cc82a816345e';

@@ -14,7 +14,7 @@ import {
   UWSGI_ERRORS,
   UwsgiRequestReader,
   uwsgiErrorMessage,
-} from '../../runtime/protocols/uwsgi-parser.js';
+} from '../../runtime/protocols/uwsgi/parser.js';
 import {
   encodeArray,
   encodeUwsgiPacket,

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { renderReadme } from '../../runtime/docs.js';
+import { renderReadme } from '../../runtime/config/docs.js';
 import { ERROR_CODES, tsgiError } from '../../runtime/errors.js';
 import { OPTION_ROWS, parseArgv, renderHelp } from '../../runtime/options.js';
 import { ROOT } from '../helpers/tsgi.js';

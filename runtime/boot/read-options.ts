@@ -1,0 +1,40 @@
+/**
+ * The options from the command line and the config files it names, checked as a whole; also
+ * `--help`, `--version`, `--show-config` and `--dry-run`, which end here.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { tsgiError } from '../errors.js';
+import { renderIni } from '../config/show.js';
+import { parseArgv, renderHelp, type Options } from '../options.js';
+import { parseZmqSpec } from '../protocols/zmq/mongrel2-parser.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Everything wrong with a configuration that the option setters could not see alone. */
+function validate(options: Options): void {
+  if (options.socket.length + options['http-socket'].length + options['fastcgi-socket'].length + options.zmq.length === 0) {
+    throw tsgiError('TSGI_ERR_NO_SOCKET', 'nothing to listen on: give --socket, --http-socket, --fastcgi-socket or --zmq');
+  }
+  for (const spec of options.zmq) parseZmqSpec(spec);
+  if (options.module === undefined && options['wsgi-file'] === undefined) {
+    throw tsgiError('TSGI_ERR_NO_APP', 'no app: give --module NAME or --wsgi-file PATH');
+  }
+}
+
+/** The options to run with, or undefined when the command line asked for something else (done here). */
+export function optionsFromCommandLine(argv: string[]): Options | undefined {
+  const options = parseArgv(argv);
+  if (options.help) return void process.stdout.write(renderHelp());
+  if (options.version) return void process.stdout.write(`tsgi ${version()} (node ${process.version})\n`);
+  validate(options);
+  if (options['show-config'] || options['dry-run']) process.stdout.write(renderIni(options));
+  if (options['dry-run']) return undefined;
+  // Relative to where tsgi was started, like uWSGI (which resolves them before --chdir).
+  options.spooler = options.spooler.map((dir) => resolve(dir));
+  options['spooler-external'] = options['spooler-external'].map((dir) => resolve(dir));
+  return options;
+}

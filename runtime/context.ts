@@ -1,0 +1,42 @@
+/**
+ * The bridge between the `uwsgi` api and the worker running it. The worker publishes its
+ * context on a global symbol, so the api finds it whichever copy of the package an app
+ * imported, and an api call in a process that is not a worker fails with a clear error.
+ */
+import type { Scheduler } from '../green/scheduler.js';
+import { tsgiError } from './errors.js';
+import type { MasterRequest } from './ipc.js';
+import type { Options } from './options.js';
+import type { SignalRunner } from './signals/runner.js';
+import type { SharedState } from './shared/state.js';
+
+/** A worker's, or a spooler process's (worker id 0, `spooler` set): what the api needs. */
+export interface WorkerContext {
+  workerId: number;
+  masterPid: number;
+  numproc: number;
+  options: Readonly<Options>;
+  /** Runs this process's green threads (request cores, or spooler tasks). */
+  scheduler: Scheduler;
+  signals: SignalRunner;
+  shared: SharedState;
+  toMaster: (request: MasterRequest) => void;
+  /** The directory this spooler process serves, or null in a worker. */
+  spooler: string | null;
+}
+
+const KEY = Symbol.for('tsgi.worker-context');
+type Holder = { [KEY]?: WorkerContext };
+
+export function setWorkerContext(context: WorkerContext): void {
+  (globalThis as Holder)[KEY] = context;
+}
+
+/** The running worker's context; throws TSGI_ERR_API_OUTSIDE_WORKER when there is none. */
+export function workerContext(member: string): WorkerContext {
+  const context = (globalThis as Holder)[KEY];
+  if (context === undefined) {
+    throw tsgiError('TSGI_ERR_API_OUTSIDE_WORKER', `uwsgi.${member} is only available inside a tsgi worker (run the app with tsgi)`);
+  }
+  return context;
+}

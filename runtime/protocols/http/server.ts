@@ -1,0 +1,564 @@
+/**
+ * HTTP/1.1 on an `--http-socket` (or `--socket` with `--protocol http`): keep-alive, pipelining,
+ * chunked bodies both ways, HEAD and `Expect: 100-continue`.
+ *
+ * Requests are parsed by Node's own HTTP parser (llhttp, the HTTPParser node:http drives), but
+ * the connections are the addon's (native ConnServer, as for uwsgi) and tsgi writes the
+ * responses itself: node:http's net.Socket, IncomingMessage and ServerResponse streams cost more
+ * CPU per request, and more memory per parked long-poll, than the app behind them.
+ */
+import { createRequire } from 'node:module';
+import { DRAIN, type Chunk } from '../../../green/thread.js';
+import { utcClock } from '../../clock.js';
+import type { Core, ResponseWriter } from '../../worker/core.js';
+import { Environ } from '../../worker/environ.js';
+import { tsgiError } from '../../errors.js';
+import { PushedInput } from '../../worker/input.js';
+import { log } from '../../logger.js';
+import { native, type ConnServer } from '../../native.js';
+import { registerProtocol, type Listener, type ListenHooks, type ProtocolContext, type ProtocolServer } from '../registry.js';
+
+/** The parts of node's internal HTTPParser (node:_http_common) that tsgi uses. */
+interface NodeHttpParser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  execute(data: Buffer): number | ParseError;
+  free(): void;
+  connection: HttpConnection | null;
+  [callback: number]: unknown;
+}
+interface NodeHttpParserClass {
+  new (): NodeHttpParser;
+  REQUEST: number;
+  kOnMessageBegin: number;
+  kOnHeaders: number;
+  kOnHeadersComplete: number;
+  kOnBody: number;
+  kOnMessageComplete: number;
+  kOnExecute: number;
+}
+type ParseError = Error & { code?: string; reason?: string };
+
+const { HTTPParser, methods } = createRequire(import.meta.url)('_http_common') as { HTTPParser: NodeHttpParserClass; methods: string[] };
+
+/** node:http's defaults: 16 KiB of headers, 5 s before an idle keep-alive connection closes. */
+const MAX_HEADER_SIZE = 16 * 1024;
+const KEEP_ALIVE_TIMEOUT_MS = 5000;
+/** Requests a client may pipeline before tsgi stops reading its connection. */
+const MAX_PIPELINED = 16;
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+const CLIENT_GONE = tsgiError('TSGI_ERR_CANCELLED', 'client disconnected');
+
+/** One parsed request and how its response is framed. */
+class HttpRequest {
+  input: PushedInput | null = null;
+  /** Close the connection after this response (client asked, HTTP/1.0 stream, draining…). */
+  close: boolean;
+  chunked = false;
+  /** HEAD, 1xx, 204 or 304: headers only. */
+  noBody = false;
+  constructor(readonly env: Environ, keepAlive: boolean, readonly http10: boolean, readonly head: boolean, readonly expectContinue: boolean) {
+    this.close = !keepAlive;
+  }
+}
+
+class HttpConnection {
+  readonly parser: NodeHttpParser;
+  /** Parsed and not yet answered, oldest first; the first one holds `core`. */
+  readonly requests: HttpRequest[] = [];
+  /** The request whose body is arriving. */
+  parsing: HttpRequest | null = null;
+  core: Core | null = null;
+  /** When the message being received began (0: between messages): the headers timeout. */
+  messageSince = 0;
+  idleSince = Date.now();
+  /** No more requests: answer what was parsed, then close (drain, a parse error). */
+  closing = false;
+  readingPaused = false;
+  remote: { address: string; port: string } | null = null;
+  /** Headers of a message so large that the parser handed them over in parts. */
+  headerParts: string[] | null = null;
+  urlParts = '';
+
+  constructor(readonly fd: number, readonly conns: ConnServer, readonly server: HttpServer, readonly serverPort: string) {
+    this.parser = server.takeParser(this);
+  }
+}
+
+class HttpServer implements ProtocolServer {
+  /** Open connections by fd (small integers: an array beats a Map). */
+  readonly #byFd: Array<HttpConnection | undefined> = [];
+  #open = 0;
+  /** Connections whose next request waits for a core. */
+  readonly #waiting: HttpConnection[] = [];
+  readonly #listeners: ConnServer[] = [];
+  readonly #freeParsers: NodeHttpParser[] = [];
+  readonly #headersTimeoutMs: number;
+  readonly #sweeper: NodeJS.Timeout;
+  #draining = false;
+
+  constructor(readonly context: ProtocolContext) {
+    this.#headersTimeoutMs = Math.max(context.options['socket-timeout'] * 1000, 1000);
+    // One sweep a second instead of a timer per connection.
+    this.#sweeper = setInterval(() => this.#sweep(), 1000).unref();
+  }
+
+  get connections(): number {
+    return this.#open;
+  }
+
+  listen(fd: number, _label: string, hooks: ListenHooks): Listener {
+    const local = native.localAddress(fd);
+    const serverPort = local.family === 'unix' ? '' : String(local.port);
+    const conns: ConnServer = new native.ConnServer(
+      fd,
+      (connFd, chunk) => this.#onData(conns, connFd, chunk, serverPort, hooks),
+      (connFd) => onDrain(this.#byFd[connFd]),
+    );
+    this.#listeners.push(conns);
+    conns.start();
+    return conns;
+  }
+
+  takeParser(connection: HttpConnection): NodeHttpParser {
+    const parser = this.#freeParsers.pop() ?? newParser();
+    parser.initialize(HTTPParser.REQUEST, {}, MAX_HEADER_SIZE, 0);
+    parser.connection = connection;
+    return parser;
+  }
+
+  #onData(conns: ConnServer, fd: number, chunk: Buffer | null, serverPort: string, hooks: ListenHooks): void {
+    let connection = this.#byFd[fd];
+    if (chunk === null) {
+      if (connection !== undefined) this.#closed(connection);
+      return;
+    }
+    if (connection === undefined) {
+      connection = new HttpConnection(fd, conns, this, serverPort);
+      this.#byFd[fd] = connection;
+      this.#open++;
+      // Every core is busy: new connections wait in the kernel backlog, for us or a sibling.
+      if (!hooks.canAccept()) for (const listener of this.#listeners) listener.pause();
+      // Nothing sent yet: the headers timeout runs from now (a client that never speaks gets 408).
+      if (chunk.length === 0) return void (connection.messageSince = Date.now());
+    }
+    const result = connection.parser.execute(chunk);
+    // A response that closed the connection during execute() leaves the rest of the bytes moot.
+    if (typeof result !== 'number' && this.#byFd[fd] === connection) this.reject(connection, result);
+  }
+
+  /** The parser finished a request's head: queue it on its connection, serve it if first. */
+  onRequest(connection: HttpConnection, request: HttpRequest): void {
+    connection.requests.push(request);
+    connection.parsing = request;
+    if (connection.requests.length > MAX_PIPELINED) pauseReading(connection);
+    if (connection.requests.length === 1) this.dispatch(connection);
+  }
+
+  /** Gives the connection's first request a core, or queues the connection for one. */
+  dispatch(connection: HttpConnection): void {
+    const request = connection.requests[0];
+    if (request === undefined || connection.core !== null || this.#byFd[connection.fd] !== connection) return;
+    const core = this.context.scheduler.acquire();
+    if (core === null) {
+      this.#waiting.push(connection);
+      return this.context.onFull();
+    }
+    this.#start(connection, core, request);
+  }
+
+  serveQueued(): boolean {
+    for (;;) {
+      const connection = this.#waiting[0];
+      if (connection === undefined) return false;
+      if (this.#byFd[connection.fd] !== connection || connection.requests.length === 0) {
+        this.#waiting.shift();
+        continue;
+      }
+      const core = this.context.scheduler.acquire();
+      if (core === null) return false;
+      this.#waiting.shift();
+      this.#start(connection, core, connection.requests[0]!);
+      return true;
+    }
+  }
+
+  #start(connection: HttpConnection, core: Core, request: HttpRequest): void {
+    connection.core = core;
+    if (this.#draining) request.close = true;
+    if (request.expectContinue) connection.conns.write(connection.fd, CONTINUE);
+    core.serve(request.env, HTTP_WRITER, connection);
+  }
+
+  /** The response of the connection's first request is complete. */
+  finished(connection: HttpConnection): void {
+    const request = connection.requests.shift()!;
+    connection.core = null;
+    connection.idleSince = Date.now();
+    if (request.close || this.#byFd[connection.fd] !== connection) return this.#end(connection);
+    // A body the app did not read is parsed and dropped, so the next request can follow.
+    if (request.input !== null && connection.parsing === request) request.input = null;
+    if (connection.readingPaused) resumeReading(connection);
+    // The core is released after this returns: start the next pipelined request after that.
+    if (connection.requests.length > 0) queueMicrotask(() => this.dispatch(connection));
+  }
+
+  /** Garbage instead of HTTP: 400 (431 for huge headers), one log line, that connection closed. */
+  reject(connection: HttpConnection, error: ParseError): void {
+    const remote = remoteOf(connection).address || 'unix socket';
+    log(`http: closing connection from ${remote}: TSGI_ERR_HTTP_PARSE: ${error.code ?? ''} ${error.reason ?? error.message}`);
+    connection.parser.connection = null; // the rest of these bytes is not parsed into requests
+    connection.closing = true;
+    pauseReading(connection);
+    if (connection.requests.length > 0) {
+      // Answer what was parsed before the garbage, then close.
+      for (const request of connection.requests) request.close = true;
+      return;
+    }
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    connection.conns.write(connection.fd, Buffer.from(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, 'latin1'));
+    this.#end(connection);
+  }
+
+  /** Closes the connection once its queued bytes are out. */
+  #end(connection: HttpConnection): void {
+    if (!this.#forget(connection)) return;
+    connection.conns.end(connection.fd);
+  }
+
+  /** Breaks the connection now; requests still queued on it are dropped. */
+  destroy(connection: HttpConnection): void {
+    if (!this.#forget(connection)) return;
+    connection.requests.length = 0;
+    connection.conns.destroy(connection.fd);
+  }
+
+  /** Drops the connection from the tables; false if it was gone already. */
+  #forget(connection: HttpConnection): boolean {
+    if (this.#byFd[connection.fd] !== connection) return false;
+    this.#byFd[connection.fd] = undefined;
+    this.#open--;
+    const parser = connection.parser;
+    parser.connection = null;
+    this.#freeParsers.push(parser);
+    return true;
+  }
+
+  /** The peer closed or reset: a request still running is halted, pipelined ones dropped. */
+  #closed(connection: HttpConnection): void {
+    if (!this.#forget(connection)) return;
+    const core = connection.core;
+    connection.core = null;
+    for (const request of connection.requests) request.input?.destroy(tsgiError('TSGI_ERR_CANCELLED', 'client closed before sending the whole body'));
+    connection.requests.length = 0;
+    core?.halt(CLIENT_GONE);
+  }
+
+  /** Headers that take longer than --socket-timeout (408), idle keep-alive connections (closed). */
+  #sweep(): void {
+    const now = Date.now();
+    for (const connection of this.#byFd) {
+      if (connection === undefined) continue;
+      if (connection.messageSince !== 0 && now - connection.messageSince > this.#headersTimeoutMs && connection.requests.length === 0) {
+        log(`http: closing connection fd ${connection.fd}: TSGI_ERR_REQUEST_TIMEOUT: no complete request head within --socket-timeout`);
+        connection.conns.write(connection.fd, Buffer.from('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', 'latin1'));
+        this.#end(connection);
+      } else if (isIdle(connection) && now - connection.idleSince > KEEP_ALIVE_TIMEOUT_MS) {
+        this.destroy(connection);
+      }
+    }
+  }
+
+  /** Graceful stop: idle connections close now, busy ones after their response. */
+  drain(): void {
+    this.#draining = true;
+    for (const connection of this.#byFd) {
+      if (connection === undefined) continue;
+      connection.closing = true;
+      for (const request of connection.requests) request.close = true;
+      if (isIdle(connection)) this.#end(connection);
+    }
+  }
+
+  destroyAll(): void {
+    clearInterval(this.#sweeper);
+    for (const connection of this.#byFd) {
+      if (connection === undefined) continue;
+      this.#closed(connection);
+      connection.conns.destroy(connection.fd);
+    }
+  }
+}
+
+function isIdle(connection: HttpConnection): boolean {
+  return connection.requests.length === 0 && connection.messageSince === 0 && connection.core === null;
+}
+
+function pauseReading(connection: HttpConnection): void {
+  if (connection.readingPaused) return;
+  connection.readingPaused = true;
+  connection.conns.pauseReading(connection.fd);
+}
+
+function resumeReading(connection: HttpConnection): void {
+  if (!connection.readingPaused || connection.closing) return;
+  connection.readingPaused = false;
+  connection.conns.resumeReading(connection.fd);
+}
+
+function onDrain(connection: HttpConnection | undefined): void {
+  const core = connection?.core;
+  if (core != null && core.waiting === DRAIN) core.resume(DRAIN, undefined);
+}
+
+// The parser's callbacks: `this` is the connection's parser.
+
+function newParser(): NodeHttpParser {
+  const parser = new HTTPParser();
+  parser[HTTPParser.kOnMessageBegin] = onMessageBegin;
+  parser[HTTPParser.kOnHeaders] = onHeaders;
+  parser[HTTPParser.kOnHeadersComplete] = onHeadersComplete;
+  parser[HTTPParser.kOnBody] = onBody;
+  parser[HTTPParser.kOnMessageComplete] = onMessageComplete;
+  parser[HTTPParser.kOnExecute] = null;
+  return parser;
+}
+
+function onMessageBegin(this: NodeHttpParser): void {
+  const connection = this.connection;
+  if (connection !== null) connection.messageSince = Date.now();
+}
+
+/** Headers beyond the first 32 pairs arrive in parts before onHeadersComplete. */
+function onHeaders(this: NodeHttpParser, headers: string[], url: string): void {
+  const connection = this.connection;
+  if (connection === null) return;
+  (connection.headerParts ??= []).push(...headers);
+  connection.urlParts += url;
+}
+
+function onHeadersComplete(this: NodeHttpParser, major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined,
+  _statusCode: unknown, _statusMessage: unknown, upgrade: boolean, shouldKeepAlive: boolean): number {
+  const connection = this.connection;
+  if (connection === null) return 0;
+  connection.messageSince = 0;
+  if (headers === undefined || connection.headerParts !== null) {
+    headers = [...(connection.headerParts ?? []), ...(headers ?? [])];
+    url = connection.urlParts + (url ?? '');
+    connection.headerParts = null;
+    connection.urlParts = '';
+  }
+  const name = methods[method]!;
+  const env = httpEnviron(connection, name, url ?? '/', major, minor, headers);
+  if (env.HTTP_HOST === undefined && major === 1 && minor === 1) {
+    // RFC 9112 §3.2: a server answers 400 to an HTTP/1.1 request without Host (node:http does).
+    connection.server.reject(connection, Object.assign(new Error('an HTTP/1.1 request without a Host header'), { code: 'HPE_MISSING_HOST' }));
+    return 0;
+  }
+  const http10 = major === 1 && minor === 0;
+  const expectContinue = !http10 && typeof env.HTTP_EXPECT === 'string' && env.HTTP_EXPECT.toLowerCase() === '100-continue';
+  // An Upgrade (WebSocket) is answered as a plain request; the connection cannot go on after it.
+  const request = new HttpRequest(env, shouldKeepAlive && !upgrade && !connection.closing, http10, name === 'HEAD', expectContinue);
+  const length = env.CONTENT_LENGTH === undefined ? (env.HTTP_TRANSFER_ENCODING === undefined ? 0 : -1) : Number(env.CONTENT_LENGTH);
+  if (length !== 0) {
+    request.input = new PushedInput(length, () => resumeReading(connection));
+    Environ.setInput(env, request.input);
+  }
+  connection.server.onRequest(connection, request);
+  return 0;
+}
+
+function onBody(this: NodeHttpParser, chunk: Buffer): void {
+  const connection = this.connection;
+  const input = connection?.parsing?.input;
+  if (input == null) return; // answered already: the rest of the body is dropped
+  if (!input.push(chunk)) pauseReading(connection!);
+}
+
+function onMessageComplete(this: NodeHttpParser): void {
+  const connection = this.connection;
+  if (connection === null) return;
+  connection.parsing?.input?.end();
+  connection.parsing = null;
+  // Trailers of a chunked body arrive through onHeaders: they belong to no next request.
+  connection.headerParts = null;
+  connection.urlParts = '';
+}
+
+/** Raw header name → CGI name ('Content-Type' → 'CONTENT_TYPE', 'X-Foo' → 'HTTP_X_FOO'). */
+const cgiNames = new Map<string, string>();
+
+function cgiName(header: string): string {
+  let name = cgiNames.get(header);
+  if (name !== undefined) return name;
+  const upper = header.toUpperCase().replace(/-/g, '_');
+  name = upper === 'CONTENT_TYPE' || upper === 'CONTENT_LENGTH' ? upper : `HTTP_${upper}`;
+  if (cgiNames.size < 2048) cgiNames.set(header, name);
+  return name;
+}
+
+/** Percent-decodes a path into a byte string (one char per byte), as nginx's $document_uri. */
+function decodePath(path: string): string {
+  if (path.indexOf('%') < 0) return path;
+  return path.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** The client's address, asked once per connection (unix sockets have none). */
+function remoteOf(connection: HttpConnection): { address: string; port: string } {
+  if (connection.remote !== null) return connection.remote;
+  let remote = { address: '', port: '' };
+  try {
+    const peer = native.peerAddress(connection.fd);
+    if (peer.family !== 'unix') remote = { address: peer.address, port: String(peer.port) };
+  } catch {
+    // the client is gone already: the read that follows reports it
+  }
+  return (connection.remote = remote);
+}
+
+/** `http://authority/path?query` (RFC 9112 §3.2.2): what a client sends a proxy, and a server must accept. */
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)/i;
+
+function httpEnviron(connection: HttpConnection, method: string, target: string, major: number, minor: number, raw: string[]): Environ {
+  const env = new Environ();
+  let url = target;
+  let authority: string | undefined;
+  if (target.charCodeAt(0) !== 0x2f /* '/' */) {
+    const absolute = ABSOLUTE_FORM.exec(target);
+    if (absolute !== null) {
+      // The app sees the origin form, as nginx passes it in $request_uri.
+      authority = absolute[1];
+      url = target.slice(absolute[0].length);
+      if (url.charCodeAt(0) !== 0x2f) url = `/${url}`;
+    }
+  }
+  const query = url.indexOf('?');
+  const remote = remoteOf(connection);
+  env.REQUEST_METHOD = method;
+  env.REQUEST_URI = url;
+  env.PATH_INFO = decodePath(query < 0 ? url : url.slice(0, query));
+  env.QUERY_STRING = query < 0 ? '' : url.slice(query + 1);
+  env.SCRIPT_NAME = '';
+  env.SERVER_PROTOCOL = `HTTP/${major}.${minor}`;
+  env.REMOTE_ADDR = remote.address;
+  env.REMOTE_PORT = remote.port;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = cgiName(raw[i]!);
+    const previous = env[name];
+    env[name] = previous === undefined ? raw[i + 1] : `${previous as string}${name === 'HTTP_COOKIE' ? '; ' : ', '}${raw[i + 1]}`;
+  }
+  // The target's authority overrides Host (RFC 9112 §3.2.2); a missing Host still gets its 400.
+  if (authority !== undefined && env.HTTP_HOST !== undefined) env.HTTP_HOST = authority;
+  const host = env.HTTP_HOST as string | undefined;
+  const colon = host === undefined ? -1 : host.lastIndexOf(':');
+  env.SERVER_NAME = host === undefined ? '' : colon > 0 && !host.endsWith(']') ? host.slice(0, colon) : host;
+  env.SERVER_PORT = connection.serverPort;
+  env['tsgi.url_scheme'] = 'http';
+  return env;
+}
+
+/**
+ * The status line and headers. `bodyLength` is the whole body's length when the response is
+ * complete (then it is framed by Content-Length), or -1 while streaming (chunked on HTTP/1.1;
+ * on HTTP/1.0 the body ends when the connection closes).
+ */
+function responseHead(core: Core, request: HttpRequest, bodyLength: number): string {
+  const code = core.statusCode;
+  request.noBody = request.head || code === 204 || code === 304 || code < 200;
+  let head = `HTTP/1.1 ${core.status}\r\n`;
+  let framed = false;
+  let connectionHeader = false;
+  const headers = core.headers;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
+    head += `${name}: ${value}\r\n`;
+    const length = name.length;
+    if (length === 10 || length === 14 || length === 17) {
+      const lower = name.toLowerCase();
+      if (lower === 'content-length' || lower === 'transfer-encoding') framed = true;
+      else if (lower === 'connection') {
+        connectionHeader = true;
+        if (value.toLowerCase().includes('close')) request.close = true;
+      }
+    }
+  }
+  if (!framed && !(request.noBody && !request.head)) {
+    if (bodyLength >= 0) head += `Content-Length: ${bodyLength}\r\n`;
+    else if (request.head) {
+      // no body follows, and its length is not known: the connection stays usable
+    } else if (!request.http10) {
+      head += 'Transfer-Encoding: chunked\r\n';
+      request.chunked = true;
+    } else {
+      request.close = true;
+    }
+  }
+  if (!connectionHeader) {
+    if (request.close) head += 'Connection: close\r\n';
+    else if (request.http10) head += 'Connection: keep-alive\r\n';
+  }
+  return `${head}Date: ${utcClock()}\r\n\r\n`;
+}
+
+function byteLength(chunk: Chunk | undefined): number {
+  return chunk === undefined ? 0 : typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+}
+
+/** Head (if not sent yet), the chunk framed as the response needs, and the end marker if `last`. */
+function responseBytes(core: Core, request: HttpRequest, chunk: Chunk | undefined, last: boolean): Buffer {
+  let head = '';
+  if (!core.headersSent) {
+    head = responseHead(core, request, last ? byteLength(chunk) : -1);
+    core.headersSent = true;
+  }
+  const bodyLength = request.noBody ? 0 : byteLength(chunk);
+  let prefix = '';
+  let suffix = '';
+  if (request.chunked) {
+    if (bodyLength > 0) {
+      prefix = `${bodyLength.toString(16)}\r\n`;
+      suffix = '\r\n';
+    }
+    if (last) suffix += '0\r\n\r\n';
+  }
+  const bytes = Buffer.allocUnsafe(head.length + prefix.length + bodyLength + suffix.length);
+  let at = bytes.write(head, 0, 'latin1');
+  if (prefix.length > 0) at += bytes.write(prefix, at, 'latin1');
+  if (bodyLength > 0) at += typeof chunk === 'string' ? bytes.write(chunk, at, 'utf8') : (bytes.set(chunk!, at), bodyLength);
+  if (suffix.length > 0) bytes.write(suffix, at, 'latin1');
+  return bytes;
+}
+
+const HTTP_WRITER: ResponseWriter = {
+  send(core, chunk) {
+    const connection = core.conn as HttpConnection;
+    if (connection.core !== core) return true; // the client is gone: the halt follows
+    return connection.conns.write(connection.fd, responseBytes(core, connection.requests[0]!, chunk, false));
+  },
+  finish(core, last) {
+    const connection = core.conn as HttpConnection;
+    if (connection.core !== core) return;
+    connection.conns.write(connection.fd, responseBytes(core, connection.requests[0]!, last, true));
+    connection.server.finished(connection);
+  },
+  abort(core, status) {
+    const connection = core.conn as HttpConnection;
+    if (connection.core !== core) return;
+    const request = connection.requests[0]!;
+    request.close = true;
+    if (core.headersSent) {
+      // Mid-body: a truncated response must not look complete; break the connection.
+      connection.core = null;
+      return connection.server.destroy(connection);
+    } else {
+      const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
+      core.headersSent = true;
+      connection.conns.write(connection.fd, Buffer.from(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\nConnection: close\r\n\r\n${reason}\n`, 'latin1'));
+    }
+    connection.server.finished(connection);
+  },
+  awaitDrain() {
+    // The connection server calls onDrain(fd), which resumes the core.
+  },
+};
+
+registerProtocol('http', (context) => new HttpServer(context));

@@ -1,0 +1,310 @@
+/**
+ * The uwsgi protocol on a `--socket`: one request per connection (nginx `uwsgi_pass`), the
+ * vars block parsed straight into the env, the response written as raw HTTP bytes and ended by
+ * closing the connection — byte for byte what uWSGI does (spec/wire.md §3).
+ *
+ * The connections are the addon's (native ConnServer), not net.Sockets: accept, the first read
+ * right after accept, writes and close happen in C, and JS sees only bytes in and hands bytes
+ * out. A net.Socket costs ~3× uWSGI's whole per-request CPU on this connection-per-request path.
+ */
+import { DRAIN, type Chunk } from '../../../green/thread.js';
+import type { Core, ResponseWriter } from '../../worker/core.js';
+import { Environ } from '../../worker/environ.js';
+import { tsgiError, type ErrorCode } from '../../errors.js';
+import { PushedInput } from '../../worker/input.js';
+import { log } from '../../logger.js';
+import { native, type ConnServer } from '../../native.js';
+import { DONE, NEED_MORE, UWSGI_ERRORS, UwsgiRequestReader, uwsgiErrorMessage } from './parser.js';
+import { registerProtocol, type Listener, type ListenHooks, type ProtocolContext, type ProtocolServer } from '../registry.js';
+import { findService } from '../../services/registry.js';
+import { urlScheme } from '../cgi.js';
+import '../../services/rpc-service.js';
+import '../../services/signal-service.js';
+import '../../services/cache-service.js';
+import '../../services/spool-service.js';
+
+const CLIENT_GONE = tsgiError('TSGI_ERR_CANCELLED', 'client disconnected');
+
+/** One accepted connection: it holds a core from its first bytes to its close. */
+class UwsgiConnection {
+  core: Core | null = null;
+  readonly env = new Environ();
+  parsed = false;
+  input: PushedInput | null = null;
+  bodyLeft = 0;
+  readonly acceptedAt = Date.now();
+  /** Bytes that arrived while the connection waited for a core, replayed once it has one. */
+  queued: Buffer[] | null = null;
+
+  constructor(readonly fd: number, readonly conns: ConnServer, readonly server: UwsgiServer) {}
+}
+
+class UwsgiServer implements ProtocolServer {
+  readonly #readers: UwsgiRequestReader[];
+  /** Open connections by fd (fds are small integers: an array beats a Map here). */
+  readonly #byFd: Array<UwsgiConnection | undefined> = [];
+  #open = 0;
+  /** Connections whose first bytes arrived while every core was busy. */
+  readonly #waiting: UwsgiConnection[] = [];
+  readonly #listeners: ConnServer[] = [];
+  readonly #timeoutMs: number;
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(readonly context: ProtocolContext) {
+    const { options, scheduler } = context;
+    this.#readers = scheduler.threads.map(() => new UwsgiRequestReader(options['buffer-size'], options['max-vars'] * 2));
+    this.#timeoutMs = options['socket-timeout'] * 1000;
+    // One sweep a second instead of a timer per connection: cheaper on the accept path.
+    this.#sweeper = setInterval(() => this.#dropSlowClients(), Math.min(1000, this.#timeoutMs)).unref();
+  }
+
+  get connections(): number {
+    return this.#open;
+  }
+
+  /** Accepts on `fd` with the addon's connection server. */
+  listen(fd: number, _label: string, hooks: ListenHooks): Listener {
+    const conns: ConnServer = new native.ConnServer(
+      fd,
+      (connFd, chunk) => this.#onData(conns, connFd, chunk, hooks),
+      (connFd) => this.#onDrain(connFd),
+    );
+    this.#listeners.push(conns);
+    conns.start();
+    return conns;
+  }
+
+  #onData(conns: ConnServer, fd: number, chunk: Buffer | null, hooks: ListenHooks): void {
+    let connection = this.#byFd[fd];
+    if (chunk === null) {
+      if (connection !== undefined) this.#closed(connection);
+      return;
+    }
+    if (connection === undefined) {
+      connection = new UwsgiConnection(fd, conns, this);
+      this.#byFd[fd] = connection;
+      this.#open++;
+    }
+    if (connection.core === null && connection.queued === null && !connection.parsed) {
+      // Accepted, nothing sent yet: no core for it until it speaks (--socket-timeout drops it).
+      if (chunk.length === 0) return;
+      if (!this.#take(connection)) {
+        connection.queued = [chunk];
+        this.#waiting.push(connection);
+        return hooks.onFull();
+      }
+      // The last core is taken: new connections wait in the kernel backlog, for us or a sibling.
+      if (!hooks.canAccept()) for (const listener of this.#listeners) listener.pause();
+    }
+    if (connection.core !== null) this.#feed(connection, chunk);
+    else connection.queued?.push(chunk); // still waiting for a core (else: answered already)
+  }
+
+  #feed(connection: UwsgiConnection, chunk: Buffer): void {
+    if (connection.parsed) this.#onBody(connection, chunk);
+    else this.#onRequest(connection, chunk);
+  }
+
+  /** Gives the connection a core; false when every core is busy. */
+  #take(connection: UwsgiConnection): boolean {
+    const core = this.context.scheduler.acquire();
+    if (core === null) return false;
+    connection.core = core;
+    this.#readers[core.index]!.reset(connection.env);
+    return true;
+  }
+
+  serveQueued(): boolean {
+    const next = this.#waiting[0];
+    if (next === undefined || !this.#take(next)) return false;
+    this.#waiting.shift();
+    const chunks = next.queued!;
+    next.queued = null;
+    for (const chunk of chunks) if (next.core !== null) this.#feed(next, chunk);
+    return true;
+  }
+
+  /** The connection's queued output is written: a thread parked on DRAIN goes on. */
+  #onDrain(fd: number): void {
+    const core = this.#byFd[fd]?.core;
+    if (core != null && core.waiting === DRAIN) core.resume(DRAIN, undefined);
+  }
+
+  #onRequest(connection: UwsgiConnection, chunk: Buffer): void {
+    const core = connection.core!;
+    const reader = this.#readers[core.index]!;
+    const status = reader.push(chunk);
+    if (status === NEED_MORE) return;
+    if (status !== DONE) return this.#reject(connection, UWSGI_ERRORS[status] as ErrorCode, uwsgiErrorMessage(status, reader));
+    connection.parsed = true;
+    if (reader.modifier1 !== 0 && reader.modifier1 !== 30) return this.#serveService(connection, reader);
+    const env = connection.env;
+    if (reader.modifier1 === 30) stripScriptName(env);
+    if (env.SERVER_PROTOCOL === undefined) env.SERVER_PROTOCOL = 'HTTP/1.0';
+    env['tsgi.url_scheme'] = urlScheme(env);
+    if (reader.contentLength > 0) {
+      connection.bodyLeft = reader.contentLength;
+      connection.input = new PushedInput(reader.contentLength, () => connection.conns.resumeReading(connection.fd));
+      Environ.setInput(env, connection.input);
+      if (reader.rest !== null) this.#onBody(connection, reader.rest);
+    }
+    core.serve(env, UWSGI_WRITER, connection);
+  }
+
+  /** A ping, remote signal or RPC packet: answered by its service, then the connection closes. */
+  #serveService(connection: UwsgiConnection, reader: UwsgiRequestReader): void {
+    const service = findService(reader.modifier1);
+    if (!service) return this.#reject(connection, 'TSGI_ERR_UWSGI_MODIFIER', `modifier1 ${reader.modifier1} is not served on this socket`);
+    const core = connection.core!;
+    const finish = (bytes?: Buffer) => {
+      if (connection.core !== core) return; // the client left meanwhile
+      if (bytes) end(connection, bytes);
+      else destroy(connection);
+      core.release();
+    };
+    const readBody = (length: number): Promise<Buffer> => {
+      connection.bodyLeft = length;
+      connection.input = new PushedInput(length, () => connection.conns.resumeReading(connection.fd));
+      if (reader.rest !== null) this.#onBody(connection, reader.rest);
+      return connection.input.read();
+    };
+    service({ modifier1: reader.modifier1, modifier2: reader.modifier2, payload: reader.payload, vars: connection.env, readBody }, { send: finish, drop: () => finish() });
+  }
+
+  #onBody(connection: UwsgiConnection, chunk: Buffer): void {
+    const input = connection.input;
+    if (input === null || connection.bodyLeft === 0) return;
+    const part = chunk.length > connection.bodyLeft ? chunk.subarray(0, connection.bodyLeft) : chunk;
+    connection.bodyLeft -= part.length;
+    if (!input.push(part)) connection.conns.pauseReading(connection.fd);
+    if (connection.bodyLeft === 0) input.end();
+  }
+
+  /** A malformed packet: one log line, that connection closed, nothing else touched. */
+  #reject(connection: UwsgiConnection, code: ErrorCode, why: string): void {
+    log(`uwsgi: closing connection fd ${connection.fd}: ${code}: ${why}`);
+    const core = connection.core;
+    destroy(connection);
+    core?.release();
+  }
+
+  /** Forgets a connection whose fd is closed (by us or by the peer). */
+  forget(connection: UwsgiConnection): void {
+    if (this.#byFd[connection.fd] !== connection) return;
+    this.#byFd[connection.fd] = undefined;
+    this.#open--;
+  }
+
+  /** The peer closed or reset: a request still running is halted. */
+  #closed(connection: UwsgiConnection): void {
+    this.forget(connection);
+    const core = connection.core;
+    connection.core = null;
+    if (core === null) return this.#unqueue(connection);
+    if (!connection.parsed) {
+      log(`uwsgi: closing connection fd ${connection.fd}: TSGI_ERR_UWSGI_TRUNCATED_VARS: connection closed in the middle of a packet`);
+      return core.release();
+    }
+    connection.input?.destroy(tsgiError('TSGI_ERR_CANCELLED', 'client closed before sending the whole body'));
+    if (core.env === null) core.release(); // a service call still pending
+    else core.halt(CLIENT_GONE);
+  }
+
+  #unqueue(connection: UwsgiConnection): void {
+    connection.queued = null;
+    const at = this.#waiting.indexOf(connection);
+    if (at >= 0) this.#waiting.splice(at, 1);
+  }
+
+  /** --socket-timeout: a connection that has not sent a whole packet by now is dropped. */
+  #dropSlowClients(): void {
+    const deadline = Date.now() - this.#timeoutMs;
+    for (const connection of this.#byFd) {
+      if (connection === undefined || connection.parsed || connection.acceptedAt > deadline) continue;
+      log(`uwsgi: closing connection fd ${connection.fd}: TSGI_ERR_REQUEST_TIMEOUT: no complete packet within --socket-timeout`);
+      const core = connection.core;
+      destroy(connection);
+      if (core === null) this.#unqueue(connection);
+      else core.release();
+    }
+  }
+
+  /** Every uwsgi connection carries one request and closes after it: nothing to cut short. */
+  drain(): void {}
+
+  destroyAll(): void {
+    clearInterval(this.#sweeper);
+    for (const connection of this.#byFd) {
+      if (connection === undefined) continue;
+      this.#closed(connection);
+      connection.conns.destroy(connection.fd);
+    }
+  }
+}
+
+/** Closes the connection once the queued bytes are out; the core is no longer tied to it. */
+function end(connection: UwsgiConnection, bytes: Buffer | undefined): void {
+  connection.core = null;
+  connection.server.forget(connection);
+  connection.conns.end(connection.fd, bytes);
+}
+
+function destroy(connection: UwsgiConnection): void {
+  connection.core = null;
+  connection.server.forget(connection);
+  connection.conns.destroy(connection.fd);
+}
+
+/** modifier1 30: PATH_INFO loses its SCRIPT_NAME prefix (uWSGI's wsgi_subhandler). */
+function stripScriptName(env: Environ): void {
+  const script = env.SCRIPT_NAME;
+  const path = env.PATH_INFO;
+  if (typeof script === 'string' && typeof path === 'string' && script !== '' && path.startsWith(script)) env.PATH_INFO = path.slice(script.length);
+}
+
+/** The status line and headers, exactly as uWSGI writes them. */
+function responseHead(core: Core): string {
+  let head = `${core.env!.SERVER_PROTOCOL} ${core.status}\r\n`;
+  const headers = core.headers;
+  for (let i = 0; i < headers.length; i++) head += `${headers[i]![0]}: ${headers[i]![1]}\r\n`;
+  return head + '\r\n';
+}
+
+/** Head (if not sent yet) and body in one buffer, so a whole small response is one write(2). */
+function responseBytes(core: Core, body: Chunk | undefined): Buffer {
+  const head = core.headersSent ? '' : responseHead(core);
+  core.headersSent = true;
+  const headLength = head.length; // latin1: one byte per char
+  const bodyLength = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  const bytes = Buffer.allocUnsafe(headLength + bodyLength);
+  if (headLength > 0) bytes.write(head, 0, 'latin1');
+  if (typeof body === 'string') bytes.write(body, headLength, 'utf8');
+  else if (body !== undefined) bytes.set(body, headLength);
+  return bytes;
+}
+
+const UWSGI_WRITER: ResponseWriter = {
+  send(core, chunk) {
+    const connection = core.conn as UwsgiConnection;
+    if (connection.core !== core) return true; // the client is gone: the halt follows
+    return connection.conns.write(connection.fd, responseBytes(core, chunk));
+  },
+  finish(core, last) {
+    const connection = core.conn as UwsgiConnection;
+    if (connection.core !== core) return;
+    end(connection, core.headersSent && last === undefined ? undefined : responseBytes(core, last));
+  },
+  abort(core, status) {
+    const connection = core.conn as UwsgiConnection;
+    if (connection.core !== core) return;
+    if (core.headersSent) return destroy(connection);
+    const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
+    core.headersSent = true;
+    end(connection, Buffer.from(`${core.env!.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`, 'latin1'));
+  },
+  awaitDrain() {
+    // The connection server calls onDrain(fd), which resumes the core.
+  },
+};
+
+registerProtocol('uwsgi', (context) => new UwsgiServer(context));

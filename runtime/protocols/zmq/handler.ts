@@ -1,0 +1,354 @@
+/**
+ * `--zmq PULL,PUB`: the worker is a Mongrel2 handler (spec/wire.md §13). It connects a PULL
+ * socket to Mongrel2's PUSH (requests) and a PUB socket to its SUB (responses); every request
+ * gets a core, as on any other socket, and every chunk the app produces is published as its own
+ * message `UUID len:ID, <raw HTTP bytes>`, followed by an empty one that closes the connection.
+ *
+ * Several workers connect to the same pair: Mongrel2's PUSH spreads requests among them, and a
+ * worker whose cores are all busy stops reading its PULL so the requests go to its siblings.
+ * The PUB socket is an XPUB, to see when Mongrel2 has subscribed (see #awaitSubscriber).
+ */
+import { createReadStream } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Pull, XPublisher } from 'zeromq';
+import { DRAIN, type Chunk } from '../../../green/thread.js';
+import type { Core, ResponseWriter } from '../../worker/core.js';
+import { Environ } from '../../worker/environ.js';
+import { tsgiError } from '../../errors.js';
+import { IncomingInput, PushedInput } from '../../worker/input.js';
+import { log } from '../../logger.js';
+import {
+  DISCONNECT, INVALID, Mongrel2Reader, REQUEST, encodeResponse, parseZmqSpec, requestKeepAlive, responseKeepsAlive, responsePrefix,
+} from './mongrel2-parser.js';
+import type { ProtocolContext } from '../registry.js';
+
+const CLIENT_GONE = tsgiError('TSGI_ERR_CANCELLED', 'Mongrel2 reported the client disconnected');
+/** uWSGI's UWSGI_MONGREL2_MAX_MSGSIZE: bigger chunks go out in pieces so Mongrel2's ring buffer copes. */
+const MAX_MESSAGE_BODY = 2 * 1024 * 1024;
+/** How long the PUB socket stays open after the last message before a stopping worker closes it. */
+const FLUSH_MS = 200;
+/** ZMQ_IDENTITY: zeromq.js exposes it (as routingId) only on REQ/REP/DEALER/ROUTER sockets. */
+const ZMQ_IDENTITY = 5;
+const EMPTY = Buffer.alloc(0);
+const noop = (): void => {};
+
+type State = 'running' | 'stopping' | 'closed';
+
+/** The request a core serves for a handler; one per core, reused. */
+class ZmqRequest {
+  core: Core | null = null;
+  /** `sender SP connId`: the key of {@link ZmqHandler.byConn}. */
+  key = '';
+  prefix: Buffer = EMPTY;
+  keepAlive = false;
+  /** Mongrel2 said the client is gone: nothing more is published for it. */
+  gone = false;
+  /** An earlier request on the same connection still running (pipelined keep-alive requests). */
+  older: ZmqRequest | null = null;
+
+  constructor(readonly handler: ZmqHandler) {}
+
+  /** Publishes `head` and `body` (split into ≤ 2 MiB messages); no body and no head: the close message. */
+  publish(head: string, body: Chunk | undefined): void {
+    const length = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    if (length <= MAX_MESSAGE_BODY) return this.handler.publish(encodeResponse(this.prefix, head, body));
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body!;
+    this.handler.publish(encodeResponse(this.prefix, head, bytes, 0, MAX_MESSAGE_BODY));
+    for (let from = MAX_MESSAGE_BODY; from < length; from += MAX_MESSAGE_BODY) {
+      this.handler.publish(encodeResponse(this.prefix, '', bytes, from, from + MAX_MESSAGE_BODY));
+    }
+  }
+
+  end(): void {
+    if (this.core === null) return;
+    this.handler.ended(this);
+    this.core = null;
+    this.older = null;
+  }
+}
+
+export class ZmqHandler {
+  /** ZMQ identity of the PUB socket, as uWSGI sets it: a random UUID per worker. */
+  readonly uuid = randomUUID();
+  /** Requests in flight by `sender SP connId`, newest first (a disconnect halts them all). */
+  readonly byConn = new Map<string, ZmqRequest>();
+  readonly #requests: ZmqRequest[] = [];
+  readonly #reader = new Mongrel2Reader(hostname());
+  #state: State = 'running';
+  /** Mongrel2's SUB is connected and subscribed: what we publish reaches it. */
+  #subscribed = false;
+  #everSubscribed = false;
+  #receiving = false;
+  /** A request received while another socket took the last core: served when one frees. */
+  #held: Buffer | null = null;
+  #inFlight = 0;
+  #lastPublish = 0;
+
+  private constructor(
+    readonly context: ProtocolContext,
+    readonly spec: { pull: string; pub: string },
+    private readonly pull: Pull,
+    private readonly pub: XPublisher,
+  ) {}
+
+  /** Connects both sockets; requests are read once Mongrel2 has subscribed to the PUB socket. */
+  static async connect(context: ProtocolContext, text: string): Promise<ZmqHandler> {
+    const spec = parseZmqSpec(text);
+    let zmq: typeof import('zeromq');
+    try {
+      zmq = await import('zeromq');
+    } catch (error) {
+      throw tsgiError('TSGI_ERR_ZMQ_CONNECT', `cannot load the zeromq package: ${(error as Error).message}`, { cause: error });
+    }
+    // PUB never blocks: at the high-water mark it drops, which would cut responses short. No
+    // limit, and sendTimeout 0 so send() always queues at once (zeromq.js otherwise defers every
+    // 512th send to the next loop turn and rejects the sends made meanwhile with EBUSY).
+    const pub = new zmq.XPublisher({ sendHighWaterMark: 0, sendTimeout: 0, linger: 1000 });
+    // Every subscription, not only the first of a topic: Mongrel2 subscribes again when it
+    // reconnects (a restart), and that is when the worker may read requests again.
+    pub.verbosity = 'allSubs';
+    const pull = new zmq.Pull();
+    try {
+      const handler = new ZmqHandler(context, spec, pull, pub);
+      (pub as unknown as { setStringOption(option: number, value: string): void }).setStringOption(ZMQ_IDENTITY, handler.uuid);
+      pub.events.on('disconnect', () => handler.#lostSubscriber());
+      pub.connect(spec.pub);
+      pull.connect(spec.pull);
+      handler.#awaitSubscriber();
+      log(`zmq: UUID for responder ${spec.pub}: ${handler.uuid}; pulling from ${spec.pull} once Mongrel2 subscribes`);
+      return handler;
+    } catch (error) {
+      pub.close();
+      pull.close();
+      throw tsgiError('TSGI_ERR_ZMQ_CONNECT', `cannot connect --zmq ${text}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /**
+   * The PUB socket is an XPUB so the worker sees Mongrel2's subscription arrive: a response
+   * published before that would be dropped (ZeroMQ's slow joiner), so requests are read only
+   * from then on. They wait in the PULL socket meanwhile (milliseconds, at boot or a restart).
+   */
+  #awaitSubscriber(): void {
+    this.pub.receive().then(([frame]) => {
+      if (this.#state === 'closed') return;
+      if (frame !== undefined && frame[0] === 1 && !this.#subscribed) {
+        this.#subscribed = true;
+        log(`zmq: Mongrel2 subscribed${this.#everSubscribed ? ' again' : ''} on ${this.spec.pub}: pulling requests from ${this.spec.pull}`);
+        this.#everSubscribed = true;
+        this.#pump();
+      }
+      this.#awaitSubscriber();
+    }, noop); // rejected once the socket closes
+  }
+
+  /** Mongrel2's SUB went away: responses would be lost until it subscribes again. */
+  #lostSubscriber(): void {
+    if (!this.#subscribed || this.#state === 'closed') return;
+    this.#subscribed = false;
+    log(`zmq: Mongrel2 disconnected from ${this.spec.pub}: not pulling requests until it subscribes again`);
+  }
+
+  /** Requests being served or waiting for a core. */
+  get busy(): boolean {
+    return this.#inFlight > 0 || this.#held !== null;
+  }
+
+  /**
+   * Reads the next message, one at a time and only while a core is free (the worker calls
+   * `coreFreed` to resume). Meanwhile requests queue in this worker's ZeroMQ pipe, and once it
+   * is at its high-water mark Mongrel2's PUSH passes this worker over for its siblings.
+   */
+  #pump(): void {
+    if (this.#receiving || this.#state !== 'running' || !this.#subscribed || this.#held !== null) return;
+    if (this.context.scheduler.freeCount === 0) return;
+    this.#receiving = true;
+    this.pull.receive().then(this.#onMessage, this.#onReceiveError);
+  }
+
+  readonly #onMessage = (frames: Buffer[]): void => {
+    this.#receiving = false;
+    if (frames.length === 1) this.#handle(frames[0]!);
+    else log(`zmq: dropping a ${frames.length}-part message: TSGI_ERR_ZMQ_MESSAGE: Mongrel2 sends single-part messages`);
+    this.#pump();
+  };
+
+  readonly #onReceiveError = (error: Error): void => {
+    this.#receiving = false;
+    if (this.#state !== 'running') return; // closed by stop()
+    log(`zmq: receive on ${this.spec.pull} failed: ${error.message}; retrying in 100 ms`);
+    setTimeout(() => this.#pump(), 100);
+  };
+
+  #handle(message: Buffer): void {
+    const env = new Environ();
+    const reader = this.#reader;
+    const status = reader.read(message, env);
+    if (status === REQUEST) {
+      const core = this.context.scheduler.acquire();
+      if (core === null) {
+        this.#held = message; // read again when a core frees: the reader is shared
+        return this.context.onFull();
+      }
+      return this.#serve(core, env, reader);
+    }
+    if (status === DISCONNECT) return this.#disconnect(`${reader.sender} ${reader.connId}`);
+    if (status === INVALID) log(`zmq: dropping a ${message.length}-byte message: TSGI_ERR_ZMQ_MESSAGE: ${reader.why}: ${preview(message)}`);
+    // IGNORED: an upload still in progress or a JSON message, which uWSGI drops silently too.
+  }
+
+  #serve(core: Core, env: Environ, reader: Mongrel2Reader): void {
+    const request = (this.#requests[core.index] ??= new ZmqRequest(this));
+    request.core = core;
+    request.gone = false;
+    request.key = `${reader.sender} ${reader.connId}`;
+    request.prefix = responsePrefix(reader.sender, reader.connId);
+    request.older = this.byConn.get(request.key) ?? null;
+    this.byConn.set(request.key, request);
+    this.#inFlight++;
+    if (env.SERVER_PROTOCOL === undefined) env.SERVER_PROTOCOL = 'HTTP/1.0';
+    request.keepAlive = requestKeepAlive(env);
+    const scheme = env.UWSGI_SCHEME;
+    env['tsgi.url_scheme'] = typeof scheme === 'string' && scheme !== '' ? scheme : 'http';
+    if (reader.uploadFile !== null) {
+      Environ.setInput(env, new IncomingInput(createReadStream(reader.uploadFile), reader.contentLength));
+    } else if (reader.body !== null) {
+      const input = new PushedInput(reader.body.length, noop);
+      input.push(reader.body);
+      input.end();
+      Environ.setInput(env, input);
+    }
+    core.serve(env, ZMQ_WRITER, request);
+  }
+
+  /** Mongrel2's client is gone: halt what runs for it (their `finally` blocks run). */
+  #disconnect(key: string): void {
+    for (let request = this.byConn.get(key) ?? null; request !== null; ) {
+      const older = request.older;
+      request.gone = true;
+      request.core?.halt(CLIENT_GONE);
+      request = older;
+    }
+  }
+
+  /** @internal The response of `request` is complete (or abandoned). */
+  ended(request: ZmqRequest): void {
+    this.#inFlight--;
+    const head = this.byConn.get(request.key);
+    if (head === request) {
+      if (request.older === null) this.byConn.delete(request.key);
+      else this.byConn.set(request.key, request.older);
+      return;
+    }
+    for (let newer = head ?? null; newer !== null; newer = newer.older) {
+      if (newer.older === request) {
+        newer.older = request.older;
+        return;
+      }
+    }
+  }
+
+  /** @internal */
+  publish(message: Buffer): void {
+    if (this.pub.closed) return;
+    this.#lastPublish = Date.now();
+    try {
+      this.pub.send(message).catch(onPublishError);
+    } catch (error) {
+      onPublishError(error as Error);
+    }
+  }
+
+  /** A core freed after all were busy: serve the request that waited, then read on. */
+  coreFreed(): void {
+    const held = this.#held;
+    if (held !== null && this.context.scheduler.freeCount > 0) {
+      this.#held = null;
+      this.#handle(held);
+    }
+    this.#pump();
+  }
+
+  /** Graceful stop, first step: no new requests. Mongrel2 sends them to the other workers. */
+  stopReceiving(): void {
+    if (this.#state === 'stopping' || this.#state === 'closed') return;
+    this.#state = 'stopping';
+    this.pull.close();
+  }
+
+  /** Graceful stop, last step (in-flight requests are done): flush and close the PUB socket. */
+  async close(): Promise<void> {
+    this.stopReceiving();
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    // zeromq.js cannot tell when the queue is on the wire, and the worker exits with
+    // process.exit (no ZMQ context termination): give the I/O thread time to send the last bytes.
+    const wait = this.#lastPublish + FLUSH_MS - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    this.pub.close();
+  }
+}
+
+let lastPublishError = 0;
+function onPublishError(error: Error): void {
+  const now = Date.now();
+  if (now - lastPublishError < 1000) return;
+  lastPublishError = now;
+  log(`zmq: publishing a response failed: ${error.message}`);
+}
+
+function preview(message: Buffer): string {
+  const text = JSON.stringify(message.toString('latin1', 0, 80));
+  return message.length > 80 ? `${text}…` : text;
+}
+
+/** The status line and headers, as every tsgi protocol writes them. */
+function responseHead(core: Core): string {
+  let head = `${core.env!.SERVER_PROTOCOL} ${core.status}\r\n`;
+  const headers = core.headers;
+  for (let i = 0; i < headers.length; i++) head += `${headers[i]![0]}: ${headers[i]![1]}\r\n`;
+  return head + '\r\n';
+}
+
+const ZMQ_WRITER: ResponseWriter = {
+  send(core, chunk) {
+    const request = core.conn as ZmqRequest;
+    if (request.gone) return true;
+    if (core.headersSent) request.publish('', chunk);
+    else {
+      core.headersSent = true;
+      request.publish(responseHead(core), chunk);
+    }
+    return true; // PUB never blocks (no high-water mark)
+  },
+  finish(core, last) {
+    const request = core.conn as ZmqRequest;
+    if (!request.gone) {
+      if (!core.headersSent) {
+        core.headersSent = true;
+        request.publish(responseHead(core), last);
+      } else if (last !== undefined && last.length > 0) request.publish('', last);
+      // The empty message makes Mongrel2 close the client connection, unless HTTP keep-alive
+      // can work: the client asked for it and the response says where it ends.
+      if (!request.keepAlive || !responseKeepsAlive(core.headers)) request.publish('', undefined);
+    }
+    request.end();
+  },
+  abort(core, status) {
+    const request = core.conn as ZmqRequest;
+    if (!request.gone) {
+      if (!core.headersSent) {
+        core.headersSent = true;
+        const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
+        request.publish(`${core.env!.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`, undefined);
+      }
+      request.publish('', undefined);
+    }
+    request.end();
+  },
+  awaitDrain(core) {
+    // send() never asks for a drain; resume anyway should a thread park on DRAIN.
+    queueMicrotask(() => core.resume(DRAIN, undefined));
+  },
+};

@@ -1,0 +1,68 @@
+/**
+ * `--stats ADDR`: the master writes one JSON document to every connection and closes it, in
+ * the shape of uWSGI's stats server (semantics.md §11), so `uwsgitop` and friends read tsgi.
+ * `--stats-http` prefixes HTTP response headers; `--stats-minified` drops the indentation.
+ */
+import { unlinkSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { parseAddress } from '../address.js';
+import type { BoundSocket } from '../master/listeners.js';
+import { log } from '../logger.js';
+import type { Options } from '../options.js';
+import type { SharedState } from '../shared/state.js';
+
+const VERSION = '2.0.30-tsgi';
+
+export function statsDocument(options: Options, shared: SharedState, sockets: readonly BoundSocket[]): Record<string, unknown> {
+  const cache = shared.cache?.stats();
+  return {
+    version: VERSION,
+    listen_queue: 0,
+    listen_queue_errors: 0,
+    signal_queue: 0,
+    load: 0,
+    pid: process.pid,
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    cwd: process.cwd(),
+    locks: [],
+    ...(cache ? {
+      caches: [{
+        name: cache.name, hash: 'djb33x', hashsize: 65536, keysize: cache.keysize, max_items: cache.capacity + 1,
+        blocks: cache.capacity + 1, blocksize: cache.blocksize, items: cache.items, hits: cache.hits, miss: cache.misses,
+        full: cache.full, last_modified_at: 0,
+      }],
+    } : {}),
+    ...(shared.spoolers ? { spoolers: shared.spoolers.readAll() } : {}),
+    sockets: sockets.map((socket) => ({ name: socket.name, proto: socket.protocol, queue: 0, max_queue: options.listen, shared: 0, can_offload: 0 })),
+    workers: shared.scoreboard.readAll().map((worker) => ({
+      id: worker.id, pid: worker.pid, accepting: worker.accepting, requests: worker.requests, delta_requests: worker.delta_requests,
+      exceptions: worker.exceptions, harakiri_count: 0, signals: worker.signals, signal_queue: 0, status: worker.status,
+      rss: worker.rss, vsz: worker.vsz, running_time: worker.running_time, last_spawn: worker.last_spawn,
+      respawn_count: worker.respawn_count + 1, tx: worker.tx, avg_rt: worker.avg_rt, apps: [], cores: [],
+    })),
+  };
+}
+
+/** Starts the stats server; returns it so the master can close it at shutdown. */
+export function startStatsServer(options: Options, render: () => Record<string, unknown>): Server {
+  const address = parseAddress(options.stats!);
+  const server = createServer((socket) => {
+    const json = options['stats-minified'] ? JSON.stringify(render()) : JSON.stringify(render(), null, '\t');
+    const head = options['stats-http'] ? `HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n` : '';
+    socket.on('error', () => {});
+    socket.end(head + json);
+  });
+  server.on('error', (error) => log(`stats server on ${options.stats}: ${error.message}`));
+  if (address.kind === 'tcp') server.listen(address.port, address.host || '0.0.0.0');
+  else if (address.kind === 'unix') {
+    try {
+      unlinkSync(address.path);
+    } catch {
+      // no stale file
+    }
+    server.listen(address.path);
+  } else server.listen(`\0${address.name}`);
+  log(`stats server on ${options.stats}`);
+  return server;
+}

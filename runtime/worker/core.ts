@@ -1,0 +1,189 @@
+/**
+ * A core is uWSGI's request slot: a preallocated green thread plus the state of the request it
+ * serves (env, start_response, status, counters). Protocols fill in `env` and a ResponseWriter;
+ * the core runs the app and turns its output into writer calls.
+ */
+import { GreenThread, type Chunk } from '../../green/thread.js';
+import type { Scheduler } from '../../green/scheduler.js';
+import { Environ } from './environ.js';
+import { tsgiError } from '../errors.js';
+import { utcClock } from '../clock.js';
+import { log, logError } from '../logger.js';
+import type { WorkerSlot } from '../shared/scoreboard.js';
+
+/** The WSGI-style application: `application(env, start_response)`. */
+export type App = (env: Environ, startResponse: StartResponse) => unknown;
+export type Headers = Array<[string, string]>;
+export type StartResponse = (status: string, headers: Headers, excInfo?: unknown) => (chunk: Chunk) => void;
+
+/** How one protocol puts a response on the wire. Stateless: all state lives on the core. */
+export interface ResponseWriter {
+  /** Sends the status line and headers on first use, then `chunk`; false = wait for drain. */
+  send(core: Core, chunk: Chunk): boolean;
+  /** Ends the response, with `last` as its final chunk. */
+  finish(core: Core, last: Chunk | undefined): void;
+  /** Answers `status` if nothing was sent yet, else breaks the connection. */
+  abort(core: Core, status: number): void;
+  /** Calls `core.resume(DRAIN, undefined)` once the connection can take more output. */
+  awaitDrain(core: Core): void;
+}
+
+/** What the cores of one worker report to: its scoreboard slot, and whether to log requests. */
+export interface WorkerCounters {
+  id: number;
+  slot: WorkerSlot;
+  logRequests: boolean;
+}
+
+export class Core extends GreenThread {
+  env: Environ | null = null;
+  writer: ResponseWriter | null = null;
+  /** The protocol's handle on the client (a socket, an http.ServerResponse, …). */
+  conn: unknown = null;
+  status: string | null = null;
+  statusCode = 0;
+  headers: Headers = [];
+  headersSent = false;
+  bytes = 0;
+  #startedAt = 0;
+
+  /** Set once the worker has imported the application (it is imported after the cores exist). */
+  app: App = notLoaded;
+
+  constructor(scheduler: Scheduler<Core>, index: number, readonly counters: WorkerCounters) {
+    super(scheduler as unknown as Scheduler<GreenThread>, index);
+  }
+
+  /** Runs the app for a request whose env is complete. */
+  serve(env: Environ, writer: ResponseWriter, conn: unknown): void {
+    this.env = env;
+    this.writer = writer;
+    this.conn = conn;
+    this.#startedAt = performance.now();
+    this.counters.slot.setBusyCores(this.scheduler.busyCount);
+    env['tsgi.core'] = this.index;
+    // Per request, not per core: an app that outlives its request (an async function whose
+    // client left) must not reach the next request this core serves.
+    const generation = this.generation;
+    const startResponse: StartResponse = (status, headers, excInfo) => this.#startResponse(generation, status, headers, excInfo);
+    this.start(this.app, env, startResponse);
+  }
+
+  #startResponse(generation: number, status: string, headers: Headers, excInfo?: unknown): (chunk: Chunk) => void {
+    this.#checkCurrent(generation, 'start_response');
+    if (excInfo !== undefined && excInfo !== null) {
+      if (this.headersSent) throw excInfo;
+    } else if (this.status !== null) {
+      throw tsgiError('TSGI_ERR_APP_START_RESPONSE', 'start_response called twice without exc_info');
+    }
+    const code = statusCode(status);
+    if (code < 0) throw tsgiError('TSGI_ERR_APP_STATUS', `bad status ${JSON.stringify(status)}: expected "NNN Reason"`);
+    if (!Array.isArray(headers)) throw tsgiError('TSGI_ERR_APP_HEADERS', 'headers must be an array of [name, value] pairs');
+    for (const header of headers) {
+      if (!Array.isArray(header) || typeof header[0] !== 'string' || typeof header[1] !== 'string') {
+        throw tsgiError('TSGI_ERR_APP_HEADERS', `bad header ${JSON.stringify(header)}: expected [name, value] strings`);
+      }
+      // The uwsgi protocol writes headers verbatim: a CR or LF would split the response.
+      if (CRLF.test(header[0]) || CRLF.test(header[1])) {
+        throw tsgiError('TSGI_ERR_APP_HEADERS', `header ${JSON.stringify(header[0])} contains a line break`);
+      }
+    }
+    this.status = status;
+    this.statusCode = code;
+    this.headers = headers;
+    // PEP 3333's legacy write callable.
+    return (chunk: Chunk): void => {
+      this.#checkCurrent(generation, 'write');
+      this.emit(chunk);
+    };
+  }
+
+  #checkCurrent(generation: number, what: string): void {
+    if (generation !== this.generation) throw tsgiError('TSGI_ERR_CANCELLED', `${what} of a request that is over (its client left, or it was halted)`);
+  }
+
+  protected emit(chunk: Chunk): boolean {
+    if (this.status === null) throw tsgiError('TSGI_ERR_APP_NO_START_RESPONSE', 'body chunk before start_response');
+    this.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    return this.writer!.send(this, chunk);
+  }
+
+  awaitDrain(): void {
+    this.writer!.awaitDrain(this);
+  }
+
+  protected complete(last?: Chunk): void {
+    if (this.status === null) throw tsgiError('TSGI_ERR_APP_NO_START_RESPONSE', 'the app returned without calling start_response');
+    if (last !== undefined) this.bytes += typeof last === 'string' ? Buffer.byteLength(last) : last.length;
+    this.writer!.finish(this, last);
+    this.#end();
+  }
+
+  protected crash(error: unknown): void {
+    this.counters.slot.countException();
+    const env = this.env!;
+    logError(`app error on ${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}`, error);
+    const status = this.headersSent ? this.statusCode : 500;
+    this.writer!.abort(this, 500);
+    this.statusCode = status;
+    this.#end();
+  }
+
+  protected onHalt(reason: Error): void {
+    Environ.abort(this.env!, reason);
+    if (!this.headersSent) this.statusCode = 503;
+    this.writer!.abort(this, 503);
+    this.#account();
+  }
+
+  /** Response done: account for it, then free the core. */
+  #end(): void {
+    this.#account();
+    this.release();
+  }
+
+  #account(): void {
+    const counters = this.counters;
+    counters.slot.countRequest((performance.now() - this.#startedAt) * 1000, this.bytes);
+    counters.slot.setBusyCores(this.scheduler.busyCount - 1);
+    if (counters.logRequests) this.#logRequest();
+  }
+
+  override release(): void {
+    this.env = null;
+    this.writer = null;
+    this.conn = null;
+    this.status = null;
+    this.statusCode = 0;
+    this.headers = [];
+    this.headersSent = false;
+    this.bytes = 0;
+    super.release();
+  }
+
+  #logRequest(): void {
+    const env = this.env!;
+    const ms = (performance.now() - this.#startedAt).toFixed(2);
+    log(`[pid: ${process.pid}|worker: ${this.counters.id}|req: ${this.counters.slot.requests}] ${env.REMOTE_ADDR ?? '-'} [${utcClock()}] `
+      + `${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO} => generated ${this.bytes} bytes in ${ms} msecs `
+      + `(${env.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${this.statusCode}) core ${this.index}`);
+  }
+}
+
+const CRLF = /[\r\n]/;
+
+function notLoaded(): never {
+  throw new Error('the application is not loaded yet');
+}
+
+/** The numeric code of "NNN Reason" (or "NNN"), or -1. */
+function statusCode(status: unknown): number {
+  if (typeof status !== 'string' || status.length < 3 || (status.length > 3 && status.charCodeAt(3) !== 32)) return -1;
+  let code = 0;
+  for (let i = 0; i < 3; i++) {
+    const digit = status.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    code = code * 10 + digit;
+  }
+  return code < 100 ? -1 : code;
+}

@@ -1,0 +1,42 @@
+/** Entry of a worker process spawned by the master (TSGI_WORKER_ID is set). */
+import { reportBootError } from '../boot/boot-error.js';
+import { EXIT } from '../errors.js';
+import { flushLog, setLogPrefix } from '../logger.js';
+import { FIRST_SOCKET_FD, takeWorkerEnvironment, type MasterMessage, type WorkerMessage } from '../ipc.js';
+import { installCrashLogging } from '../boot/crash-logging.js';
+import { attachSharedState } from '../shared/state.js';
+import { Worker } from './worker.js';
+
+function exit(code: number): never {
+  flushLog();
+  process.exit(code);
+}
+
+export async function runWorkerProcess(): Promise<void> {
+  const spec = takeWorkerEnvironment();
+  setLogPrefix(`[worker ${spec.workerId}]`);
+  // The master decides what Ctrl-C and SIGHUP mean for the whole instance.
+  process.on('SIGINT', () => {});
+  process.on('SIGHUP', () => {});
+  installCrashLogging();
+  let worker: Worker;
+  try {
+    const toMaster = (request: WorkerMessage) => void (process.connected && process.send!(request));
+    const sockets = spec.sockets.map((socket, i) => ({ ...socket, fd: FIRST_SOCKET_FD + i }));
+    // The shared region's fd follows the sockets in the inherited stdio.
+    const shared = attachSharedState(FIRST_SOCKET_FD + sockets.length, spec.options);
+    worker = await Worker.start({ ...spec, sockets, toMaster, shared });
+  } catch (error) {
+    return exit(reportBootError(error, `worker ${spec.workerId}`));
+  }
+  const stop = () => void worker.stop().then(() => exit(EXIT.OK));
+  process.on('message', (message: MasterMessage) => {
+    if (message.act === 'stop') stop();
+    else if (message.act === 'signal') worker.signals.deliver(message.num);
+  });
+  process.on('disconnect', stop); // the master is gone: nobody will ever tell us to stop
+  process.on('SIGTERM', stop);
+  // A master that died while this worker booted disconnected before the listener existed.
+  if (!process.connected) return stop();
+  process.send!({ act: 'ready' } satisfies WorkerMessage);
+}

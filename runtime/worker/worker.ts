@@ -1,0 +1,154 @@
+/**
+ * A worker: loads the app, builds `--async` cores, accepts on the inherited sockets and serves
+ * until it is told to stop. A graceful stop stops accepting, lets in-flight requests finish
+ * within `--reload-mercy`, then halts what is left (running their `finally` blocks) and exits.
+ */
+import { setWorkerContext } from '../context.js';
+import { Scheduler } from '../../green/scheduler.js';
+import { Acceptor } from './acceptor.js';
+import { loadApp } from './app-loader.js';
+import { Core, type WorkerCounters } from './core.js';
+import { tsgiError } from '../errors.js';
+import { log } from '../logger.js';
+import { native } from '../native.js';
+import type { Options } from '../options.js';
+import { createProtocolServer, type Listener, type ProtocolServer } from '../protocols/registry.js';
+import type { ZmqHandler } from '../protocols/zmq/handler.js';
+import type { MasterRequest } from '../ipc.js';
+import { SignalRunner } from '../signals/runner.js';
+import type { SharedState } from '../shared/state.js';
+
+export interface InheritedSocket {
+  fd: number;
+  protocol: string;
+  name: string;
+}
+
+export interface WorkerInit {
+  options: Options;
+  workerId: number;
+  masterPid: number;
+  sockets: InheritedSocket[];
+  /** Sends a request to the master (or, without one, to the single process's own hub). */
+  toMaster: (request: MasterRequest) => void;
+  /** The instance's shared memory (scoreboard, cache, queue), already mapped. */
+  shared: SharedState;
+}
+
+const SHUTDOWN = tsgiError('TSGI_ERR_CANCELLED', 'worker shutting down');
+/** How often a stopping worker checks whether its last connection is gone. */
+const STOP_POLL_MS = 25;
+
+export class Worker {
+  readonly counters: WorkerCounters;
+  readonly scheduler: Scheduler<Core>;
+  readonly signals: SignalRunner;
+  readonly #servers: ProtocolServer[] = [];
+  readonly #listeners: Listener[] = [];
+  readonly #zmq: ZmqHandler[] = [];
+  #lastFullLog = 0;
+  #stopping: Promise<void> | null = null;
+
+  private constructor(readonly init: WorkerInit) {
+    const { options, workerId } = init;
+    this.counters = { id: workerId, slot: init.shared.scoreboard.slot(workerId), logRequests: !options['disable-logging'] };
+    this.scheduler = new Scheduler<Core>(options.async, (scheduler, index) => new Core(scheduler, index, this.counters));
+    this.scheduler.onAvailable = () => queueMicrotask(() => this.#coreFreed());
+    this.signals = new SignalRunner(() => this.counters.slot.countSignal());
+  }
+
+  /** Loads the app (throws TSGI_ERR_APP_* on failure) and starts accepting. */
+  static async start(init: WorkerInit): Promise<Worker> {
+    const { options } = init;
+    if (options.async > 1) raiseFdLimit(options.async);
+    const worker = new Worker(init);
+    // Published before the import: apps call the api at module top level (register_signal…).
+    setWorkerContext({
+      workerId: init.workerId,
+      masterPid: init.masterPid,
+      numproc: options.processes,
+      options: Object.freeze({ ...options }),
+      scheduler: worker.scheduler,
+      signals: worker.signals,
+      toMaster: init.toMaster,
+      shared: init.shared,
+      spooler: null,
+    });
+    const loaded = await loadApp(options);
+    for (const core of worker.scheduler.threads) core.app = loaded.app;
+    await worker.#listen();
+    worker.counters.slot.setAccepting(true);
+    for (const spec of options.zmq) {
+      const { ZmqHandler } = await import('../protocols/zmq/handler.js');
+      worker.#zmq.push(await ZmqHandler.connect({ scheduler: worker.scheduler, options, onFull: () => worker.#logFull() }, spec));
+    }
+    const zmq = options.zmq.length > 0 ? ` + ${options.zmq.length} zmq` : '';
+    log(`ready (pid ${process.pid}): app ${loaded.label}, ${init.sockets.length} socket(s)${zmq}, ${options.async} core(s)`);
+    return worker;
+  }
+
+  async #listen(): Promise<void> {
+    const onFull = () => this.#logFull();
+    const context = { scheduler: this.scheduler, options: this.init.options, onFull };
+    const canAccept = () => this.scheduler.freeCount > 0;
+    for (const socket of this.init.sockets) {
+      const server = await createProtocolServer(socket.protocol, context);
+      this.#servers.push(server);
+      this.#listeners.push(server.listen?.(socket.fd, socket.name, { canAccept, onFull })
+        ?? new Acceptor(socket.fd, socket.name, (fd) => server.serve!(fd), canAccept, onFull));
+    }
+  }
+
+  /** A core freed after all were busy: requests that waited for one go first, then accepting. */
+  #coreFreed(): void {
+    for (const server of this.#servers) {
+      while (this.scheduler.freeCount > 0 && server.serveQueued?.()) {
+        // each call started one waiting request
+      }
+    }
+    for (const zmq of this.#zmq) zmq.coreFreed();
+    if (this.scheduler.freeCount > 0 && this.#stopping === null) for (const listener of this.#listeners) listener.resume();
+  }
+
+  /** uWSGI's "[DANGER] async queue is full", at most once a second. */
+  #logFull(): void {
+    const now = Date.now();
+    if (now - this.#lastFullLog < 1000) return;
+    this.#lastFullLog = now;
+    log(`[DANGER] async queue is full !!! all ${this.scheduler.cores} cores busy, new requests wait for a free core`);
+  }
+
+  /** Graceful stop: resolves when every connection is done or the mercy time ran out. */
+  stop(): Promise<void> {
+    return (this.#stopping ??= this.#drain().then(() => Promise.all(this.#zmq.map((zmq) => zmq.close()))).then(() => {}));
+  }
+
+  async #drain(): Promise<void> {
+    for (const listener of this.#listeners) listener.close();
+    this.counters.slot.setAccepting(false);
+    for (const zmq of this.#zmq) zmq.stopReceiving();
+    const deadline = Date.now() + this.init.options['reload-mercy'] * 1000;
+    while (Date.now() < deadline) {
+      // Keep-alive connections turn idle as their responses end: close them as they do.
+      for (const server of this.#servers) server.drain();
+      if (!this.#busy()) return;
+      await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+    }
+    if (!this.#busy()) return;
+    log(`worker ${this.init.workerId}: --reload-mercy passed with ${this.scheduler.busyCount} request(s) running: halting them`);
+    for (const core of this.scheduler.threads) core.halt(SHUTDOWN);
+    for (const server of this.#servers) server.destroyAll();
+  }
+
+  #busy(): boolean {
+    return this.scheduler.busyCount > 0 || this.signals.busy > 0 || this.#servers.some((server) => server.connections > 0)
+      || this.#zmq.some((zmq) => zmq.busy);
+  }
+}
+
+/** Each core may hold a connection: make sure the fd limit allows them all. */
+function raiseFdLimit(cores: number): void {
+  const wanted = cores + 256;
+  const limit = native.raiseOpenFilesLimit(wanted);
+  if (limit < wanted) log(`open files limit is ${limit}, below the ${wanted} that --async ${cores} may need (raise ulimit -n)`);
+}
