@@ -1,5 +1,5 @@
 /**
- * Typed access to tsgi's Node-API addon (native/tsgi.c → build/Release/tsgi.node).
+ * Typed access to tsgi's Node-API addon (native/*.c → build/Release/tsgi.node).
  *
  * The addon covers what Node's `net` module cannot do: bind a socket without watching it (the
  * master never accepts, workers inherit the fd), exact-length unix addresses for uWSGI's `@name`
