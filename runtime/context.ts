@@ -21,6 +21,8 @@ export interface WorkerContext {
   signals: SignalRunner;
   shared: SharedState;
   toMaster: (request: MasterRequest) => void;
+  /** Sends a request and resolves with the master's answer (false if none came in time). */
+  askMaster: (request: MasterRequest, timeoutMs: number) => Promise<boolean>;
   /** The directory this spooler process serves, or null in a worker. */
   spooler: string | null;
 }

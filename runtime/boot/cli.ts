@@ -33,11 +33,7 @@ export async function runCli(argv: string[]): Promise<void> {
   } catch (error) {
     fail(error);
   }
-  if (supervised(options)) {
-    const { Master } = await import('../master/master.js');
-    await new Master(options).start();
-  } else {
-    const { runSingle } = await import('../master/single.js');
-    await runSingle(options);
-  }
+  const [{ Master }, { masterSubsystems, singleProcessSubsystems }] = await Promise.all([import('../master/master.js'), import('../master/subsystems.js')]);
+  const subsystems = supervised(options) ? masterSubsystems() : singleProcessSubsystems();
+  await new Master(options, subsystems, supervised(options)).run();
 }

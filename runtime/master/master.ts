@@ -1,307 +1,212 @@
 /**
- * The master (uWSGI's `--master`, gunicorn's arbiter): binds the sockets, spawns the workers,
- * respawns the ones that die, reloads gracefully on SIGHUP and shuts down on SIGTERM/SIGINT.
+ * The master (uWSGI's `--master`, gunicorn's arbiter): binds the sockets, creates the shared
+ * state, starts its subsystems and then runs one loop. Each pass of the loop
  *
- * POSIX signal handlers only enqueue; `#drainSignals` handles them one at a time through a
- * name table, so no two state changes ever interleave.
+ *   1. handles the queued POSIX signals through a name table (the handlers only enqueue),
+ *   2. reaps the children that exited, kills the stopping ones past their mercy and respawns
+ *      the empty slots whose back-off has passed (every subsystem's {@link ChildPool}),
+ *   3. runs every subsystem's cycle,
+ *   4. and, once stopping, exits when no subsystem is busy any more;
+ *
+ * then sleeps until something wakes it (a signal, a child's exit) or a subsystem's next due
+ * time, a second at most. A single process (no `--master`) runs the same loop with the worker
+ * in-process instead of a pool of worker processes (single.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { reportBootError } from '../boot/boot-error.js';
-import { EXIT } from '../errors.js';
 import { childExecArgv } from '../boot/heap.js';
-import { FIRST_SOCKET_FD, workerEnvironment, type MasterMessage, type WorkerMessage } from '../ipc.js';
-import { bindSockets, closeSockets, type BoundSocket } from './listeners.js';
+import { CHILD_ACTS, Channel, FIRST_SOCKET_FD, workerEnvironment, type ChildActs, type Handlers, type MasterActs } from '../ipc.js';
 import { flushLog, log, setLogPrefix } from '../logger.js';
 import type { Options } from '../options.js';
-import { removePidfile, writePidfile } from './pidfile.js';
-import { cronEntry } from '../signals/cron.js';
-import { SignalHub } from '../signals/hub.js';
-import { startHousekeeping } from './housekeeping.js';
 import { createSharedState, type SharedState } from '../shared/state.js';
-import { startStatsServer, statsDocument } from '../stats/server.js';
-import type { Server } from 'node:net';
-import { mkdirSync, accessSync, constants as fsConstants } from 'node:fs';
-import { SpoolerPool } from '../spooler/pool.js';
-import { tsgiError } from '../errors.js';
+import { bindSockets, closeSockets, type BoundSocket } from './listeners.js';
+import { removePidfile, writePidfile } from './pidfile.js';
+import type { ChildChannel, ChildPeer, MasterHost, Subsystem } from './subsystem.js';
 
-type WorkerState = 'booting' | 'ready' | 'stopping' | 'dead';
-
-interface WorkerProcess {
-  id: number;
-  child: ChildProcess;
-  pid: number;
-  state: WorkerState;
-  /** Which reload generation spawned it. */
-  generation: number;
-  spawnedAt: number;
-}
+const MAIN_SCRIPT = fileURLToPath(new URL('../main.js', import.meta.url));
+/** The longest the loop sleeps: housekeeping and the shutdown log need a pass a second. */
+const MAX_SLEEP_MS = 1000;
+/** How often a shutdown that waits says what it waits for. */
+const WAITING_LOG_MS = 5000;
 
 type MasterSignal = 'SIGHUP' | 'SIGTERM' | 'SIGINT';
 
-const MAIN_SCRIPT = fileURLToPath(new URL('../main.js', import.meta.url));
-/** uWSGI's fork-bomb guard: too many respawns within a second → pause this long. */
-const FORKBOMB_DELAY_MS = 2000;
-
-export class Master {
-  #sockets: BoundSocket[] = [];
-  #shared!: SharedState;
-  #stopHousekeeping: () => void = () => {};
-  #statsServer: Server | null = null;
-  /** The serving generation, one per worker id. */
-  readonly #workers = new Map<number, WorkerProcess>();
-  /** Workers of an older generation, finishing their requests after a reload. */
-  readonly #retiring = new Set<WorkerProcess>();
-  readonly #signals: MasterSignal[] = [];
-  #generation = 0;
-  #everReady = false;
+export class Master implements MasterHost {
+  sockets: BoundSocket[] = [];
+  shared!: SharedState;
+  readonly #queuedSignals: MasterSignal[] = [];
+  readonly #handlers: Handlers<ChildActs, ChildPeer>;
+  #wakeUp: (() => void) | null = null;
   #stopping = false;
-  #lastRespawn = 0;
-  #fastRespawns = 0;
-  #exitCode = 0;
   #stoppingSince = 0;
-  readonly #spoolers: SpoolerPool;
-  readonly #hub = new SignalHub(() => this.#all().map((worker) => ({
-    id: worker.id,
-    pid: worker.pid,
-    ready: worker.state === 'ready',
-    deliver: (num: number) => this.#send(worker, { act: 'signal', num }),
-  })), () => this.#spoolers.peers());
+  #lastWaitingLog = 0;
+  #exitCode = 0;
 
-  constructor(readonly options: Options) {
-    this.#spoolers = new SpoolerPool(options, {
-      spawn: (id, dir, onReady) => {
-        const child = this.#spawnChild({ workerId: id, spooler: dir }, onReady);
-        this.#shared.spoolers?.spawned(id, child.pid ?? 0);
-        return child;
-      },
-      exited: (pid) => {
-        this.#childGone(pid);
-        if (this.#stopping) this.#finishShutdownIfDone();
-      },
-    });
+  constructor(readonly options: Options, readonly subsystems: readonly Subsystem[], readonly supervised = true) {
+    this.#handlers = Object.assign({ ready: (_: unknown, from: ChildPeer) => this.#childReady(from) }, ...subsystems.map((s) => s.handlers ?? {}));
   }
 
-  async start(): Promise<void> {
-    setLogPrefix('[master]');
-    log(`tsgi master (pid ${process.pid}) starting: ${this.options.processes} worker(s) × ${this.options.async} core(s)`);
+  /** Starts everything, then runs the loop until the instance stops (the process exits there). */
+  async run(): Promise<void> {
+    await this.#start();
+    for (;;) {
+      this.#handleSignals();
+      const now = Date.now();
+      let next = now + MAX_SLEEP_MS;
+      for (const subsystem of this.subsystems) next = sooner(next, subsystem.children?.supervise(now));
+      for (const subsystem of this.subsystems) next = sooner(next, subsystem.cycle?.(now));
+      if (this.#stopping) {
+        if (!this.#busy()) return this.#exit();
+        this.#logWaiting(now);
+      }
+      await this.#sleepUntil(next);
+    }
+  }
+
+  async #start(): Promise<void> {
+    if (this.supervised) {
+      setLogPrefix('[master]');
+      log(`tsgi master (pid ${process.pid}) starting: ${this.options.processes} worker(s) × ${this.options.async} core(s)`);
+    }
     try {
-      this.#sockets = await bindSockets(this.options);
+      this.sockets = await bindSockets(this.options);
+      if (this.options.pidfile) writePidfile(this.options.pidfile);
+      this.shared = createSharedState(this.options);
+      for (const subsystem of this.subsystems) await subsystem.start?.(this);
     } catch (error) {
       reportBootError(error, 'tsgi');
-      process.exit(1);
+      this.#close();
+      flushLog();
+      process.exit(1); // 22 (APP_LOAD_ERROR) is for a worker's exit; a command fails with 1
     }
-    if (this.options.pidfile) writePidfile(this.options.pidfile);
-    try {
-      prepareSpoolerDirs(this.options);
-      this.#shared = createSharedState(this.options);
-    } catch (error) {
-      reportBootError(error, 'tsgi');
-      closeSockets(this.#sockets);
-      process.exit(1);
-    }
-    this.#stopHousekeeping = startHousekeeping(this.#shared, this.options);
-    if (this.options.stats) this.#statsServer = startStatsServer(this.options, () => statsDocument(this.options, this.#shared, this.#sockets));
     for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.#enqueue(signal));
-    for (const line of this.options.cron) this.#hub.addCommandCron(...cronEntry(line));
-    for (let id = 1; id <= this.options.processes; id++) this.#spawn(id);
-    this.#spoolers.start();
   }
 
-  #send(worker: WorkerProcess, message: MasterMessage): void {
-    if (worker.child.connected) worker.child.send(message);
-  }
-
-  // Signal handling: enqueue only, then drain in order.
+  // Signals: the handlers only enqueue; the loop handles them in order.
   #enqueue(signal: MasterSignal): void {
-    this.#signals.push(signal);
-    if (this.#signals.length === 1) setImmediate(() => this.#drainSignals());
+    this.#queuedSignals.push(signal);
+    this.wake();
   }
 
-  #drainSignals(): void {
-    for (let signal = this.#signals.shift(); signal; signal = this.#signals.shift()) this.#handlers[signal]();
+  #handleSignals(): void {
+    for (let signal = this.#queuedSignals.shift(); signal; signal = this.#queuedSignals.shift()) this.#signalHandlers[signal]();
   }
 
-  readonly #handlers: Record<MasterSignal, () => void> = {
+  readonly #signalHandlers: Record<MasterSignal, () => void> = {
     SIGHUP: () => this.#reload(),
-    SIGTERM: () => this.#shutdown('SIGTERM'),
-    SIGINT: () => this.#shutdown('SIGINT'),
+    SIGTERM: () => this.shutdown('SIGTERM', 0),
+    SIGINT: () => this.shutdown('SIGINT', 0),
   };
 
-  #spawn(id: number): WorkerProcess {
-    const worker = { id, state: 'booting', generation: this.#generation, spawnedAt: Date.now() } as WorkerProcess;
-    worker.child = this.#spawnChild({ workerId: id }, () => this.#onReady(worker));
-    worker.pid = worker.child.pid ?? 0;
-    this.#workers.set(id, worker);
-    this.#shared.scoreboard.spawned(id, worker.pid);
-    worker.child.on('exit', (code, signal) => this.#onExit(worker, code, signal));
-    log(`spawned worker ${id} (pid ${worker.pid})`);
-    return worker;
+  wake(): void {
+    const wakeUp = this.#wakeUp;
+    this.#wakeUp = null;
+    wakeUp?.();
   }
 
-  /** Starts a worker, or a spooler process (it inherits no sockets, only the shared region). */
-  #spawnChild(role: { workerId: number; spooler?: string }, onReady: () => void): ChildProcess {
-    const sockets = role.spooler === undefined ? this.#sockets : [];
+  #sleepUntil(at: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake(), Math.max(0, at - Date.now()));
+      this.#wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  subsystem<T extends Subsystem>(name: string): T | undefined {
+    return this.subsystems.find((subsystem) => subsystem.name === name) as T | undefined;
+  }
+
+  /** Starts a worker or a spooler process: the sockets (workers only) and the shared region follow the IPC fd. */
+  spawnChild(role: { workerId: number; spooler?: string }): { process: ChildProcess; channel: ChildChannel } {
+    const sockets = role.spooler === undefined ? this.sockets : [];
+    const specs = sockets.map((socket, i) => ({ fd: FIRST_SOCKET_FD + i, protocol: socket.protocol, name: socket.name }));
     const child = spawn(process.execPath, [...childExecArgv(this.options), MAIN_SCRIPT], {
-      env: { ...process.env, ...workerEnvironment({ ...role, masterPid: process.pid, options: this.options, sockets: this.#socketSpecs(sockets) }) },
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...sockets.map((socket) => socket.fd), this.#shared.region.fd],
+      env: { ...process.env, ...workerEnvironment({ ...role, masterPid: process.pid, options: this.options, sockets: specs }) },
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...sockets.map((socket) => socket.fd), this.shared.region.fd],
     });
-    child.on('message', (message: WorkerMessage) => {
-      if (message.act === 'ready') onReady();
-      else if (message.act === 'spooled') this.#spoolers.wake(message.dir);
-      else this.#hub.handle(child.pid ?? 0, message);
+    const label = `${role.spooler === undefined ? 'worker' : 'spooler'} ${role.workerId} (pid ${child.pid})`;
+    const peer: ChildPeer = { pid: child.pid ?? 0, channel: null as unknown as ChildChannel };
+    peer.channel = new Channel<ChildActs, MasterActs, ChildPeer>(label, CHILD_ACTS, this.#handlers, (message) => {
+      if (child.connected) child.send(message);
     });
-    return child;
+    child.on('message', (message) => peer.channel.receive(message, peer));
+    child.on('exit', () => this.#childExited(peer.pid));
+    return { process: child, channel: peer.channel };
   }
 
-  /** A child exited: it holds no signal handlers, and a lock it held in a cache/queue operation frees now (the next taker repairs). */
-  #childGone(pid: number): void {
-    this.#hub.forget(pid);
-    this.#shared.cache?.lock.reap(pid);
-    this.#shared.queue?.lock.reap(pid);
+  /**
+   * The master's own end of a channel, for a single process whose worker runs in-process:
+   * what the api posts reaches the same handlers a child's messages do.
+   */
+  localChannel(): Channel<MasterActs, ChildActs> {
+    const self: ChildPeer = { pid: process.pid, channel: null as unknown as ChildChannel };
+    const toWorker = new Channel<MasterActs, ChildActs>('worker', {} as never, {}, (message) => queueMicrotask(() => self.channel.receive(message, self)));
+    self.channel = new Channel<ChildActs, MasterActs, ChildPeer>('single process', CHILD_ACTS, this.#handlers, (message) => queueMicrotask(() => toWorker.receive(message, undefined)));
+    return toWorker;
   }
 
-  #socketSpecs(sockets: BoundSocket[]): Array<{ fd: number; protocol: string; name: string }> {
-    return sockets.map((socket, i) => ({ fd: FIRST_SOCKET_FD + i, protocol: socket.protocol, name: socket.name }));
+  #childReady(from: ChildPeer): void {
+    for (const subsystem of this.subsystems) subsystem.children?.markReady(from.pid);
   }
 
-  #onReady(worker: WorkerProcess): void {
-    if (worker.state !== 'booting') return;
-    worker.state = 'ready';
-    if (!this.#everReady && [...this.#workers.values()].every((w) => w.state === 'ready')) {
-      this.#everReady = true;
-      log(`all ${this.#workers.size} workers ready`);
-    }
-    // A reload: the new worker accepts now, so its predecessor may stop.
-    for (const old of this.#retiring) if (old.id === worker.id && old.state === 'ready') this.#stopWorker(old);
+  /** A child exited: every subsystem hears of it (locks it held are reaped, its signal handlers forgotten). */
+  #childExited(pid: number): void {
+    for (const subsystem of this.subsystems) subsystem.childExited?.(pid);
   }
 
-  #onExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    const previous = worker.state;
-    const wasRetiring = this.#retiring.delete(worker);
-    const current = this.#workers.get(worker.id) === worker;
-    worker.state = 'dead';
-    this.#childGone(worker.pid);
-    if (current) this.#workers.delete(worker.id);
-    const how = signal ? `signal ${signal}` : `exit code ${code}`;
-    if (this.#stopping) {
-      log(`worker ${worker.id} (pid ${worker.pid}) stopped (${how})`);
-      return this.#finishShutdownIfDone();
-    }
-    if (wasRetiring) return log(`worker ${worker.id} (pid ${worker.pid}) of generation ${worker.generation} retired (${how})`);
-    if (previous === 'stopping' || !current) return log(`worker ${worker.id} (pid ${worker.pid}) stopped (${how})`);
-    if (previous === 'booting' && (code === EXIT.APP_LOAD_ERROR || code === EXIT.WORKER_BOOT_ERROR)) return this.#onBootFailure(worker, how);
-    log(`worker ${worker.id} (pid ${worker.pid}) died (${how}), respawning`);
-    this.#respawn(worker.id);
-  }
-
-  /** An app that cannot load is not respawned in a loop. */
-  #onBootFailure(worker: WorkerProcess, how: string): void {
-    if (!this.#everReady) {
-      log(`worker ${worker.id} could not load the app (${how}): shutting down`);
-      this.#shutdown('boot failure', 1);
-      return;
-    }
-    if (this.#retiring.size === 0) {
-      // A respawn (not a reload) found the app broken on disk: keep trying, slowly.
-      log(`worker ${worker.id} could not load the app (${how}): retrying in ${FORKBOMB_DELAY_MS / 1000} s`);
-      setTimeout(() => this.#stopping || this.#workers.has(worker.id) || this.#spawn(worker.id), FORKBOMB_DELAY_MS);
-      return;
-    }
-    log(`reload aborted: worker ${worker.id} of the new generation could not load the app (${how}); the previous workers keep serving`);
-    for (const old of [...this.#retiring]) {
-      const fresh = this.#workers.get(old.id);
-      if (old.state !== 'ready' || fresh?.state === 'ready') continue; // already handed over
-      if (fresh) this.#kill(fresh);
-      this.#retiring.delete(old);
-      this.#workers.set(old.id, old);
-    }
-  }
-
-  #respawn(id: number): void {
-    const now = Date.now();
-    this.#fastRespawns = now - this.#lastRespawn < 1000 ? this.#fastRespawns + 1 : 0;
-    this.#lastRespawn = now;
-    if (this.#fastRespawns <= this.options.processes) return void this.#spawn(id);
-    log(`worker respawning too fast !!! sleeping ${FORKBOMB_DELAY_MS / 1000} seconds`);
-    this.#fastRespawns = 0;
-    setTimeout(() => this.#stopping || this.#spawn(id), FORKBOMB_DELAY_MS);
-  }
-
-  /** SIGHUP: a new generation takes over, the old one finishes its requests and exits. */
   #reload(): void {
     if (this.#stopping) return;
-    this.#generation++;
-    log(`graceful reload: spawning generation ${this.#generation}`);
-    this.#spoolers.reload();
-    for (const old of [...this.#workers.values()]) {
-      if (old.state === 'ready') this.#retiring.add(old);
-      else this.#kill(old); // still booting: the new generation replaces it
-      this.#spawn(old.id);
-    }
+    for (const subsystem of this.subsystems) subsystem.reload?.();
   }
 
-  /** Kills a worker on purpose: its exit is not a death to respawn. */
-  #kill(worker: WorkerProcess): void {
-    if (worker.state === 'dead') return;
-    worker.state = 'stopping';
-    worker.child.kill('SIGKILL');
-  }
-
-  #stopWorker(worker: WorkerProcess): void {
-    worker.state = 'stopping';
-    if (worker.child.connected) this.#send(worker, { act: 'stop' });
-    else worker.child.kill('SIGTERM');
-    const mercy = this.options['reload-mercy'] * 1000 + 1000;
-    setTimeout(() => worker.state !== 'dead' && worker.child.kill('SIGKILL'), mercy).unref();
-  }
-
-
-  /** SIGTERM/SIGINT: graceful shutdown; the same signal again kills the workers at once. */
-  #shutdown(reason: string, exitCode = 0): void {
+  /** Graceful shutdown; the same signal again stops everything at once. */
+  shutdown(reason: string, code: number): void {
     if (this.#stopping) {
       // `timeout` and process-group kills deliver the same signal twice at once: only a
       // second, deliberate signal means "stop waiting".
       if (Date.now() - this.#stoppingSince < 1000) return;
-      log(`${reason} again: killing the workers now`);
-      for (const worker of this.#all()) worker.child.kill('SIGKILL');
-      this.#spoolers.killAll();
-      return;
+      log(`${reason} again: stopping everything now`);
+      for (const subsystem of this.subsystems) subsystem.stopBrutally?.();
+      return this.wake();
     }
     this.#stopping = true;
-    this.#stoppingSince = Date.now();
-    this.#exitCode = exitCode;
+    this.#stoppingSince = this.#lastWaitingLog = Date.now();
+    this.#exitCode = code;
     log(`${reason}: graceful shutdown (finishing in-flight requests, at most ${this.options['reload-mercy']} s)`);
-    for (const worker of this.#all()) if (worker.state !== 'dead') this.#stopWorker(worker);
-    this.#spoolers.shutdown();
-    this.#finishShutdownIfDone();
+    for (const subsystem of this.subsystems) subsystem.stopGracefully?.();
+    this.wake();
   }
 
-  #all(): WorkerProcess[] {
-    return [...this.#workers.values(), ...this.#retiring];
+  #busy(): boolean {
+    return this.subsystems.some((subsystem) => subsystem.busy?.() ?? subsystem.children?.alive);
   }
 
-  #finishShutdownIfDone(): void {
-    if (this.#all().some((worker) => worker.state !== 'dead') || this.#spoolers.alive > 0) return;
-    this.#hub.close();
-    this.#stopHousekeeping();
-    this.#statsServer?.close();
-    closeSockets(this.#sockets);
+  /** Every few seconds of a shutdown that waits: what it waits for, and the mercy left. */
+  #logWaiting(now: number): void {
+    if (now - this.#lastWaitingLog < WAITING_LOG_MS) return;
+    this.#lastWaitingLog = now;
+    const waiting = this.subsystems.map((subsystem) => subsystem.waitingFor?.()).filter(Boolean);
+    const left = Math.max(0, Math.ceil(this.options['reload-mercy'] - (now - this.#stoppingSince) / 1000));
+    log(`shutdown waits for ${waiting.join(', ') || 'children to exit'}: ${left} s of --reload-mercy left`);
+  }
+
+  #close(): void {
+    for (const subsystem of this.subsystems) subsystem.close?.();
+    closeSockets(this.sockets);
     if (this.options.pidfile) removePidfile(this.options.pidfile);
+  }
+
+  #exit(): never {
+    this.#close();
     log(`goodbye to tsgi (exit ${this.#exitCode})`);
     flushLog();
     process.exit(this.#exitCode);
   }
 }
 
-/** Creates every spooler directory (uWSGI does too) and checks that tsgi may write there. */
-function prepareSpoolerDirs(options: Options): void {
-  for (const dir of [...options.spooler, ...options['spooler-external']]) {
-    try {
-      mkdirSync(dir, { recursive: true });
-      accessSync(dir, fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK);
-    } catch (error) {
-      throw tsgiError('TSGI_ERR_SPOOLER_DIR', `--spooler ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-  }
+function sooner(next: number, due: number | void | undefined): number {
+  return due ? Math.min(next, due) : next;
 }

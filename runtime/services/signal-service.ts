@@ -12,7 +12,10 @@ export async function sendRemoteSignal(node: string, num: number, timeoutMs: num
   return reply.length >= 4 && reply[0] === 255 && reply[3] === 1;
 }
 
+/** How long a remote signal waits for the master to take it before answering 0. */
+const MASTER_ACK_MS = 2000;
+
 registerService(110, (packet, reply) => {
-  workerContext('signal').toMaster({ act: 'raise-signal', num: packet.modifier2 });
-  reply.send(packetHeader(255, 0, 1));
+  void workerContext('signal').askMaster({ act: 'raise-signal', num: packet.modifier2 }, MASTER_ACK_MS)
+    .then((queued) => reply.send(packetHeader(255, 0, queued ? 1 : 0)));
 });

@@ -10,6 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { watch, type FSWatcher } from 'node:fs';
+import type { ChildActs, Outgoing } from '../ipc.js';
 import { log } from '../logger.js';
 import { cronMatches, type CronFields } from './cron.js';
 
@@ -21,12 +22,8 @@ export interface SignalPeer {
   deliver(num: number): void;
 }
 
-export type SignalRequest =
-  | { act: 'register-signal'; num: number; target: string }
-  | { act: 'raise-signal'; num: number }
-  | { act: 'add-timer'; num: number; seconds: number; iterations: number; kind: 'timer' | 'rb' }
-  | { act: 'add-cron'; num: number; fields: CronFields }
-  | { act: 'add-file-monitor'; num: number; path: string };
+/** The IPC acts the hub serves. */
+export type SignalRequest = Outgoing<ChildActs, 'register-signal' | 'raise-signal' | 'add-timer' | 'add-cron' | 'add-file-monitor'>;
 
 /** Targets as uWSGI spells them (semantics.md §7). */
 const WORKER_N = /^worker(\d+)$/;
@@ -39,7 +36,6 @@ export class SignalHub {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #watchers: FSWatcher[] = [];
   readonly #crons: Array<{ fields: CronFields; fire: () => void; lastMinute: number }> = [];
-  #cronTimer: NodeJS.Timeout | null = null;
   #next = 0;
 
   /** `peers`: the workers; `spoolers`: the spooler processes (target 'spooler'). */
@@ -124,10 +120,10 @@ export class SignalHub {
 
   #schedule(fields: CronFields, fire: () => void): void {
     this.#crons.push({ fields, fire, lastMinute: -1 });
-    this.#cronTimer ??= setInterval(() => this.#checkCrons(new Date()), 1000);
   }
 
-  #checkCrons(now: Date): void {
+  /** Fires the cron entries whose time is now: the master's loop calls it every pass (a second at most apart). */
+  checkCrons(now: Date): void {
     const minute = Math.floor(now.getTime() / 60_000);
     for (const cron of this.#crons) {
       if (cron.lastMinute === minute || !cronMatches(cron.fields, now)) continue;
@@ -155,7 +151,6 @@ export class SignalHub {
   /** Stops every event source (shutdown). */
   close(): void {
     for (const timer of this.#timers) clearInterval(timer);
-    if (this.#cronTimer) clearInterval(this.#cronTimer);
     for (const watcher of this.#watchers) watcher.close();
   }
 }

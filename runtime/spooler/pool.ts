@@ -1,122 +1,99 @@
 /**
- * The master's side of the spoolers: `--spooler-processes` processes per `--spooler` directory,
- * respawned when they die ("OOOPS the spooler is no more"), replaced on reload, stopped on
- * shutdown, woken when a task is queued in their directory, and reachable by uWSGI signals
- * whose target is 'spooler'.
+ * The master's side of the spoolers: `--spooler-processes` processes per `--spooler` directory
+ * in a {@link ChildPool}, respawned when they die ("OOOPS the spooler is no more"), replaced on
+ * reload, stopped on shutdown, woken when a task is queued in their directory, and reachable by
+ * uWSGI signals whose target is 'spooler'.
  */
-import type { ChildProcess } from 'node:child_process';
-import { EXIT } from '../errors.js';
-import type { MasterMessage } from '../ipc.js';
-import { log } from '../logger.js';
+import { accessSync, constants as fsConstants, mkdirSync } from 'node:fs';
+import { EXIT, tsgiError } from '../errors.js';
+import type { Handlers, ChildActs } from '../ipc.js';
+import { ChildPool, type Child } from '../master/child-pool.js';
+import type { ChildChannel, ChildPeer, MasterHost, Subsystem } from '../master/subsystem.js';
+import { range } from '../master/workers.js';
 import type { Options } from '../options.js';
 import type { SignalPeer } from '../signals/hub.js';
 
-interface SpoolerProcess {
-  id: number;
-  dir: string;
-  child: ChildProcess;
-  pid: number;
-  ready: boolean;
-  /** Told to stop (reload, shutdown): its exit is expected. */
-  stopping: boolean;
-  spawnedAt: number;
-}
+export class Spoolers implements Subsystem {
+  readonly name = 'spoolers';
+  children?: ChildPool;
+  readonly #channels = new WeakMap<Child['process'], ChildChannel>();
+  #dirOf: (slot: number) => string = () => '';
 
-/** A spooler that dies this soon after its spawn waits before the next one (no fork bomb). */
-const RESPAWN_GUARD_MS = 1000;
+  readonly handlers: Handlers<ChildActs, ChildPeer> = {
+    spooled: (message) => this.wake(message.dir),
+  };
 
-export interface SpoolerPoolHooks {
-  /** Starts spooler process `id` for `dir` (the master knows the fds and environment). */
-  spawn(id: number, dir: string, onReady: () => void): ChildProcess;
-  /** A spooler process is gone: forget its signal handlers, reap its locks. */
-  exited(pid: number): void;
-}
-
-export class SpoolerPool {
-  readonly #processes = new Set<SpoolerProcess>();
-  #stopping = false;
-
-  constructor(private readonly options: Options, private readonly hooks: SpoolerPoolHooks) {}
-
-  start(): void {
-    const perDir = this.options['spooler-processes'];
-    this.options.spooler.forEach((dir, d) => {
-      for (let p = 1; p <= perDir; p++) this.#spawn(d * perDir + p, dir);
-    });
+  start(host: MasterHost): void {
+    const { options } = host;
+    prepareSpoolerDirs(options);
+    if (options.spooler.length === 0) return;
+    const perDir = options['spooler-processes'];
+    // Spoolers are numbered 1… per directory in turn; the process derives its share from it.
+    this.#dirOf = (slot) => options.spooler[Math.floor((slot - 1) / perDir)]!;
+    this.children = new ChildPool({
+      noun: 'spooler',
+      spawn: (slot) => {
+        const { process, channel } = host.spawnChild({ workerId: slot, spooler: this.#dirOf(slot) });
+        this.#channels.set(process, channel);
+        host.shared.spoolers?.spawned(slot, process.pid ?? 0);
+        return process;
+      },
+      // Still importing the app: no task is running, and it does not listen for messages yet.
+      stop: (child) => (child.state === 'ready' ? this.#channel(child)?.post({ act: 'stop' }) : child.process.kill('SIGTERM')),
+      describe: (slot) => `on ${this.#dirOf(slot)}`,
+      plannedExit: (child, code) => (code === EXIT.SPOOLER_RECYCLE
+        ? `spooler ${child.slot} (pid ${child.pid}) ran its ${options['spooler-max-tasks']} tasks (--spooler-max-tasks): starting a fresh one`
+        : undefined),
+      deathLine: (child, how) => `OOOPS the spooler ${child.slot} (pid ${child.pid}) is no more (${how}): respawning; its unfinished task runs again`,
+    }, options['reload-mercy'] * 1000 + 1000, () => host.wake());
+    this.children.start(range(options.spooler.length * perDir));
   }
 
-  get alive(): number {
-    return this.#processes.size;
+  #channel(child: Child): ChildChannel | undefined {
+    return this.#channels.get(child.process);
   }
 
-  #spawn(id: number, dir: string): void {
-    const spooler = { id, dir, pid: 0, ready: false, stopping: false, spawnedAt: Date.now() } as SpoolerProcess;
-    spooler.child = this.hooks.spawn(id, dir, () => void (spooler.ready = true));
-    spooler.pid = spooler.child.pid ?? 0;
-    this.#processes.add(spooler);
-    spooler.child.on('exit', (code, signal) => this.#onExit(spooler, code, signal));
-    log(`spawned spooler ${id} (pid ${spooler.pid}) on ${dir}`);
-  }
-
-  #onExit(spooler: SpoolerProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    this.#processes.delete(spooler);
-    this.hooks.exited(spooler.pid);
-    const how = signal ? `signal ${signal}` : `exit code ${code}`;
-    if (spooler.stopping || this.#stopping) return log(`spooler ${spooler.id} (pid ${spooler.pid}) stopped (${how})`);
-    if (code === EXIT.SPOOLER_RECYCLE) {
-      log(`spooler ${spooler.id} (pid ${spooler.pid}) ran its ${this.options['spooler-max-tasks']} tasks (--spooler-max-tasks): starting a fresh one`);
-      return this.#spawn(spooler.id, spooler.dir);
-    }
-    log(`OOOPS the spooler ${spooler.id} (pid ${spooler.pid}) is no more (${how}): respawning; its unfinished task runs again`);
-    const early = Date.now() - spooler.spawnedAt < RESPAWN_GUARD_MS;
-    if (!early) return this.#spawn(spooler.id, spooler.dir);
-    setTimeout(() => this.#stopping || this.#spawn(spooler.id, spooler.dir), RESPAWN_GUARD_MS);
-  }
-
-  /** Graceful reload: fresh spoolers start now; the old ones finish their task and exit. */
   reload(): void {
-    for (const old of [...this.#processes]) {
-      this.#stop(old);
-      this.#spawn(old.id, old.dir);
-    }
+    this.children?.reload();
   }
 
-  /** Shutdown: every spooler finishes its task (within --reload-mercy) and exits. */
-  shutdown(): void {
-    this.#stopping = true;
-    for (const spooler of this.#processes) this.#stop(spooler);
+  stopGracefully(): void {
+    this.children?.stopGracefully();
   }
 
-  /** Second SIGTERM: stop waiting. */
-  killAll(): void {
-    for (const spooler of this.#processes) spooler.child.kill('SIGKILL');
+  stopBrutally(): void {
+    this.children?.stopBrutally();
   }
 
-  #stop(spooler: SpoolerProcess): void {
-    spooler.stopping = true;
-    // Still importing the app: no task is running, and it does not listen for messages yet.
-    if (spooler.ready) this.#send(spooler, { act: 'stop' });
-    else spooler.child.kill('SIGTERM');
-    const mercy = this.options['reload-mercy'] * 1000 + 1000;
-    setTimeout(() => this.#processes.has(spooler) && spooler.child.kill('SIGKILL'), mercy).unref();
+  waitingFor(): string | undefined {
+    const alive = this.children?.children() ?? [];
+    return alive.length === 0 ? undefined : `${alive.length} spooler(s) (pid ${alive.map((child) => child.pid).join(', ')}) finishing their tasks`;
   }
 
   /** A task was queued in `dir`: its idle spoolers scan now (booting ones scan when ready). */
   wake(dir: string): void {
-    for (const spooler of this.#processes) if (spooler.dir === dir && spooler.ready && !spooler.stopping) this.#send(spooler, { act: 'wake' });
+    for (const child of this.children?.readyChildren() ?? []) if (this.#dirOf(child.slot) === dir) this.#channel(child)?.post({ act: 'wake' });
   }
 
   /** The spoolers as the signal hub sees them (target 'spooler'). */
-  peers(): SignalPeer[] {
-    return [...this.#processes].map((spooler) => ({
-      id: spooler.id,
-      pid: spooler.pid,
-      ready: spooler.ready && !spooler.stopping,
-      deliver: (num: number) => this.#send(spooler, { act: 'signal', num }),
+  signalPeers(): SignalPeer[] {
+    return (this.children?.current() ?? []).map((child) => ({
+      id: child.slot,
+      pid: child.pid,
+      ready: child.state === 'ready',
+      deliver: (num: number) => this.#channel(child)?.post({ act: 'signal', num }),
     }));
   }
+}
 
-  #send(spooler: SpoolerProcess, message: MasterMessage): void {
-    if (spooler.child.connected) spooler.child.send(message);
+/** Creates every spooler directory (uWSGI does too) and checks that tsgi may write there. */
+function prepareSpoolerDirs(options: Options): void {
+  for (const dir of [...options.spooler, ...options['spooler-external']]) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK);
+    } catch (error) {
+      throw tsgiError('TSGI_ERR_SPOOLER_DIR', `--spooler ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
   }
 }

@@ -9,7 +9,7 @@ import { loadApp } from '../worker/app-loader.js';
 import { reportBootError } from '../boot/boot-error.js';
 import { installCrashLogging } from '../boot/crash-logging.js';
 import { EXIT } from '../errors.js';
-import { FIRST_SOCKET_FD, takeWorkerEnvironment, type MasterMessage, type WorkerMessage } from '../ipc.js';
+import { channelToMaster, FIRST_SOCKET_FD, takeWorkerEnvironment } from '../ipc.js';
 import { flushLog, log, setLogPrefix } from '../logger.js';
 import { SignalRunner } from '../signals/runner.js';
 import { attachSharedState, type SharedState } from '../shared/state.js';
@@ -29,13 +29,19 @@ export async function runSpoolerProcess(): Promise<void> {
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
   installCrashLogging();
-  const toMaster = (message: WorkerMessage) => void (process.connected && process.send!(message));
   let stopping = false;
+  let started = false;
   const stop = (code: number = EXIT.OK) => {
     if (stopping) return;
     stopping = true;
-    void spooler.stop(options['reload-mercy']).then(() => exit(code));
+    if (started) void spooler.stop(options['reload-mercy']).then(() => exit(code));
   };
+  // Open before the app loads: apps talk to the master from their top level (register_signal…).
+  const master = channelToMaster(`spooler ${spec.workerId}`, {
+    wake: () => started && spooler.wake(),
+    stop: () => stop(),
+    signal: (message) => signals.deliver(message.num),
+  });
   let shared: SharedState;
   try {
     shared = attachSharedState(FIRST_SOCKET_FD, options);
@@ -63,7 +69,8 @@ export async function runSpoolerProcess(): Promise<void> {
       options: Object.freeze({ ...options }),
       scheduler: spooler.scheduler,
       signals,
-      toMaster,
+      toMaster: (request) => master.post(request),
+      askMaster: (request, timeoutMs) => master.request(request, timeoutMs),
       shared,
       spooler: dir,
     });
@@ -71,16 +78,12 @@ export async function runSpoolerProcess(): Promise<void> {
   } catch (error) {
     return exit(reportBootError(error, `spooler ${spec.workerId}`));
   }
-  process.on('message', (message: MasterMessage) => {
-    if (message.act === 'wake') spooler.wake();
-    else if (message.act === 'stop') stop();
-    else if (message.act === 'signal') signals.deliver(message.num);
-  });
   process.on('disconnect', () => stop());
   process.on('SIGTERM', () => stop());
-  // A master that died while this spooler booted disconnected before the listener existed.
-  if (!process.connected) return stop();
+  // A master that died (or asked it to stop) while this spooler booted: nothing runs yet.
+  if (stopping || !process.connected) return exit(EXIT.OK);
   log(`spooler ready (pid ${process.pid}) on ${dir}: ${options['spooler-async']} task(s) at once, rescan every ${options['spooler-frequency']} s`);
+  started = true;
   spooler.start();
-  toMaster({ act: 'ready' });
+  master.post({ act: 'ready' });
 }

@@ -2,7 +2,7 @@
 import { reportBootError } from '../boot/boot-error.js';
 import { EXIT } from '../errors.js';
 import { flushLog, setLogPrefix } from '../logger.js';
-import { FIRST_SOCKET_FD, takeWorkerEnvironment, type MasterMessage, type WorkerMessage } from '../ipc.js';
+import { channelToMaster, FIRST_SOCKET_FD, takeWorkerEnvironment } from '../ipc.js';
 import { installCrashLogging } from '../boot/crash-logging.js';
 import { attachSharedState } from '../shared/state.js';
 import { Worker } from './worker.js';
@@ -19,24 +19,34 @@ export async function runWorkerProcess(): Promise<void> {
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
   installCrashLogging();
-  let worker: Worker;
+  let worker: Worker | undefined;
+  let stopWanted = false;
+  const stop = () => {
+    stopWanted = true;
+    void worker?.stop().then(() => exit(EXIT.OK));
+  };
+  // Open before the app loads: apps talk to the master from their top level (register_signal…).
+  const master = channelToMaster(`worker ${spec.workerId}`, {
+    stop,
+    signal: (message) => worker?.signals.deliver(message.num),
+  });
   try {
-    const toMaster = (request: WorkerMessage) => void (process.connected && process.send!(request));
     const sockets = spec.sockets.map((socket, i) => ({ ...socket, fd: FIRST_SOCKET_FD + i }));
     // The shared region's fd follows the sockets in the inherited stdio.
     const shared = attachSharedState(FIRST_SOCKET_FD + sockets.length, spec.options);
-    worker = await Worker.start({ ...spec, sockets, toMaster, shared });
+    worker = await Worker.start({
+      ...spec,
+      sockets,
+      toMaster: (request) => master.post(request),
+      askMaster: (request, timeoutMs) => master.request(request, timeoutMs),
+      shared,
+    });
   } catch (error) {
     return exit(reportBootError(error, `worker ${spec.workerId}`));
   }
-  const stop = () => void worker.stop().then(() => exit(EXIT.OK));
-  process.on('message', (message: MasterMessage) => {
-    if (message.act === 'stop') stop();
-    else if (message.act === 'signal') worker.signals.deliver(message.num);
-  });
   process.on('disconnect', stop); // the master is gone: nobody will ever tell us to stop
   process.on('SIGTERM', stop);
   // A master that died while this worker booted disconnected before the listener existed.
-  if (!process.connected) return stop();
-  process.send!({ act: 'ready' } satisfies WorkerMessage);
+  if (stopWanted || !process.connected) return stop();
+  master.post({ act: 'ready' });
 }

@@ -14,15 +14,11 @@ import { native } from '../native.js';
 import type { Options } from '../options.js';
 import { createProtocolServer, type Listener, type ProtocolServer } from '../protocols/registry.js';
 import type { ZmqHandler } from '../protocols/zmq/handler.js';
-import type { MasterRequest } from '../ipc.js';
+import type { InheritedSocket, MasterRequest } from '../ipc.js';
 import { SignalRunner } from '../signals/runner.js';
 import type { SharedState } from '../shared/state.js';
 
-export interface InheritedSocket {
-  fd: number;
-  protocol: string;
-  name: string;
-}
+export type { InheritedSocket } from '../ipc.js';
 
 export interface WorkerInit {
   options: Options;
@@ -31,6 +27,8 @@ export interface WorkerInit {
   sockets: InheritedSocket[];
   /** Sends a request to the master (or, without one, to the single process's own hub). */
   toMaster: (request: MasterRequest) => void;
+  /** Sends a request and resolves with the master's answer (false if none came in time). */
+  askMaster: (request: MasterRequest, timeoutMs: number) => Promise<boolean>;
   /** The instance's shared memory (scoreboard, cache, queue), already mapped. */
   shared: SharedState;
 }
@@ -71,6 +69,7 @@ export class Worker {
       scheduler: worker.scheduler,
       signals: worker.signals,
       toMaster: init.toMaster,
+      askMaster: init.askMaster,
       shared: init.shared,
       spooler: null,
     });

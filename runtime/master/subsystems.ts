@@ -1,0 +1,21 @@
+/**
+ * The subsystems an instance runs, in start order. A new kind of child or duty is a file
+ * implementing {@link Subsystem} plus one line here.
+ */
+import { Signals } from '../signals/subsystem.js';
+import { Spoolers } from '../spooler/pool.js';
+import { Stats } from '../stats/subsystem.js';
+import { Housekeeping } from './housekeeping.js';
+import { InProcessWorker } from './single.js';
+import type { Subsystem } from './subsystem.js';
+import { Workers } from './workers.js';
+
+/** Under a master: every child is a supervised process. */
+export function masterSubsystems(): Subsystem[] {
+  return [new Workers(), new Spoolers(), new Signals(), new Stats(), new Housekeeping()];
+}
+
+/** A single process (no `--master`): the worker runs in-process, the rest is the same. */
+export function singleProcessSubsystems(): Subsystem[] {
+  return [new InProcessWorker(), new Signals(), new Stats(), new Housekeeping()];
+}

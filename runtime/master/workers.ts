@@ -1,0 +1,82 @@
+/**
+ * The workers: `--processes` worker processes in a {@link ChildPool}, each inheriting the
+ * listening sockets. A worker that dies is respawned; SIGHUP brings a new generation that
+ * takes over slot by slot; an app that cannot load on the first start stops the instance.
+ */
+import { log } from '../logger.js';
+import type { SignalPeer } from '../signals/hub.js';
+import { ChildPool, type Child } from './child-pool.js';
+import type { ChildChannel, MasterHost, Subsystem } from './subsystem.js';
+
+export class Workers implements Subsystem {
+  readonly name = 'workers';
+  children!: ChildPool;
+  readonly #channels = new WeakMap<Child['process'], ChildChannel>();
+  #announced = false;
+
+  start(master: MasterHost): void {
+    const { options } = master;
+    this.children = new ChildPool({
+      noun: 'worker',
+      spawn: (id) => {
+        const { process, channel } = master.spawnChild({ workerId: id });
+        this.#channels.set(process, channel);
+        master.shared.scoreboard.spawned(id, process.pid ?? 0);
+        return process;
+      },
+      stop: (child) => {
+        if (child.process.connected) this.#channel(child)?.post({ act: 'stop' });
+        else child.process.kill('SIGTERM');
+      },
+    }, options['reload-mercy'] * 1000 + 1000, () => master.wake(), {
+      ready: () => this.#announceReady(),
+      bootFailedFirst: (child, how) => {
+        log(`worker ${child.slot} could not load the app (${how}): shutting down`);
+        master.shutdown('boot failure', 1);
+      },
+    });
+    this.children.start(range(options.processes));
+  }
+
+  #channel(child: Child): ChildChannel | undefined {
+    return this.#channels.get(child.process);
+  }
+
+  #announceReady(): void {
+    if (this.#announced || !this.children.allReady()) return;
+    this.#announced = true;
+    log(`all ${this.children.current().length} workers ready`);
+  }
+
+  reload(): void {
+    log(`graceful reload: spawning generation ${this.children.generation + 1}`);
+    this.children.reload();
+  }
+
+  stopGracefully(): void {
+    this.children.stopGracefully();
+  }
+
+  stopBrutally(): void {
+    this.children.stopBrutally();
+  }
+
+  waitingFor(): string | undefined {
+    const alive = this.children.children();
+    return alive.length === 0 ? undefined : `${alive.length} worker(s) (pid ${alive.map((child) => child.pid).join(', ')}) finishing their requests`;
+  }
+
+  /** The workers as the signal hub sees them. */
+  signalPeers(): SignalPeer[] {
+    return this.children.children().map((child) => ({
+      id: child.slot,
+      pid: child.pid,
+      ready: child.state === 'ready',
+      deliver: (num: number) => this.#channel(child)?.post({ act: 'signal', num }),
+    }));
+  }
+}
+
+export function range(count: number, first = 1): number[] {
+  return Array.from({ length: count }, (_, i) => first + i);
+}

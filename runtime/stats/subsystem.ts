@@ -1,0 +1,18 @@
+/** `--stats ADDR` as a subsystem: the server starts with the instance and closes with it. */
+import type { Server } from 'node:net';
+import type { MasterHost, Subsystem } from '../master/subsystem.js';
+import { startStatsServer, statsDocument } from './server.js';
+
+export class Stats implements Subsystem {
+  readonly name = 'stats';
+  #server: Server | null = null;
+
+  start(host: MasterHost): void {
+    const { options, shared, sockets } = host;
+    if (options.stats) this.#server = startStatsServer(options, () => statsDocument(options, shared, sockets));
+  }
+
+  close(): void {
+    this.#server?.close();
+  }
+}
