@@ -5,6 +5,7 @@
  */
 import { parseAddress } from './address.js';
 import { expandConfig } from './config/expand.js';
+import { PROTOCOLS, type ProtocolName } from './protocols/names.js';
 import { cronEntry } from './signals/cron.js';
 import { tsgiError } from './errors.js';
 
@@ -45,7 +46,7 @@ export const OPTION_ROWS: readonly OptionRow[] = [
   { name: 'http-socket', kind: 'address', arg: 'ADDR', section: 'Sockets', repeatable: true, help: 'bind a socket speaking HTTP/1.1 (keep-alive, chunked)' },
   { name: 'fastcgi-socket', kind: 'address', arg: 'ADDR', section: 'Sockets', repeatable: true, help: 'bind a socket speaking FastCGI (responder role, FCGI_KEEP_CONN; nginx fastcgi_pass)' },
   { name: 'zmq', aliases: ['zeromq', 'mongrel2', 'zmq-socket', 'zeromq-socket'], kind: 'string', arg: 'PULL,PUB', section: 'Sockets', repeatable: true, help: 'serve Mongrel2: connect a ZeroMQ PULL socket to PULL (requests) and a PUB socket to PUB (responses), e.g. tcp://127.0.0.1:9997,tcp://127.0.0.1:9996' },
-  { name: 'protocol', kind: 'enum', arg: 'NAME', section: 'Sockets', choices: ['uwsgi', 'http', 'fastcgi'], default: 'uwsgi', help: 'protocol of the --socket sockets' },
+  { name: 'protocol', kind: 'enum', arg: 'NAME', section: 'Sockets', choices: PROTOCOLS, default: 'uwsgi', help: 'protocol of the --socket sockets' },
   { name: 'listen', short: 'l', kind: 'int', arg: 'N', section: 'Sockets', min: 1, max: 65535, default: 1024, help: 'listen queue (backlog) of every socket; capped by net.core.somaxconn' },
   { name: 'buffer-size', short: 'b', kind: 'int', arg: 'BYTES', section: 'Sockets', min: 512, max: 65535, default: 4096, help: 'largest uwsgi vars block accepted' },
   { name: 'max-vars', kind: 'int', arg: 'N', section: 'Sockets', min: 1, max: 32767, default: 64, help: 'a uwsgi request may carry 2 × N vars' },
@@ -101,7 +102,7 @@ export interface Options {
   'http-socket': string[];
   'zmq': string[];
   'fastcgi-socket': string[];
-  'protocol': 'uwsgi' | 'http' | 'fastcgi';
+  'protocol': ProtocolName;
   'listen': number;
   'buffer-size': number;
   'max-vars': number;
