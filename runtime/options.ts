@@ -11,7 +11,6 @@ import { tsgiError } from './errors.js';
 import { CONFIG_ROWS } from './config/options.js';
 import { PROCESS_ROWS } from './master/options.js';
 import { SOCKET_ROWS } from './protocols/options.js';
-import type { ProtocolName } from './protocols/names.js';
 import { SHARED_ROWS } from './shared/options.js';
 import { SIGNAL_ROWS } from './signals/options.js';
 import { SPOOLER_ROWS } from './spooler/options.js';
@@ -80,54 +79,31 @@ const ROWS = [
 
 export const OPTION_ROWS: readonly OptionRow[] = ROWS;
 
-/** The effective configuration, keyed by option name exactly as written on the command line. */
-export interface Options {
-  'socket': string[];
-  'http-socket': string[];
-  'zmq': string[];
-  'fastcgi-socket': string[];
-  'protocol': ProtocolName;
-  'listen': number;
-  'buffer-size': number;
-  'max-vars': number;
-  'no-defer-accept': boolean;
-  'socket-timeout': number;
-  'module'?: string;
-  'wsgi-file'?: string;
-  'callable': string;
-  'chdir'?: string;
-  'master': boolean;
-  'processes': number;
-  'reload-mercy': number;
-  'max-semi-space': number;
-  'pidfile'?: string;
-  'async': number;
-  'ugreen': boolean;
-  'cache': number;
-  'cache-blocksize': number;
-  'cache-store'?: string;
-  'cache-expire-freq': number;
-  'queue': number;
-  'queue-blocksize': number;
-  'stats'?: string;
-  'stats-http': boolean;
-  'stats-minified': boolean;
-  'spooler': string[];
-  'spooler-external': string[];
-  'spooler-processes': number;
-  'spooler-async': number;
-  'spooler-ordered': boolean;
-  'spooler-frequency': number;
-  'spooler-max-tasks': number;
-  'spooler-harakiri': number;
-  'cron': string[];
-  'disable-logging': boolean;
-  'strict': boolean;
-  'show-config': boolean;
-  'dry-run': boolean;
-  'version'?: boolean;
-  'help'?: boolean;
-}
+/** What `convert()` turns a value of `row` into. */
+type ValueOf<Row> = Row extends { kind: 'flag' } ? boolean
+  : Row extends { kind: 'int' | 'number' } ? number
+  : Row extends { choices: readonly (infer Choice)[] } ? Choice
+  : string;
+
+/** Immediate rows are read by the config expander and never stored. */
+type StoredRow = Exclude<(typeof ROWS)[number], { immediate: true }>;
+
+/** `defaultOptions()` starts every list empty and fills in every default, so these keys are always set. */
+type AlwaysSet = Extract<StoredRow, { repeatable: true } | { default: unknown }>;
+
+/** Spells an intersection out as one object type, so editors show Options as a plain table. */
+type Flat<T> = { [K in keyof T]: T[K] };
+
+/**
+ * The effective configuration, keyed by option name exactly as written on the command line.
+ * Derived from the rows, so a row and its key cannot disagree: a flag is a boolean, an int or
+ * number a number, an enum one of its choices, anything else a string; a repeatable option is
+ * an array, and an option with neither a default nor repeats is optional.
+ */
+export type Options = Flat<
+  { [Row in AlwaysSet as Row['name']]: Row extends { repeatable: true } ? Array<ValueOf<Row>> : ValueOf<Row> }
+  & { [Row in Exclude<StoredRow, AlwaysSet> as Row['name']]?: ValueOf<Row> }
+>;
 
 const byName = new Map<string, OptionRow>();
 for (const row of OPTION_ROWS) {
