@@ -10,12 +10,12 @@ import { expandConfig } from './config/expand.js';
 import { tsgiError } from './errors.js';
 import { CONFIG_ROWS } from './config/options.js';
 import { PROCESS_ROWS } from './master/options.js';
-import { SOCKET_ROWS } from './protocols/options.js';
+import { SOCKET_CHECKS, SOCKET_ROWS } from './protocols/options.js';
 import { SHARED_ROWS } from './shared/options.js';
 import { SIGNAL_ROWS } from './signals/options.js';
 import { SPOOLER_ROWS } from './spooler/options.js';
 import { STATS_ROWS } from './stats/options.js';
-import { APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
+import { APPLICATION_CHECKS, APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
 
 /** Where a value came from, so an error can name the file and line. */
 export interface Origin {
@@ -104,6 +104,15 @@ export type Options = Flat<
   { [Row in AlwaysSet as Row['name']]: Row extends { repeatable: true } ? Array<ValueOf<Row>> : ValueOf<Row> }
   & { [Row in Exclude<StoredRow, AlwaysSet> as Row['name']]?: ValueOf<Row> }
 >;
+
+/**
+ * A check across options that no single row's setter can make (nothing to listen on, no app),
+ * declared by a subsystem beside the rows it relates; it throws the typed error to report.
+ */
+export type OptionCheck = (options: Options) => void;
+
+/** Run in this order by read-options.ts once every pair is applied, so the first failure is reported. */
+export const OPTION_CHECKS: readonly OptionCheck[] = [...SOCKET_CHECKS, ...APPLICATION_CHECKS];
 
 const byName = new Map<string, OptionRow>();
 for (const row of OPTION_ROWS) {

@@ -3,8 +3,10 @@
  * protocols read requests. Protocol names come from names.ts, never from server code, so the
  * master can parse options without loading a server.
  */
-import type { OptionRow } from '../options.js';
+import { tsgiError } from '../errors.js';
+import type { OptionCheck, OptionRow } from '../options.js';
 import { PROTOCOLS } from './names.js';
+import { parseZmqSpec } from './zmq/mongrel2-parser.js';
 
 export const SOCKET_ROWS = [
   { name: 'socket', short: 's', aliases: ['uwsgi-socket'], kind: 'address', arg: 'ADDR', section: 'Sockets', repeatable: true, help: 'bind a socket speaking --protocol (default uwsgi): host:port, :port, /path or @abstract' },
@@ -18,3 +20,16 @@ export const SOCKET_ROWS = [
   { name: 'no-defer-accept', kind: 'flag', section: 'Sockets', default: false, help: 'accept a TCP connection as soon as it is made; by default (as uWSGI) the kernel hands it over once its first bytes arrive, or after --socket-timeout of silence (connects beyond --listen that have not sent yet then go through SYN cookies)' },
   { name: 'socket-timeout', short: 'z', kind: 'number', arg: 'SECS', section: 'Sockets', min: 0.001, default: 4, help: 'drop a connection that sends a partial request and then nothing for SECS' },
 ] as const satisfies readonly OptionRow[];
+
+export const SOCKET_CHECKS: readonly OptionCheck[] = [
+  function somethingToListenOn(options) {
+    if (options.socket.length + options['http-socket'].length + options['fastcgi-socket'].length + options.zmq.length === 0) {
+      throw tsgiError('TSGI_ERR_NO_SOCKET', 'nothing to listen on: give --socket, --http-socket, --fastcgi-socket or --zmq');
+    }
+  },
+  // A --zmq value is two endpoints; they are checked here, before any worker connects, so a
+  // typo stops start-up with TSGI_ERR_ZMQ_ADDRESS instead of failing in every worker.
+  function zmqEndpointPairs(options) {
+    for (const spec of options.zmq) parseZmqSpec(spec);
+  },
+];

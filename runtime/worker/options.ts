@@ -2,7 +2,8 @@
  * The worker's rows of the option table (runtime/options.ts): the app it loads and the green
  * cores it runs that app on.
  */
-import type { OptionRow } from '../options.js';
+import { tsgiError } from '../errors.js';
+import type { OptionCheck, OptionRow } from '../options.js';
 
 export const APPLICATION_ROWS = [
   { name: 'module', short: 'w', aliases: ['wsgi'], kind: 'string', arg: 'MOD[:CALLABLE]', section: 'Application', help: 'load the app from MOD (pkg/mod, resolved from the working directory)' },
@@ -10,6 +11,14 @@ export const APPLICATION_ROWS = [
   { name: 'callable', kind: 'string', arg: 'NAME', section: 'Application', default: 'application', help: 'name of the exported app function' },
   { name: 'chdir', kind: 'string', arg: 'DIR', section: 'Application', help: 'chdir to DIR before loading the app' },
 ] as const satisfies readonly OptionRow[];
+
+export const APPLICATION_CHECKS: readonly OptionCheck[] = [
+  function someAppToLoad(options) {
+    if (options.module === undefined && options['wsgi-file'] === undefined) {
+      throw tsgiError('TSGI_ERR_NO_APP', 'no app: give --module NAME or --wsgi-file PATH');
+    }
+  },
+];
 
 export const GREEN_ROWS = [
   { name: 'async', kind: 'int', arg: 'N', section: 'Green runtime', min: 1, max: 1_000_000, default: 1, help: 'cores (request slots) per worker; each request runs as a green thread' },
