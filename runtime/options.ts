@@ -61,7 +61,10 @@ const INFORMATION_ROWS = [
 
 /**
  * Each subsystem exports its rows beside its code; concatenated here in --help and README
- * order (a section is listed where its first row stands).
+ * order (a section is listed where its first row stands). A subsystem's `options.ts` declares
+ * `X_ROWS = [...] as const satisfies readonly OptionRow[]`: `satisfies` checks every field,
+ * `as const` keeps the names and kinds literal so `Options` below can be derived from them
+ * (without it the names widen to string, which unit/option-rows.test.ts catches at build time).
  */
 const ROWS = [
   ...SOCKET_ROWS,
