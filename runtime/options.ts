@@ -2,11 +2,20 @@
  * THE option table. Every way of configuring tsgi (argv, ini, xml, yaml, json, sqlite3, pipes:
  * see config/expand.ts) reduces to `(name, value, origin)` pairs applied through `applyOption`,
  * and `--help` is rendered from the same rows, so an option can never be known to one source only.
+ * Each subsystem declares its rows in its own `options.ts` (as uWSGI plugins export theirs);
+ * this file concatenates them into the one table.
  */
 import { parseAddress } from './address.js';
 import { expandConfig } from './config/expand.js';
-import { cronEntry } from './signals/cron.js';
 import { tsgiError } from './errors.js';
+import { CONFIG_ROWS } from './config/options.js';
+import { PROCESS_ROWS } from './master/options.js';
+import { SOCKET_CHECKS, SOCKET_ROWS } from './protocols/options.js';
+import { SHARED_ROWS } from './shared/options.js';
+import { SIGNAL_ROWS } from './signals/options.js';
+import { SPOOLER_ROWS } from './spooler/options.js';
+import { STATS_ROWS } from './stats/options.js';
+import { APPLICATION_CHECKS, APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
 
 /** Where a value came from, so an error can name the file and line. */
 export interface Origin {
@@ -40,109 +49,73 @@ export interface OptionRow {
   immediate?: boolean;
 }
 
-export const OPTION_ROWS: readonly OptionRow[] = [
-  { name: 'socket', short: 's', aliases: ['uwsgi-socket'], kind: 'address', arg: 'ADDR', section: 'Sockets', repeatable: true, help: 'bind a socket speaking --protocol (default uwsgi): host:port, :port, /path or @abstract' },
-  { name: 'http-socket', kind: 'address', arg: 'ADDR', section: 'Sockets', repeatable: true, help: 'bind a socket speaking HTTP/1.1 (keep-alive, chunked)' },
-  { name: 'fastcgi-socket', kind: 'address', arg: 'ADDR', section: 'Sockets', repeatable: true, help: 'bind a socket speaking FastCGI (responder role, FCGI_KEEP_CONN; nginx fastcgi_pass)' },
-  { name: 'zmq', aliases: ['zeromq', 'mongrel2', 'zmq-socket', 'zeromq-socket'], kind: 'string', arg: 'PULL,PUB', section: 'Sockets', repeatable: true, help: 'serve Mongrel2: connect a ZeroMQ PULL socket to PULL (requests) and a PUB socket to PUB (responses), e.g. tcp://127.0.0.1:9997,tcp://127.0.0.1:9996' },
-  { name: 'protocol', kind: 'enum', arg: 'NAME', section: 'Sockets', choices: ['uwsgi', 'http', 'fastcgi'], default: 'uwsgi', help: 'protocol of the --socket sockets' },
-  { name: 'listen', short: 'l', kind: 'int', arg: 'N', section: 'Sockets', min: 1, max: 65535, default: 1024, help: 'listen queue (backlog) of every socket; capped by net.core.somaxconn' },
-  { name: 'buffer-size', short: 'b', kind: 'int', arg: 'BYTES', section: 'Sockets', min: 512, max: 65535, default: 4096, help: 'largest uwsgi vars block accepted' },
-  { name: 'max-vars', kind: 'int', arg: 'N', section: 'Sockets', min: 1, max: 32767, default: 64, help: 'a uwsgi request may carry 2 × N vars' },
-  { name: 'no-defer-accept', kind: 'flag', section: 'Sockets', default: false, help: 'accept a TCP connection as soon as it is made; by default (as uWSGI) the kernel hands it over once its first bytes arrive, or after --socket-timeout of silence (connects beyond --listen that have not sent yet then go through SYN cookies)' },
-  { name: 'socket-timeout', short: 'z', kind: 'number', arg: 'SECS', section: 'Sockets', min: 0.001, default: 4, help: 'drop a connection that sends a partial request and then nothing for SECS' },
-  { name: 'module', short: 'w', aliases: ['wsgi'], kind: 'string', arg: 'MOD[:CALLABLE]', section: 'Application', help: 'load the app from MOD (pkg/mod, resolved from the working directory)' },
-  { name: 'wsgi-file', aliases: ['file'], kind: 'string', arg: 'PATH', section: 'Application', help: 'load the app from a .js/.mjs/.cjs/.ts file (.ts needs no build step)' },
-  { name: 'callable', kind: 'string', arg: 'NAME', section: 'Application', default: 'application', help: 'name of the exported app function' },
-  { name: 'chdir', kind: 'string', arg: 'DIR', section: 'Application', help: 'chdir to DIR before loading the app' },
-  { name: 'master', short: 'M', kind: 'flag', section: 'Processes', default: false, help: 'run a master that supervises the workers (respawn, graceful reload on SIGHUP)' },
-  { name: 'processes', short: 'p', aliases: ['workers'], kind: 'int', arg: 'N', section: 'Processes', min: 1, max: 1024, default: 1, help: 'number of pre-forked worker processes' },
-  { name: 'reload-mercy', aliases: ['worker-reload-mercy'], kind: 'number', arg: 'SECS', section: 'Processes', min: 0, default: 60, help: 'how long a stopping worker may take to finish its requests before it is killed' },
-  { name: 'max-semi-space', kind: 'int', arg: 'MIB', section: 'Processes', min: 0, max: 1024, default: 1, help: "cap V8's young generation (semi-space) at MIB in every process that runs the app (workers, spoolers, a single process); 0: V8 grows it to 16 MiB under load. Raise it for apps that keep MiBs per request" },
-  { name: 'pidfile', kind: 'string', arg: 'PATH', section: 'Processes', help: 'write the master pid to PATH (removed at shutdown)' },
-  { name: 'async', kind: 'int', arg: 'N', section: 'Green runtime', min: 1, max: 1_000_000, default: 1, help: 'cores (request slots) per worker; each request runs as a green thread' },
-  { name: 'ugreen', kind: 'flag', section: 'Green runtime', default: false, help: 'select the generator green-thread engine (the only one; accepted for uWSGI compatibility)' },
-  { name: 'cache', aliases: ['cache-items'], kind: 'int', arg: 'N', section: 'Shared state', min: 0, max: 10_000_000, default: 0, help: 'a cache of N items (N−1 usable) shared by all workers' },
-  { name: 'cache-blocksize', kind: 'int', arg: 'BYTES', section: 'Shared state', min: 1, max: 256 * 1024 * 1024, default: 65536, help: 'largest cache value' },
-  { name: 'cache-store', kind: 'string', arg: 'FILE', section: 'Shared state', help: 'keep the cache in FILE so it survives restarts' },
-  { name: 'cache-expire-freq', kind: 'number', arg: 'SECS', section: 'Shared state', min: 0.1, default: 3, help: 'how often the master sweeps expired cache items' },
-  { name: 'queue', kind: 'int', arg: 'N', section: 'Shared state', min: 0, max: 10_000_000, default: 0, help: 'a shared queue of N slots' },
-  { name: 'queue-blocksize', kind: 'int', arg: 'BYTES', section: 'Shared state', min: 32, max: 64 * 1024 * 1024, default: 8192, help: 'bytes per queue slot (16 of them are the item header)' },
-  { name: 'stats', aliases: ['stats-server'], kind: 'address', arg: 'ADDR', section: 'Shared state', help: "serve the instance's stats as JSON on ADDR (TCP host:port or a unix path), as uWSGI's stats server" },
-  { name: 'stats-http', kind: 'flag', section: 'Shared state', default: false, help: 'prefix the stats JSON with HTTP response headers' },
-  { name: 'stats-minified', aliases: ['stats-min'], kind: 'flag', section: 'Shared state', default: false, help: 'stats JSON without indentation' },
-  { name: 'spooler', kind: 'string', arg: 'DIR', section: 'Spooler', repeatable: true, help: 'run a spooler on DIR (created if missing): durable background tasks queued by uwsgi.spool() and run by uwsgi.spooler' },
-  { name: 'spooler-external', kind: 'string', arg: 'DIR', section: 'Spooler', repeatable: true, help: 'uwsgi.spool() may queue into DIR, which another instance spools' },
-  { name: 'spooler-processes', kind: 'int', arg: 'N', section: 'Spooler', min: 1, max: 256, default: 1, help: 'spooler processes per --spooler directory' },
-  { name: 'spooler-async', kind: 'int', arg: 'N', section: 'Spooler', min: 1, max: 100_000, default: 1, help: 'tasks a spooler process runs at once, as green threads' },
-  { name: 'spooler-ordered', kind: 'flag', section: 'Spooler', default: false, help: 'accepted for uWSGI compatibility: tsgi always runs the numbered priority subdirectories first, lowest first, which uWSGI does only with this flag' },
-  { name: 'spooler-frequency', kind: 'number', arg: 'SECS', section: 'Spooler', min: 0.01, default: 30, help: 'how often an idle spooler rescans its directory (a task queued by this instance wakes it at once)' },
-  { name: 'spooler-harakiri', kind: 'number', arg: 'SECS', section: 'Spooler', min: 0, default: 0, help: 'kill a spooler process whose task runs longer than SECS (0: never); the master respawns it and the task runs again' },
-  { name: 'spooler-max-tasks', kind: 'int', arg: 'N', section: 'Spooler', min: 0, default: 0, help: 'recycle a spooler process after N tasks (0: never)' },
-  { name: 'cron', kind: 'string', arg: '"MIN HOUR DAY MONTH WEEKDAY CMD"', section: 'Signals and timers', repeatable: true, check: (v) => void cronEntry(v), help: 'the master runs CMD in a shell when the time matches (-1 = any, -N = every N)' },
+/** Rows no subsystem owns: the request log switch, and the table's own --help and --version. */
+const LOGGING_ROWS = [
   { name: 'disable-logging', short: 'L', kind: 'flag', section: 'Logging', default: false, help: 'no request log lines' },
-  { name: 'ini', kind: 'string', arg: 'FILE[:SECTION]', section: 'Configuration', repeatable: true, immediate: true, help: 'load the [uwsgi] section (or SECTION) of an ini file here; FILE may be - (stdin) or exec://CMD' },
-  { name: 'xml', short: 'x', kind: 'string', arg: 'FILE[:ID]', section: 'Configuration', repeatable: true, immediate: true, help: 'load the <uwsgi> element (the one with id="ID") of an xml file here' },
-  { name: 'yaml', short: 'y', aliases: ['yml'], kind: 'string', arg: 'FILE[:SECTION]', section: 'Configuration', repeatable: true, immediate: true, help: 'load the uwsgi: mapping (or SECTION:) of a yaml file here' },
-  { name: 'json', short: 'j', aliases: ['js'], kind: 'string', arg: 'FILE[:SECTION]', section: 'Configuration', repeatable: true, immediate: true, help: 'load the "uwsgi" object (or SECTION, or the top-level object) of a json/json5 file here' },
-  { name: 'sqlite3', aliases: ['sqlite'], kind: 'string', arg: 'FILE[:QUERY]', section: 'Configuration', repeatable: true, immediate: true, help: 'load the (key, value) rows of a sqlite3 database here (default query SELECT * FROM uwsgi)' },
-  { name: 'include', aliases: ['config'], kind: 'string', arg: 'FILE[:SECTION]', section: 'Configuration', repeatable: true, immediate: true, help: 'load a config file by its extension (.ini .xml .yaml .yml .json .js .db); a bare argument does the same' },
-  { name: 'set-placeholder', aliases: ['set-ph'], kind: 'string', arg: 'NAME=VALUE', section: 'Configuration', repeatable: true, immediate: true, help: 'define a custom variable for %(NAME) references' },
-  { name: 'strict', kind: 'flag', section: 'Configuration', default: false, help: 'unknown keys in config files are errors even when %(name) uses them (declare variables with --set-placeholder)' },
-  { name: 'show-config', kind: 'flag', section: 'Configuration', default: false, help: 'print the effective options as an ini file at start-up, then serve' },
-  { name: 'dry-run', kind: 'flag', section: 'Configuration', default: false, help: 'check the configuration, print it as --show-config does and exit 0' },
+] as const satisfies readonly OptionRow[];
+
+const INFORMATION_ROWS = [
   { name: 'version', kind: 'flag', section: 'Information', help: 'print the version and exit' },
   { name: 'help', short: 'h', aliases: ['usage'], kind: 'flag', section: 'Information', help: 'print this help and exit' },
-];
+] as const satisfies readonly OptionRow[];
 
-/** The effective configuration, keyed by option name exactly as written on the command line. */
-export interface Options {
-  'socket': string[];
-  'http-socket': string[];
-  'zmq': string[];
-  'fastcgi-socket': string[];
-  'protocol': 'uwsgi' | 'http' | 'fastcgi';
-  'listen': number;
-  'buffer-size': number;
-  'max-vars': number;
-  'no-defer-accept': boolean;
-  'socket-timeout': number;
-  'module'?: string;
-  'wsgi-file'?: string;
-  'callable': string;
-  'chdir'?: string;
-  'master': boolean;
-  'processes': number;
-  'reload-mercy': number;
-  'max-semi-space': number;
-  'pidfile'?: string;
-  'async': number;
-  'ugreen': boolean;
-  'cache': number;
-  'cache-blocksize': number;
-  'cache-store'?: string;
-  'cache-expire-freq': number;
-  'queue': number;
-  'queue-blocksize': number;
-  'stats'?: string;
-  'stats-http': boolean;
-  'stats-minified': boolean;
-  'spooler': string[];
-  'spooler-external': string[];
-  'spooler-processes': number;
-  'spooler-async': number;
-  'spooler-ordered': boolean;
-  'spooler-frequency': number;
-  'spooler-max-tasks': number;
-  'spooler-harakiri': number;
-  'cron': string[];
-  'disable-logging': boolean;
-  'strict': boolean;
-  'show-config': boolean;
-  'dry-run': boolean;
-  'version'?: boolean;
-  'help'?: boolean;
-}
+/**
+ * Each subsystem exports its rows beside its code; concatenated here in --help and README
+ * order (a section is listed where its first row stands). A subsystem's `options.ts` declares
+ * `X_ROWS = [...] as const satisfies readonly OptionRow[]`: `satisfies` checks every field,
+ * `as const` keeps the names and kinds literal so `Options` below can be derived from them
+ * (without it the names widen to string, which unit/option-rows.test.ts catches at build time).
+ */
+const ROWS = [
+  ...SOCKET_ROWS,
+  ...APPLICATION_ROWS,
+  ...PROCESS_ROWS,
+  ...GREEN_ROWS,
+  ...SHARED_ROWS,
+  ...STATS_ROWS,
+  ...SPOOLER_ROWS,
+  ...SIGNAL_ROWS,
+  ...LOGGING_ROWS,
+  ...CONFIG_ROWS,
+  ...INFORMATION_ROWS,
+] as const satisfies readonly OptionRow[];
+
+export const OPTION_ROWS: readonly OptionRow[] = ROWS;
+
+/** What `convert()` turns a value of `row` into. */
+type ValueOf<Row> = Row extends { kind: 'flag' } ? boolean
+  : Row extends { kind: 'int' | 'number' } ? number
+  : Row extends { choices: readonly (infer Choice)[] } ? Choice
+  : string;
+
+/** Immediate rows are read by the config expander and never stored. */
+type StoredRow = Exclude<(typeof ROWS)[number], { immediate: true }>;
+
+/** `defaultOptions()` starts every list empty and fills in every default, so these keys are always set. */
+type AlwaysSet = Extract<StoredRow, { repeatable: true } | { default: unknown }>;
+
+/** Spells an intersection out as one object type, so editors show Options as a plain table. */
+type Flat<T> = { [K in keyof T]: T[K] };
+
+/**
+ * The effective configuration, keyed by option name exactly as written on the command line.
+ * Derived from the rows, so a row and its key cannot disagree: a flag is a boolean, an int or
+ * number a number, an enum one of its choices, anything else a string; a repeatable option is
+ * an array, and an option with neither a default nor repeats is optional.
+ */
+export type Options = Flat<
+  { [Row in AlwaysSet as Row['name']]: Row extends { repeatable: true } ? Array<ValueOf<Row>> : ValueOf<Row> }
+  & { [Row in Exclude<StoredRow, AlwaysSet> as Row['name']]?: ValueOf<Row> }
+>;
+
+/**
+ * A check across options that no single row's setter can make (nothing to listen on, no app),
+ * declared by a subsystem beside the rows it relates; it throws the typed error to report.
+ */
+export type OptionCheck = (options: Options) => void;
+
+/** Run in this order by read-options.ts once every pair is applied, so the first failure is reported. */
+export const OPTION_CHECKS: readonly OptionCheck[] = [...SOCKET_CHECKS, ...APPLICATION_CHECKS];
 
 const byName = new Map<string, OptionRow>();
 for (const row of OPTION_ROWS) {

@@ -4,25 +4,20 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { tsgiError } from '../errors.js';
 import { renderIni } from '../config/show.js';
-import { parseArgv, renderHelp, type Options } from '../options.js';
-import { parseZmqSpec } from '../protocols/zmq/mongrel2-parser.js';
+import { OPTION_CHECKS, parseArgv, renderHelp, type Options } from '../options.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-/** Everything wrong with a configuration that the option setters could not see alone. */
+/**
+ * Everything wrong with a configuration that the option setters could not see alone. The
+ * checks are declared beside the rows they relate (e.g. protocols/options.ts); this only runs them.
+ */
 function validate(options: Options): void {
-  if (options.socket.length + options['http-socket'].length + options['fastcgi-socket'].length + options.zmq.length === 0) {
-    throw tsgiError('TSGI_ERR_NO_SOCKET', 'nothing to listen on: give --socket, --http-socket, --fastcgi-socket or --zmq');
-  }
-  for (const spec of options.zmq) parseZmqSpec(spec);
-  if (options.module === undefined && options['wsgi-file'] === undefined) {
-    throw tsgiError('TSGI_ERR_NO_APP', 'no app: give --module NAME or --wsgi-file PATH');
-  }
+  for (const check of OPTION_CHECKS) check(options);
 }
 
 /** The options to run with, or undefined when the command line asked for something else (done here). */

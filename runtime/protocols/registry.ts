@@ -6,6 +6,7 @@
 import type { Scheduler } from '../../green/scheduler.js';
 import type { Core } from '../worker/core.js';
 import type { Options } from '../options.js';
+import { PROTOCOL_MODULES, PROTOCOLS } from './names.js';
 
 export interface ProtocolContext {
   scheduler: Scheduler<Core>;
@@ -49,7 +50,7 @@ export type ProtocolFactory = (context: ProtocolContext) => ProtocolServer;
 const protocols = new Map<string, ProtocolFactory>();
 
 /** Each protocol's module, imported when a socket speaks it: a worker carries only what it serves. */
-const MODULES: Readonly<Record<string, string>> = { uwsgi: './uwsgi/server.js', http: './http/server.js', fastcgi: './fastcgi/server.js' };
+const MODULES: Readonly<Record<string, string>> = PROTOCOL_MODULES;
 
 export function registerProtocol(name: string, factory: ProtocolFactory): void {
   protocols.set(name, factory);
@@ -58,6 +59,6 @@ export function registerProtocol(name: string, factory: ProtocolFactory): void {
 export async function createProtocolServer(name: string, context: ProtocolContext): Promise<ProtocolServer> {
   if (!protocols.has(name) && MODULES[name] !== undefined) await import(MODULES[name]);
   const factory = protocols.get(name);
-  if (!factory) throw new Error(`no protocol named ${name} (known: ${Object.keys(MODULES).join(', ')})`);
+  if (!factory) throw new Error(`no protocol named ${name} (known: ${PROTOCOLS.join(', ')})`);
   return factory(context);
 }
