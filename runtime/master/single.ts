@@ -7,7 +7,8 @@ import { installCrashLogging } from '../boot/crash-logging.js';
 import { log } from '../logger.js';
 import type { SignalPeer } from '../signals/hub.js';
 import { Worker } from '../worker/worker.js';
-import type { MasterHost, Subsystem } from './subsystem.js';
+import { workerRows } from '../stats/server.js';
+import type { MasterHost, StatsRows, Subsystem } from './subsystem.js';
 
 export class InProcessWorker implements Subsystem {
   readonly name = 'workers';
@@ -53,6 +54,10 @@ export class InProcessWorker implements Subsystem {
 
   waitingFor(): string {
     return `${this.#worker.scheduler.busyCount} request(s) running`;
+  }
+
+  stats(): StatsRows {
+    return workerRows(this.#host.shared);
   }
 
   signalPeers(): SignalPeer[] {

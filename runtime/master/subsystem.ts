@@ -16,6 +16,8 @@ export interface MasterHost {
   readonly options: Options;
   readonly sockets: readonly BoundSocket[];
   readonly shared: SharedState;
+  /** Everything the instance runs, in start order. */
+  readonly subsystems: readonly Subsystem[];
   /** False in a single process (no master: the worker runs in-process). */
   readonly supervised: boolean;
   /** Runs the loop's next pass now (something changed that the loop should act on). */

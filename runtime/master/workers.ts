@@ -6,15 +6,18 @@
 import { log } from '../logger.js';
 import type { SignalPeer } from '../signals/hub.js';
 import { ChildPool, type Child } from './child-pool.js';
-import type { ChildChannel, MasterHost, Subsystem } from './subsystem.js';
+import { workerRows } from '../stats/server.js';
+import type { ChildChannel, MasterHost, StatsRows, Subsystem } from './subsystem.js';
 
 export class Workers implements Subsystem {
   readonly name = 'workers';
   children!: ChildPool;
   readonly #channels = new WeakMap<Child['process'], ChildChannel>();
   #announced = false;
+  #host!: MasterHost;
 
   start(master: MasterHost): void {
+    this.#host = master;
     const { options } = master;
     this.children = new ChildPool({
       noun: 'worker',
@@ -64,6 +67,10 @@ export class Workers implements Subsystem {
   waitingFor(): string | undefined {
     const alive = this.children.children();
     return alive.length === 0 ? undefined : `${alive.length} worker(s) (pid ${alive.map((child) => child.pid).join(', ')}) finishing their requests`;
+  }
+
+  stats(): StatsRows {
+    return workerRows(this.#host.shared);
   }
 
   /** The workers as the signal hub sees them. */

@@ -8,7 +8,7 @@ import { accessSync, constants as fsConstants, mkdirSync } from 'node:fs';
 import { EXIT, tsgiError } from '../errors.js';
 import type { Handlers, ChildActs } from '../ipc.js';
 import { ChildPool, type Child } from '../master/child-pool.js';
-import type { ChildChannel, ChildPeer, MasterHost, Subsystem } from '../master/subsystem.js';
+import type { ChildChannel, ChildPeer, MasterHost, StatsRows, Subsystem } from '../master/subsystem.js';
 import { range } from '../master/workers.js';
 import type { Options } from '../options.js';
 import type { SignalPeer } from '../signals/hub.js';
@@ -18,12 +18,14 @@ export class Spoolers implements Subsystem {
   children?: ChildPool;
   readonly #channels = new WeakMap<Child['process'], ChildChannel>();
   #dirOf: (slot: number) => string = () => '';
+  #host!: MasterHost;
 
   readonly handlers: Handlers<ChildActs, ChildPeer> = {
     spooled: (message) => this.wake(message.dir),
   };
 
   start(host: MasterHost): void {
+    this.#host = host;
     const { options } = host;
     prepareSpoolerDirs(options);
     if (options.spooler.length === 0) return;
@@ -73,6 +75,12 @@ export class Spoolers implements Subsystem {
   /** A task was queued in `dir`: its idle spoolers scan now (booting ones scan when ready). */
   wake(dir: string): void {
     for (const child of this.children?.readyChildren() ?? []) if (this.#dirOf(child.slot) === dir) this.#channel(child)?.post({ act: 'wake' });
+  }
+
+  /** uWSGI's `spoolers` rows: dir, pid, tasks answered, respawns, running. */
+  stats(): StatsRows {
+    const board = this.#host.shared.spoolers;
+    return board ? { spoolers: board.readAll() } : {};
   }
 
   /** The spoolers as the signal hub sees them (target 'spooler'). */

@@ -7,13 +7,18 @@ import { unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { parseAddress } from '../address.js';
 import type { BoundSocket } from '../master/listeners.js';
+import type { StatsRows } from '../master/subsystem.js';
 import { log } from '../logger.js';
 import type { Options } from '../options.js';
 import type { SharedState } from '../shared/state.js';
 
 const VERSION = '2.0.30-tsgi';
 
-export function statsDocument(options: Options, shared: SharedState, sockets: readonly BoundSocket[]): Record<string, unknown> {
+/**
+ * The whole document: the instance's own fields in uWSGI's key order, then the rows the
+ * subsystems contribute (`workers`, `spoolers`, …) in the order they run.
+ */
+export function statsDocument(options: Options, shared: SharedState, sockets: readonly BoundSocket[], rows: StatsRows): Record<string, unknown> {
   const cache = shared.cache?.stats();
   return {
     version: VERSION,
@@ -33,8 +38,14 @@ export function statsDocument(options: Options, shared: SharedState, sockets: re
         full: cache.full, last_modified_at: 0,
       }],
     } : {}),
-    ...(shared.spoolers ? { spoolers: shared.spoolers.readAll() } : {}),
     sockets: sockets.map((socket) => ({ name: socket.name, proto: socket.protocol, queue: 0, max_queue: options.listen, shared: 0, can_offload: 0 })),
+    ...rows,
+  };
+}
+
+/** The `workers` rows, read from the scoreboard (the same in a master and in a single process). */
+export function workerRows(shared: SharedState): StatsRows {
+  return {
     workers: shared.scoreboard.readAll().map((worker) => ({
       id: worker.id, pid: worker.pid, accepting: worker.accepting, requests: worker.requests, delta_requests: worker.delta_requests,
       exceptions: worker.exceptions, harakiri_count: 0, signals: worker.signals, signal_queue: 0, status: worker.status,

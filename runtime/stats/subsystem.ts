@@ -9,7 +9,8 @@ export class Stats implements Subsystem {
 
   start(host: MasterHost): void {
     const { options, shared, sockets } = host;
-    if (options.stats) this.#server = startStatsServer(options, () => statsDocument(options, shared, sockets));
+    const rows = () => Object.assign({}, ...host.subsystems.map((subsystem) => subsystem.stats?.() ?? {}));
+    if (options.stats) this.#server = startStatsServer(options, () => statsDocument(options, shared, sockets, rows()));
   }
 
   close(): void {
