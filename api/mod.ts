@@ -13,6 +13,8 @@
  * }
  */
 import type { Suspension } from '../green/suspension.js';
+import type { GreenThread } from '../green/thread.js';
+import { currentThread } from '../green/current.js';
 import { asyncSleep, suspend, waitFd } from '../green/suspend.js';
 import type { Options } from '../runtime/options.js';
 import { workerContext } from '../runtime/context.js';
@@ -105,6 +107,12 @@ type RpcApi = typeof rpcApi;
 type SharedApi = typeof sharedApi;
 type SpoolerApi = typeof spoolerApi;
 
+/** The green thread running right now (a core, a signal handler, a spooler task). */
+function running(member: string): GreenThread | null {
+  workerContext(member);
+  return currentThread();
+}
+
 function createUwsgi(): Uwsgi {
   // Spread would call the getters (started_on) at import time: copy descriptors instead.
   const api = Object.defineProperties({}, {
@@ -115,19 +123,19 @@ function createUwsgi(): Uwsgi {
   });
   return Object.defineProperties(api, Object.getOwnPropertyDescriptors({
     async_sleep(seconds: number) {
-      return asyncSleep(workerContext('async_sleep').scheduler.current, seconds);
+      return asyncSleep(running('async_sleep'), seconds);
     },
     suspend() {
-      return suspend(workerContext('suspend').scheduler.current);
+      return suspend(running('suspend'));
     },
     wait_fd_read(fd: number, timeout = 0) {
-      return waitFd(workerContext('wait_fd_read').scheduler.current, fd, false, timeout);
+      return waitFd(running('wait_fd_read'), fd, false, timeout);
     },
     wait_fd_write(fd: number, timeout = 0) {
-      return waitFd(workerContext('wait_fd_write').scheduler.current, fd, true, timeout);
+      return waitFd(running('wait_fd_write'), fd, true, timeout);
     },
     ready_fd() {
-      return workerContext('ready_fd').scheduler.current?.readyFd ?? -1;
+      return running('ready_fd')?.readyFd ?? -1;
     },
     worker_id() {
       return workerContext('worker_id').workerId;

@@ -8,6 +8,7 @@
  */
 import { tsgiError } from '../runtime/errors.js';
 import type { Scheduler } from './scheduler.js';
+import { enterThread, leaveThread } from './current.js';
 import { Suspension } from './suspension.js';
 
 /** A body chunk: strings are sent as UTF-8. */
@@ -98,16 +99,15 @@ export abstract class GreenThread {
 
   /** Calls `app(a, b)` as this thread and runs what it returns. */
   start(app: (a: never, b: never) => unknown, a: unknown, b: unknown): void {
-    const scheduler = this.scheduler;
     let result: unknown;
     this.#running = true;
-    scheduler.current = this;
+    const previous = enterThread(this);
     try {
       result = app(a as never, b as never);
     } catch (error) {
       return this.#fail(error);
     } finally {
-      scheduler.current = null;
+      leaveThread(previous);
       this.#running = false;
     }
     this.#consume(result);
@@ -203,9 +203,8 @@ export abstract class GreenThread {
   /** Steps the generator until it parks, finishes or fails. */
   #drive(throwing: boolean, input: unknown): void {
     const iterator = this.#iterator!;
-    const scheduler = this.scheduler;
     this.#running = true;
-    scheduler.current = this;
+    const previous = enterThread(this);
     try {
       for (let budget = STEP_BUDGET; ; ) {
         let step: IteratorResult<unknown>;
@@ -244,7 +243,7 @@ export abstract class GreenThread {
         }
       }
     } finally {
-      scheduler.current = null;
+      leaveThread(previous);
       this.#running = false;
     }
   }
@@ -351,13 +350,13 @@ export abstract class GreenThread {
     this.#asyncIterator = null;
     if (iterator && typeof iterator.return === 'function') {
       this.#running = true;
-      this.scheduler.current = this;
+      const previous = enterThread(this);
       try {
         iterator.return(undefined);
       } catch {
         // An exception from a finally block has nowhere to go: the request is over already.
       } finally {
-        this.scheduler.current = null;
+        leaveThread(previous);
         this.#running = false;
         this.#dropQueued();
       }
