@@ -7,6 +7,7 @@
  * here, and a plain function app never touches a Promise.
  */
 import { tsgiError } from '../runtime/errors.js';
+import { logError } from '../runtime/logger.js';
 import type { Scheduler } from './scheduler.js';
 import { enterThread, leaveThread } from './current.js';
 import { Suspension } from './suspension.js';
@@ -353,8 +354,9 @@ export abstract class GreenThread {
       const previous = enterThread(this);
       try {
         iterator.return(undefined);
-      } catch {
-        // An exception from a finally block has nowhere to go: the request is over already.
+      } catch (error) {
+        // The request is over already: the log is the only place left to report it.
+        logFinallyError(error);
       } finally {
         leaveThread(previous);
         this.#running = false;
@@ -363,12 +365,18 @@ export abstract class GreenThread {
     }
     if (asyncIterator && typeof asyncIterator.return === 'function') {
       try {
-        Promise.resolve(asyncIterator.return(undefined)).catch(() => {});
-      } catch {
-        // as above
+        Promise.resolve(asyncIterator.return(undefined)).catch(logFinallyError);
+      } catch (error) {
+        logFinallyError(error);
       }
     }
   }
+}
+
+const FINALLY_FAILED = "the app's finally block threw while its generator was closed";
+
+function logFinallyError(error: unknown): void {
+  logError(FINALLY_FAILED, error);
 }
 
 function checkChunk(value: unknown): Chunk {
