@@ -217,7 +217,7 @@ export abstract class GreenThread {
         }
         if (step.done) {
           this.#iterator = null;
-          return this.#guard(this.complete, undefined);
+          return this.#finish(step.value);
         }
         const value = step.value;
         throwing = false;
@@ -264,7 +264,7 @@ export abstract class GreenThread {
   #onAsyncItem(step: IteratorResult<unknown>): void {
     if (step.done) {
       this.#asyncIterator = null;
-      return this.#guard(this.complete, undefined);
+      return this.#finish(step.value);
     }
     try {
       const chunk = checkChunk(step.value);
@@ -326,6 +326,15 @@ export abstract class GreenThread {
   #dropQueued(): void {
     if (this.pending !== null) this.#takePending();
     this.#deferred = null;
+  }
+
+  /**
+   * The generator returned `value`: a chunk is its last chunk (`return 'tail'`), undefined
+   * ends the body, anything else is a mistake that must not pass silently as an empty body.
+   */
+  #finish(value: unknown): void {
+    if (value === undefined || isChunk(value)) return this.#guard(this.complete, value);
+    this.#fail(tsgiError('TSGI_ERR_APP_YIELD', `the generator returned ${describe(value)}: return a string, Buffer or Uint8Array (its last chunk), or nothing`));
   }
 
   /** Runs one of the runtime's output hooks; an exception there is an app failure. */
