@@ -3,4 +3,4 @@ export { Scheduler } from './scheduler.js';
 export { currentThread } from './current.js';
 export { GreenThread, DRAIN, REQUEUE, isChunk, type Chunk } from './thread.js';
 export { Suspension } from './suspension.js';
-export { Sleep, FdWait, asyncSleep, suspend, waitFd } from './suspend.js';
+export { Sleep, FdWait, Resolved, asyncSleep, suspend, waitFd } from './suspend.js';
