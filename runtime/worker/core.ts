@@ -28,8 +28,11 @@ export interface ResponseWriter {
   awaitDrain(core: Core): void;
 }
 
-/** What the cores of one worker report to: its scoreboard slot, and whether to log requests. */
-export interface WorkerCounters {
+/**
+ * Where the cores of one worker report, shared by all of them: the worker's scoreboard slot
+ * (the counters live there) and whether to log requests.
+ */
+export interface CoreReporting {
   id: number;
   slot: WorkerSlot;
   logRequests: boolean;
@@ -50,7 +53,7 @@ export class Core extends GreenThread {
   /** Set once the worker has imported the application (it is imported after the cores exist). */
   app: App = notLoaded;
 
-  constructor(scheduler: Scheduler<Core>, index: number, readonly counters: WorkerCounters) {
+  constructor(scheduler: Scheduler<Core>, index: number, readonly reporting: CoreReporting) {
     super(scheduler as unknown as Scheduler<GreenThread>, index);
   }
 
@@ -60,7 +63,7 @@ export class Core extends GreenThread {
     this.writer = writer;
     this.conn = conn;
     this.#startedAt = performance.now();
-    this.counters.slot.setBusyCores(this.scheduler.busyCount);
+    this.reporting.slot.setBusyCores(this.scheduler.busyCount);
     env['tsgi.core'] = this.index;
     // Per request, not per core: an app that outlives its request (an async function whose
     // client left) must not reach the next request this core serves.
@@ -120,7 +123,7 @@ export class Core extends GreenThread {
   }
 
   protected crash(error: unknown): void {
-    this.counters.slot.countException();
+    this.reporting.slot.countException();
     const env = this.env!;
     logError(`app error on ${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}`, error);
     const status = this.headersSent ? this.statusCode : 500;
@@ -143,10 +146,10 @@ export class Core extends GreenThread {
   }
 
   #account(): void {
-    const counters = this.counters;
-    counters.slot.countRequest((performance.now() - this.#startedAt) * 1000, this.bytes);
-    counters.slot.setBusyCores(this.scheduler.busyCount - 1);
-    if (counters.logRequests) this.#logRequest();
+    const reporting = this.reporting;
+    reporting.slot.countRequest((performance.now() - this.#startedAt) * 1000, this.bytes);
+    reporting.slot.setBusyCores(this.scheduler.busyCount - 1);
+    if (reporting.logRequests) this.#logRequest();
   }
 
   override release(): void {
@@ -164,7 +167,7 @@ export class Core extends GreenThread {
   #logRequest(): void {
     const env = this.env!;
     const ms = (performance.now() - this.#startedAt).toFixed(2);
-    log(`[pid: ${process.pid}|worker: ${this.counters.id}|req: ${this.counters.slot.requests}] ${env.REMOTE_ADDR ?? '-'} [${utcClock()}] `
+    log(`[pid: ${process.pid}|worker: ${this.reporting.id}|req: ${this.reporting.slot.requests}] ${env.REMOTE_ADDR ?? '-'} [${utcClock()}] `
       + `${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO} => generated ${this.bytes} bytes in ${ms} msecs `
       + `(${env.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${this.statusCode}) core ${this.index}`);
   }
