@@ -97,6 +97,11 @@ export abstract class GreenThread {
   protected abstract crash(error: unknown): void;
   /** The thread is being halted: fire abort signals and the like. */
   protected abstract onHalt(reason: Error): void;
+  /**
+   * A chunk was yielded while `suspension` was pending from a call without `yield`: it runs
+   * now, after the chunk, not where it was called. The runtime may warn (under --ugreen).
+   */
+  protected onBareSuspension(_suspension: Suspension): void {}
 
   /** Calls `app(a, b)` as this thread and runs what it returns. */
   start(app: (a: never, b: never) => unknown, a: unknown, b: unknown): void {
@@ -230,7 +235,10 @@ export abstract class GreenThread {
               return this.#fail(error);
             }
           }
-          if (this.pending !== null) return this.#park(this.#takePending());
+          if (this.pending !== null) {
+            this.onBareSuspension(this.pending);
+            return this.#park(this.#takePending());
+          }
           if (value.length === 0 || --budget === 0) return this.#park(REQUEUE);
         } else if (value instanceof Suspension) {
           return this.#parkAfterPending(value);

@@ -4,6 +4,7 @@
  * the core runs the app and turns its output into writer calls.
  */
 import { GreenThread, type Chunk } from '../../green/thread.js';
+import type { Suspension } from '../../green/suspension.js';
 import type { Scheduler } from '../../green/scheduler.js';
 import { Environ } from './environ.js';
 import { tsgiError } from '../errors.js';
@@ -30,12 +31,14 @@ export interface ResponseWriter {
 
 /**
  * Where the cores of one worker report, shared by all of them: the worker's scoreboard slot
- * (the counters live there) and whether to log requests.
+ * (the counters live there), whether to log requests, and the warnings given once per app.
  */
 export interface CoreReporting {
   id: number;
   slot: WorkerSlot;
   logRequests: boolean;
+  /** --ugreen: warn (once) about bare suspensions, which uGreen would run where called. */
+  warnBareSuspension: boolean;
 }
 
 export class Core extends GreenThread {
@@ -137,6 +140,14 @@ export class Core extends GreenThread {
     if (!this.headersSent) this.statusCode = 503;
     this.writer!.abort(this, 503);
     this.#account();
+  }
+
+  protected override onBareSuspension(suspension: Suspension): void {
+    if (!this.reporting.warnBareSuspension) return;
+    this.reporting.warnBareSuspension = false;
+    const env = this.env!;
+    log(`warning: ${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}: a uwsgi suspension (${suspension.constructor.name}) called without yield ran only after the next chunk, `
+      + 'not where it was called as under uGreen: yield it where it is called and call helper generators with yield* (logged once per app)');
   }
 
   /** Response done: account for it, then free the core. */

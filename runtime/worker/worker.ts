@@ -51,7 +51,7 @@ export class Worker {
 
   private constructor(readonly init: WorkerInit) {
     const { options, workerId } = init;
-    this.reporting = { id: workerId, slot: init.shared.scoreboard.slot(workerId), logRequests: !options['disable-logging'] };
+    this.reporting = { id: workerId, slot: init.shared.scoreboard.slot(workerId), logRequests: !options['disable-logging'], warnBareSuspension: options.ugreen };
     this.scheduler = new Scheduler<Core>(options.async, (scheduler, index) => new Core(scheduler, index, this.reporting));
     this.scheduler.onAvailable = () => queueMicrotask(() => this.#coreFreed());
     this.signals = new SignalRunner(() => this.reporting.slot.countSignal());
