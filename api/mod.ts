@@ -29,6 +29,13 @@ export type { Suspension } from '../green/suspension.js';
 export type { SpoolerHandler, SpoolerTask } from './spooler.js';
 export type { Bytes } from './types.js';
 
+/**
+ * The whole api: every area's members on one object, as uWSGI's `uwsgi` module.
+ * @example
+ * import uwsgi, { type Uwsgi } from 'tsgi';
+ * const api: Uwsgi = uwsgi;
+ * api.cache_set('pippo', 'pluto');
+ */
 export type Uwsgi = typeof greenApi & typeof statsApi & typeof cacheApi & typeof queueApi
   & typeof rpcApi & typeof signalApi & typeof spoolerApi;
 
