@@ -6,7 +6,7 @@ import { tsgiError } from '../runtime/errors.js';
 import { spoolerDirs, spoolTask, wakeSpoolers } from '../runtime/spooler/enqueue.js';
 import { listTasks } from '../runtime/spooler/scan.js';
 import { SPOOL_IGNORE, SPOOL_OK, SPOOL_RETRY, type SpoolerHandler } from '../runtime/spooler/spooler.js';
-import { workerContext } from '../runtime/context.js';
+import { setSpoolerHandler, spoolerHandler, workerContext } from '../runtime/context.js';
 
 export type { SpoolerHandler, SpoolerTask } from '../runtime/spooler/spooler.js';
 
@@ -75,7 +75,12 @@ export const spoolerApi = {
    *   return uwsgi.SPOOL_OK;
    * };
    */
-  spooler: undefined as SpoolerHandler | undefined,
+  get spooler(): SpoolerHandler | undefined {
+    return spoolerHandler();
+  },
+  set spooler(handler: SpoolerHandler | undefined) {
+    setSpoolerHandler(handler);
+  },
   /** Handler answer: the task is done, remove it. */
   SPOOL_OK,
   /** Handler answer: keep the task and run it again at the next scan. */

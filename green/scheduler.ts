@@ -10,8 +10,6 @@
 import { Requeue, type GreenThread } from './thread.js';
 
 export class Scheduler<T extends GreenThread = GreenThread> {
-  /** The thread whose app code is executing right now (bare api calls attach to it). */
-  current: GreenThread | null = null;
   readonly threads: readonly T[];
   /** Called when the last free core is taken / when a core frees up again. */
   onSaturated: () => void = noop;

@@ -30,6 +30,24 @@ export class Sleep extends Suspension {
   }
 }
 
+/**
+ * A value that is ready now, in the shape of a suspension, so an api call that is sometimes
+ * local (ready) and sometimes remote (a Promise) is yielded or awaited the same way: the yield
+ * evaluates to the value, after one microtask.
+ */
+export class Resolved<T> extends Suspension {
+  constructor(readonly value: T) {
+    super();
+  }
+  enter(thread: GreenThread): void {
+    thread.resume(this, this.value);
+  }
+  cancel(): void {}
+  protected standalone(): Promise<unknown> {
+    return Promise.resolve(this.value);
+  }
+}
+
 function wakeSleeper(thread: GreenThread, sleep: Sleep): void {
   sleep.fired();
   thread.resume(sleep, undefined);

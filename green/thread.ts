@@ -7,7 +7,9 @@
  * here, and a plain function app never touches a Promise.
  */
 import { tsgiError } from '../runtime/errors.js';
+import { logError } from '../runtime/logger.js';
 import type { Scheduler } from './scheduler.js';
+import { enterThread, leaveThread } from './current.js';
 import { Suspension } from './suspension.js';
 
 /** A body chunk: strings are sent as UTF-8. */
@@ -95,19 +97,23 @@ export abstract class GreenThread {
   protected abstract crash(error: unknown): void;
   /** The thread is being halted: fire abort signals and the like. */
   protected abstract onHalt(reason: Error): void;
+  /**
+   * A chunk was yielded while `suspension` was pending from a call without `yield`: it runs
+   * now, after the chunk, not where it was called. The runtime may warn (under --ugreen).
+   */
+  protected onBareSuspension(_suspension: Suspension): void {}
 
   /** Calls `app(a, b)` as this thread and runs what it returns. */
   start(app: (a: never, b: never) => unknown, a: unknown, b: unknown): void {
-    const scheduler = this.scheduler;
     let result: unknown;
     this.#running = true;
-    scheduler.current = this;
+    const previous = enterThread(this);
     try {
       result = app(a as never, b as never);
     } catch (error) {
       return this.#fail(error);
     } finally {
-      scheduler.current = null;
+      leaveThread(previous);
       this.#running = false;
     }
     this.#consume(result);
@@ -203,9 +209,8 @@ export abstract class GreenThread {
   /** Steps the generator until it parks, finishes or fails. */
   #drive(throwing: boolean, input: unknown): void {
     const iterator = this.#iterator!;
-    const scheduler = this.scheduler;
     this.#running = true;
-    scheduler.current = this;
+    const previous = enterThread(this);
     try {
       for (let budget = STEP_BUDGET; ; ) {
         let step: IteratorResult<unknown>;
@@ -217,7 +222,7 @@ export abstract class GreenThread {
         }
         if (step.done) {
           this.#iterator = null;
-          return this.#guard(this.complete, undefined);
+          return this.#finish(step.value);
         }
         const value = step.value;
         throwing = false;
@@ -230,7 +235,10 @@ export abstract class GreenThread {
               return this.#fail(error);
             }
           }
-          if (this.pending !== null) return this.#park(this.#takePending());
+          if (this.pending !== null) {
+            this.onBareSuspension(this.pending);
+            return this.#park(this.#takePending());
+          }
           if (value.length === 0 || --budget === 0) return this.#park(REQUEUE);
         } else if (value instanceof Suspension) {
           return this.#parkAfterPending(value);
@@ -244,7 +252,7 @@ export abstract class GreenThread {
         }
       }
     } finally {
-      scheduler.current = null;
+      leaveThread(previous);
       this.#running = false;
     }
   }
@@ -264,7 +272,7 @@ export abstract class GreenThread {
   #onAsyncItem(step: IteratorResult<unknown>): void {
     if (step.done) {
       this.#asyncIterator = null;
-      return this.#guard(this.complete, undefined);
+      return this.#finish(step.value);
     }
     try {
       const chunk = checkChunk(step.value);
@@ -328,6 +336,15 @@ export abstract class GreenThread {
     this.#deferred = null;
   }
 
+  /**
+   * The generator returned `value`: a chunk is its last chunk (`return 'tail'`), undefined
+   * ends the body, anything else is a mistake that must not pass silently as an empty body.
+   */
+  #finish(value: unknown): void {
+    if (value === undefined || isChunk(value)) return this.#guard(this.complete, value);
+    this.#fail(tsgiError('TSGI_ERR_APP_YIELD', `the generator returned ${describe(value)}: return a string, Buffer or Uint8Array (its last chunk), or nothing`));
+  }
+
   /** Runs one of the runtime's output hooks; an exception there is an app failure. */
   #guard(hook: (last?: Chunk) => void, last: Chunk | undefined): void {
     try {
@@ -351,25 +368,32 @@ export abstract class GreenThread {
     this.#asyncIterator = null;
     if (iterator && typeof iterator.return === 'function') {
       this.#running = true;
-      this.scheduler.current = this;
+      const previous = enterThread(this);
       try {
         iterator.return(undefined);
-      } catch {
-        // An exception from a finally block has nowhere to go: the request is over already.
+      } catch (error) {
+        // The request is over already: the log is the only place left to report it.
+        logFinallyError(error);
       } finally {
-        this.scheduler.current = null;
+        leaveThread(previous);
         this.#running = false;
         this.#dropQueued();
       }
     }
     if (asyncIterator && typeof asyncIterator.return === 'function') {
       try {
-        Promise.resolve(asyncIterator.return(undefined)).catch(() => {});
-      } catch {
-        // as above
+        Promise.resolve(asyncIterator.return(undefined)).catch(logFinallyError);
+      } catch (error) {
+        logFinallyError(error);
       }
     }
   }
+}
+
+const FINALLY_FAILED = "the app's finally block threw while its generator was closed";
+
+function logFinallyError(error: unknown): void {
+  logError(FINALLY_FAILED, error);
 }
 
 function checkChunk(value: unknown): Chunk {

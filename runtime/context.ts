@@ -8,6 +8,7 @@ import { tsgiError } from './errors.js';
 import type { MasterRequest } from './ipc.js';
 import type { Options } from './options.js';
 import type { SignalRunner } from './signals/runner.js';
+import type { SpoolerHandler } from './spooler/spooler.js';
 import type { SharedState } from './shared/state.js';
 
 /** A worker's, or a spooler process's (worker id 0, `spooler` set): what the api needs. */
@@ -41,4 +42,20 @@ export function workerContext(member: string): WorkerContext {
     throw tsgiError('TSGI_ERR_API_OUTSIDE_WORKER', `uwsgi.${member} is only available inside a tsgi worker (run the app with tsgi)`);
   }
   return context;
+}
+
+const SPOOLER_HANDLER = Symbol.for('tsgi.spooler-handler');
+type HandlerHolder = { [SPOOLER_HANDLER]?: SpoolerHandler };
+
+/**
+ * `uwsgi.spooler = handler` lands here, on a global symbol like the context, so the spooler
+ * process finds the handler whichever copy of the api the app set it through. It needs no
+ * worker: an app module sets it at import, also when a plain `node` imports it.
+ */
+export function setSpoolerHandler(handler: SpoolerHandler | undefined): void {
+  (globalThis as HandlerHolder)[SPOOLER_HANDLER] = handler;
+}
+
+export function spoolerHandler(): SpoolerHandler | undefined {
+  return (globalThis as HandlerHolder)[SPOOLER_HANDLER];
 }

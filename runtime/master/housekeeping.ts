@@ -4,22 +4,11 @@
  * `--cache-expire-freq` seconds, and reap the cache and queue locks of a child that died
  * holding one. A single process without master runs the same duties for itself.
  */
-import { readFileSync } from 'node:fs';
 import type { SharedState } from '../shared/state.js';
+import { processMemory } from '../stats/memory.js';
 import type { MasterHost, Subsystem } from './subsystem.js';
 
-const PAGE = 4096;
 const MEMORY_EVERY_MS = 1000;
-
-/** RSS and VSZ in bytes from /proc/PID/statm, or zeros if the process is gone. */
-function memoryOf(pid: number): [rss: number, vsz: number] {
-  try {
-    const [size, resident] = readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ').map(Number);
-    return [(resident ?? 0) * PAGE, (size ?? 0) * PAGE];
-  } catch {
-    return [0, 0];
-  }
-}
 
 export class Housekeeping implements Subsystem {
   readonly name = 'housekeeping';
@@ -40,7 +29,7 @@ export class Housekeeping implements Subsystem {
       this.#nextMemory = now + MEMORY_EVERY_MS;
       for (let id = 1; id <= scoreboard.workers; id++) {
         const pid = scoreboard.pid(id);
-        if (pid > 0) scoreboard.setMemory(id, ...memoryOf(pid));
+        if (pid > 0) scoreboard.setMemory(id, ...processMemory(pid));
       }
     }
     if (cache === null) return this.#nextMemory;

@@ -6,6 +6,7 @@
  */
 import { workerContext } from '../context.js';
 import { tsgiError } from '../errors.js';
+import { logError } from '../logger.js';
 import { parseArray } from '../protocols/uwsgi/parser.js';
 import { encodeArray, encodeDict, exchange, packetHeader } from '../protocols/uwsgi/packet.js';
 import { registerService } from './registry.js';
@@ -73,11 +74,17 @@ registerService(111, (packet, reply) => {
     case 2:
       cache.del(payload);
       return reply.drop();
-    case MAGIC:
-      return void magic(cache, dictOf(payload), packet.readBody).then(
+    case MAGIC: {
+      const dict = dictOf(payload);
+      return void magic(cache, dict, packet.readBody).then(
         (bytes) => (bytes === null ? reply.drop() : reply.send(bytes)),
-        () => reply.drop(),
+        (error) => {
+          // A miss closes silently (uWSGI's answer); a command that broke must leave a trace.
+          logError(`cache: remote ${dict.cmd ?? '?'} command failed`, error);
+          reply.drop();
+        },
       );
+    }
     default:
       return reply.drop();
   }

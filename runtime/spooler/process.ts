@@ -1,10 +1,10 @@
 /**
  * Entry of a spooler process spawned by the master (TSGI_SPOOLER names its directory). It
- * imports the app like a worker does, so the module's `uwsgi.spooler = …` (and its signal
- * handlers) exist here too, then runs the {@link Spooler} until told to stop.
+ * imports the app like a worker does, so the module's `uwsgi.spooler = …` (kept by
+ * runtime/context.ts) and its signal handlers exist here too, then runs the {@link Spooler}
+ * until told to stop.
  */
-import uwsgi from '../../api/mod.js';
-import { setWorkerContext } from '../context.js';
+import { setWorkerContext, spoolerHandler } from '../context.js';
 import { loadApp } from '../worker/app-loader.js';
 import { reportBootError } from '../boot/boot-error.js';
 import { installCrashLogging } from '../boot/crash-logging.js';
@@ -55,7 +55,7 @@ export async function runSpoolerProcess(): Promise<void> {
     maxTasks: options['spooler-max-tasks'],
     // The master numbers spoolers 1… per directory in turn (pool.ts).
     peer: { index: (spec.workerId - 1) % options['spooler-processes'], count: options['spooler-processes'] },
-    handler: () => uwsgi.spooler,
+    handler: spoolerHandler,
     onRecycle: () => stop(EXIT.SPOOLER_RECYCLE),
     harakiri: options['spooler-harakiri'] > 0 ? new SpoolerHarakiri(options['spooler-async'], options['spooler-harakiri'], `[spooler ${spec.workerId}]`) : null,
     stats: shared.spoolers?.slot(spec.workerId) ?? null,

@@ -13,10 +13,12 @@ const EAGAIN = -11;
 const EMFILE = -24;
 const ENFILE = -23;
 /**
- * Accepts per readiness callback. Every worker polls the same listening fd and the kernel wakes
- * them all; taking a few connections per wake-up lets the siblings take the rest of a burst, so
- * keep-alive connections (which stay where they land) spread over the workers instead of
- * piling onto whichever woke first.
+ * At most this many accept4() calls per readiness callback. Nothing is handed to a sibling:
+ * every worker polls the same listening fd (level-triggered), so when connections are left
+ * after the batch the fd is still readable, every worker's poll fires again, and the rest of
+ * the burst goes to whichever accepts first, this worker included on its next loop turn. The
+ * cap only stops one wake-up from draining a whole burst, so keep-alive connections (which
+ * stay where they land) spread over the workers instead of piling onto whichever woke first.
  */
 const ACCEPT_BATCH = 2;
 

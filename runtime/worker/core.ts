@@ -4,6 +4,7 @@
  * the core runs the app and turns its output into writer calls.
  */
 import { GreenThread, type Chunk } from '../../green/thread.js';
+import type { Suspension } from '../../green/suspension.js';
 import type { Scheduler } from '../../green/scheduler.js';
 import { Environ } from './environ.js';
 import { tsgiError } from '../errors.js';
@@ -28,11 +29,16 @@ export interface ResponseWriter {
   awaitDrain(core: Core): void;
 }
 
-/** What the cores of one worker report to: its scoreboard slot, and whether to log requests. */
-export interface WorkerCounters {
+/**
+ * Where the cores of one worker report, shared by all of them: the worker's scoreboard slot
+ * (the counters live there), whether to log requests, and the warnings given once per app.
+ */
+export interface CoreReporting {
   id: number;
   slot: WorkerSlot;
   logRequests: boolean;
+  /** --ugreen: warn (once) about bare suspensions, which uGreen would run where called. */
+  warnBareSuspension: boolean;
 }
 
 export class Core extends GreenThread {
@@ -50,7 +56,7 @@ export class Core extends GreenThread {
   /** Set once the worker has imported the application (it is imported after the cores exist). */
   app: App = notLoaded;
 
-  constructor(scheduler: Scheduler<Core>, index: number, readonly counters: WorkerCounters) {
+  constructor(scheduler: Scheduler<Core>, index: number, readonly reporting: CoreReporting) {
     super(scheduler as unknown as Scheduler<GreenThread>, index);
   }
 
@@ -60,7 +66,7 @@ export class Core extends GreenThread {
     this.writer = writer;
     this.conn = conn;
     this.#startedAt = performance.now();
-    this.counters.slot.setBusyCores(this.scheduler.busyCount);
+    this.reporting.slot.setBusyCores(this.scheduler.busyCount);
     env['tsgi.core'] = this.index;
     // Per request, not per core: an app that outlives its request (an async function whose
     // client left) must not reach the next request this core serves.
@@ -120,7 +126,7 @@ export class Core extends GreenThread {
   }
 
   protected crash(error: unknown): void {
-    this.counters.slot.countException();
+    this.reporting.slot.countException();
     const env = this.env!;
     logError(`app error on ${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}`, error);
     const status = this.headersSent ? this.statusCode : 500;
@@ -136,6 +142,14 @@ export class Core extends GreenThread {
     this.#account();
   }
 
+  protected override onBareSuspension(suspension: Suspension): void {
+    if (!this.reporting.warnBareSuspension) return;
+    this.reporting.warnBareSuspension = false;
+    const env = this.env!;
+    log(`warning: ${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}: a uwsgi suspension (${suspension.constructor.name}) called without yield ran only after the next chunk, `
+      + 'not where it was called as under uGreen: yield it where it is called and call helper generators with yield* (logged once per app)');
+  }
+
   /** Response done: account for it, then free the core. */
   #end(): void {
     this.#account();
@@ -143,10 +157,10 @@ export class Core extends GreenThread {
   }
 
   #account(): void {
-    const counters = this.counters;
-    counters.slot.countRequest((performance.now() - this.#startedAt) * 1000, this.bytes);
-    counters.slot.setBusyCores(this.scheduler.busyCount - 1);
-    if (counters.logRequests) this.#logRequest();
+    const reporting = this.reporting;
+    reporting.slot.countRequest((performance.now() - this.#startedAt) * 1000, this.bytes);
+    reporting.slot.setBusyCores(this.scheduler.busyCount - 1);
+    if (reporting.logRequests) this.#logRequest();
   }
 
   override release(): void {
@@ -164,7 +178,7 @@ export class Core extends GreenThread {
   #logRequest(): void {
     const env = this.env!;
     const ms = (performance.now() - this.#startedAt).toFixed(2);
-    log(`[pid: ${process.pid}|worker: ${this.counters.id}|req: ${this.counters.slot.requests}] ${env.REMOTE_ADDR ?? '-'} [${utcClock()}] `
+    log(`[pid: ${process.pid}|worker: ${this.reporting.id}|req: ${this.reporting.slot.requests}] ${env.REMOTE_ADDR ?? '-'} [${utcClock()}] `
       + `${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO} => generated ${this.bytes} bytes in ${ms} msecs `
       + `(${env.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${this.statusCode}) core ${this.index}`);
   }

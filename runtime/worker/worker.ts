@@ -7,7 +7,7 @@ import { setWorkerContext } from '../context.js';
 import { Scheduler } from '../../green/scheduler.js';
 import { Acceptor } from './acceptor.js';
 import { loadApp } from './app-loader.js';
-import { Core, type WorkerCounters } from './core.js';
+import { Core, type CoreReporting } from './core.js';
 import { tsgiError } from '../errors.js';
 import { log } from '../logger.js';
 import { native } from '../native.js';
@@ -38,7 +38,7 @@ const SHUTDOWN = tsgiError('TSGI_ERR_CANCELLED', 'worker shutting down');
 const STOP_POLL_MS = 25;
 
 export class Worker {
-  readonly counters: WorkerCounters;
+  readonly reporting: CoreReporting;
   readonly scheduler: Scheduler<Core>;
   readonly signals: SignalRunner;
   readonly #servers: ProtocolServer[] = [];
@@ -49,10 +49,10 @@ export class Worker {
 
   private constructor(readonly init: WorkerInit) {
     const { options, workerId } = init;
-    this.counters = { id: workerId, slot: init.shared.scoreboard.slot(workerId), logRequests: !options['disable-logging'] };
-    this.scheduler = new Scheduler<Core>(options.async, (scheduler, index) => new Core(scheduler, index, this.counters));
+    this.reporting = { id: workerId, slot: init.shared.scoreboard.slot(workerId), logRequests: !options['disable-logging'], warnBareSuspension: options.ugreen };
+    this.scheduler = new Scheduler<Core>(options.async, (scheduler, index) => new Core(scheduler, index, this.reporting));
     this.scheduler.onAvailable = () => queueMicrotask(() => this.#coreFreed());
-    this.signals = new SignalRunner(() => this.counters.slot.countSignal());
+    this.signals = new SignalRunner(() => this.reporting.slot.countSignal());
   }
 
   /** Loads the app (throws TSGI_ERR_APP_* on failure) and starts accepting. */
@@ -76,7 +76,7 @@ export class Worker {
     const loaded = await loadApp(options);
     for (const core of worker.scheduler.threads) core.app = loaded.app;
     await worker.#listen();
-    worker.counters.slot.setAccepting(true);
+    worker.reporting.slot.setAccepting(true);
     for (const spec of options.zmq) {
       const { ZmqHandler } = await import('../protocols/zmq/handler.js');
       worker.#zmq.push(await ZmqHandler.connect({ scheduler: worker.scheduler, options, onFull: () => worker.#logFull() }, spec));
@@ -124,7 +124,7 @@ export class Worker {
 
   async #drain(): Promise<void> {
     for (const listener of this.#listeners) listener.close();
-    this.counters.slot.setAccepting(false);
+    this.reporting.slot.setAccepting(false);
     for (const zmq of this.#zmq) zmq.stopReceiving();
     const deadline = Date.now() + this.init.options['reload-mercy'] * 1000;
     while (Date.now() < deadline) {

@@ -1,6 +1,7 @@
 /** The scheduler and green threads in-process: ordering, budget, drain, halt, stale wake-ups. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { currentThread } from '../../green/current.js';
 import { Scheduler } from '../../green/scheduler.js';
 import { asyncSleep, suspend } from '../../green/suspend.js';
 import { DRAIN, GreenThread, type Chunk } from '../../green/thread.js';
@@ -111,7 +112,7 @@ test('halt releases the wait, runs finally, and later wake-ups of that wait are 
   let finallyRan = false;
   thread.start(function* () {
     try {
-      yield asyncSleep(scheduler.current, 30);
+      yield asyncSleep(currentThread(), 30);
     } finally {
       finallyRan = true;
     }
@@ -134,7 +135,7 @@ test('a bare async_sleep applies at the next yield, after that chunk is emitted'
   const thread = scheduler.acquire()!;
   const started = Date.now();
   thread.start(function* () {
-    asyncSleep(scheduler.current, 0.05);
+    asyncSleep(currentThread(), 0.05);
     yield 'first';
     yield 'second';
   }, null, null);
@@ -149,7 +150,7 @@ test('suspend lets other threads run, and an uncaught generator error crashes th
   const order: string[] = [];
   const a = scheduler.acquire()!;
   const b = scheduler.acquire()!;
-  a.start(function* () { order.push('a1'); yield suspend(scheduler.current); order.push('a2'); }, null, null);
+  a.start(function* () { order.push('a1'); yield suspend(currentThread()); order.push('a2'); }, null, null);
   b.start(function* () { order.push('b1'); yield 'x'; throw new Error('bad'); }, null, null);
   await tick();
   assert.equal(order, ['a1', 'b1', 'a2']);

@@ -140,6 +140,13 @@ function truncatedArrayError(): Error {
 }
 
 /**
+ * modifier1 values whose block is kept raw, not parsed into a vars dict: 17 spool enqueue
+ * (stored as sent), 100 ping, 101 echo, 111 cache commands (raw keys or arrays), 173 RPC (an
+ * array). Every other modifier carries a dict.
+ */
+const RAW_MODIFIERS = new Set([17, 100, 101, 111, 173]);
+
+/**
  * Reads one uwsgi request packet (header + vars block) from pushed chunks.
  *
  * When the first chunk holds the whole header and vars block (the usual case behind nginx),
@@ -156,12 +163,6 @@ function truncatedArrayError(): Error {
  *   else if (status < 0) socket.destroy(); // uWSGI closes without a reply
  * });
  */
-/**
- * modifier1 values whose block is NOT a vars dict: 100 ping, 101 echo, 111 cache commands
- * (raw keys or arrays), 173 RPC (an array). Every other modifier carries a dict.
- */
-const RAW_MODIFIERS = new Set([17, 100, 101, 111, 173]);
-
 export class UwsgiRequestReader {
   /** Packet type / target plugin (0 = WSGI-style request). Parsed as a dict whatever it is. */
   modifier1 = 0;

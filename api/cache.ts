@@ -1,15 +1,13 @@
 /**
- * The api over the instance's shared memory: stats of every worker, the cache and the queue.
- * All of it is read and written in place by any worker, with no round trip to the master.
+ * The instance's cache (`--cache N`) from an app: one table in shared memory that every worker
+ * reads and writes in place, or the cache of another tsgi or uWSGI node (`name@host:port`).
  */
 import { tsgiError } from '../runtime/errors.js';
 import type { SharedCache } from '../runtime/shared/cache.js';
-import type { SharedQueue } from '../runtime/shared/queue.js';
-import type { WorkerStats } from '../runtime/shared/scoreboard.js';
 import { remoteCache, remoteCacheTarget } from '../runtime/services/cache-service.js';
 import { workerContext } from '../runtime/context.js';
 
-export type Bytes = string | Uint8Array;
+import type { Bytes } from './types.js';
 
 /** Remote target of a `name@host:port` cache argument, or null for the local cache. */
 function target(member: string, name: string | undefined): { name: string; node: string } | null {
@@ -29,58 +27,7 @@ function cache(member: string): SharedCache {
   return shared;
 }
 
-function queue(member: string): SharedQueue {
-  const shared = workerContext(member).shared.queue;
-  if (shared === null) throw tsgiError('TSGI_ERR_API_ARGUMENT', `uwsgi.${member}: no queue is configured (start tsgi with --queue N)`);
-  return shared;
-}
-
-const startedOn = Math.floor(Date.now() / 1000);
-
-export const sharedApi = {
-  /**
-   * Every worker of the instance, uWSGI's keys: id, pid, requests, delta_requests, exceptions,
-   * signals, status ('idle'/'busy'), rss, vsz (bytes), running_time and avg_rt (µs),
-   * last_spawn (unix s), respawn_count, tx (bytes sent), accepting.
-   * @example
-   * const busy = uwsgi.workers().filter((w) => w.status === 'busy').length;
-   */
-  workers(): WorkerStats[] {
-    return workerContext('workers').shared.scoreboard.readAll();
-  },
-  /**
-   * Gracefully reloads the whole instance, as SIGHUP to the master does. True if requested.
-   * @example
-   * if (env.PATH_INFO === '/admin/reload') uwsgi.reload();
-   */
-  reload(): boolean {
-    const context = workerContext('reload');
-    try {
-      process.kill(context.masterPid || process.pid, 'SIGHUP');
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  /**
-   * When this worker process started (unix seconds).
-   * @example
-   * const uptime = Date.now() / 1000 - uwsgi.started_on;
-   */
-  get started_on(): number {
-    workerContext('started_on');
-    return startedOn;
-  },
-  /**
-   * This worker's memory: [rss, vsz] in bytes.
-   * @example
-   * const [rss] = uwsgi.mem();
-   */
-  mem(): [rss: number, vsz: number] {
-    workerContext('mem');
-    const { rss, heapTotal, external } = process.memoryUsage();
-    return [rss, heapTotal + external];
-  },
+export const cacheApi = {
   /**
    * Reads `key`: a copy of its value, or null. Expired items are returned until the master's
    * sweeper removes them (every --cache-expire-freq seconds), as in uWSGI. Every cache_* call
@@ -146,70 +93,5 @@ export const sharedApi = {
     const remote = target('cache_clear', cacheName);
     if (remote) return remoteCache(remote, 'clear', '', null, 0, timeout('cache_clear')) as Promise<boolean>;
     return cache('cache_clear').clear();
-  },
-  /**
-   * Writes `message` at the push pointer (overwriting what was there) and advances it.
-   * @example
-   * uwsgi.queue_push('ciao');
-   */
-  queue_push(message: Bytes): boolean {
-    return queue('queue_push').push(message);
-  },
-  /**
-   * LIFO: moves the push pointer back and takes that message (null if the slot is empty).
-   * @example
-   * const last = uwsgi.queue_pop();
-   */
-  queue_pop(): Buffer | null {
-    return queue('queue_pop').pop();
-  },
-  /**
-   * FIFO: takes the message at the pull pointer and advances it (null if empty).
-   * @example
-   * for (let m = uwsgi.queue_pull(); m; m = uwsgi.queue_pull()) handle(m);
-   */
-  queue_pull(): Buffer | null {
-    return queue('queue_pull').pull();
-  },
-  /**
-   * Reads slot `index` without removing it.
-   * @example
-   * const first = uwsgi.queue_get(0);
-   */
-  queue_get(index: number): Buffer | null {
-    return queue('queue_get').get(index);
-  },
-  /**
-   * Writes slot `index`, leaving the pointers alone.
-   * @example
-   * uwsgi.queue_set(3, 'hello');
-   */
-  queue_set(index: number, message: Bytes): boolean {
-    return queue('queue_set').set(index, message);
-  },
-  /**
-   * The newest message (n = 0), or the last `n` newest-first (null for empty slots); nothing is
-   * removed.
-   * @example
-   * const recent = uwsgi.queue_last(10);
-   */
-  queue_last(n = 0): Buffer | null | Array<Buffer | null> {
-    return queue('queue_last').last(n);
-  },
-  /**
-   * The push pointer.
-   * @example
-   * const next = uwsgi.queue_slot();
-   */
-  queue_slot(): number {
-    return queue('queue_slot').slot();
-  },
-  /**
-   * The pull pointer.
-   * @example
-   * const pending = uwsgi.queue_slot() - uwsgi.queue_pull_slot();
-   */
-  queue_pull_slot(): number {
-    return queue('queue_pull_slot').pullSlot();
   },
 };
