@@ -27,7 +27,7 @@ import {
   GET_VALUES, NEED_MORE, PARAMS, REFUSE, STDIN, UNKNOWN_TYPE,
 } from './parser.js';
 import { registerProtocol, type ProtocolContext, type ProtocolServer } from '../registry.js';
-import { leadingDigits, urlScheme } from '../cgi.js';
+import { decodePath, leadingDigits, urlScheme } from '../cgi.js';
 
 const kConnection = Symbol('tsgi.fastcgi.connection');
 type FastcgiSocket = Socket & { [kConnection]: FastcgiConnection };
@@ -337,8 +337,7 @@ function derivePathInfo(env: Environ): void {
 function requestPath(uri: unknown): string {
   if (typeof uri !== 'string') return '';
   const query = uri.indexOf('?');
-  const path = query < 0 ? uri : uri.slice(0, query);
-  return path.indexOf('%') < 0 ? path : path.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return decodePath(query < 0 ? uri : uri.slice(0, query));
 }
 
 // ---------------------------------------------------------------- records out

@@ -17,6 +17,7 @@ import { PushedInput } from '../../worker/input.js';
 import { log } from '../../logger.js';
 import { native, type ConnServer } from '../../native.js';
 import { registerProtocol, type Listener, type ListenHooks, type ProtocolContext, type ProtocolServer } from '../registry.js';
+import { cgiHeaderName, decodePath } from '../cgi.js';
 
 /** The parts of node's internal HTTPParser (node:_http_common) that tsgi uses. */
 interface NodeHttpParser {
@@ -384,24 +385,6 @@ function onMessageComplete(this: NodeHttpParser): void {
   connection.urlParts = '';
 }
 
-/** Raw header name → CGI name ('Content-Type' → 'CONTENT_TYPE', 'X-Foo' → 'HTTP_X_FOO'). */
-const cgiNames = new Map<string, string>();
-
-function cgiName(header: string): string {
-  let name = cgiNames.get(header);
-  if (name !== undefined) return name;
-  const upper = header.toUpperCase().replace(/-/g, '_');
-  name = upper === 'CONTENT_TYPE' || upper === 'CONTENT_LENGTH' ? upper : `HTTP_${upper}`;
-  if (cgiNames.size < 2048) cgiNames.set(header, name);
-  return name;
-}
-
-/** Percent-decodes a path into a byte string (one char per byte), as nginx's $document_uri. */
-function decodePath(path: string): string {
-  if (path.indexOf('%') < 0) return path;
-  return path.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-}
-
 /** The client's address, asked once per connection (unix sockets have none). */
 function remoteOf(connection: HttpConnection): { address: string; port: string } {
   if (connection.remote !== null) return connection.remote;
@@ -442,7 +425,7 @@ function httpEnviron(connection: HttpConnection, method: string, target: string,
   env.REMOTE_ADDR = remote.address;
   env.REMOTE_PORT = remote.port;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = cgiName(raw[i]!);
+    const name = cgiHeaderName(raw[i]!);
     const previous = env[name];
     env[name] = previous === undefined ? raw[i + 1] : `${previous as string}${name === 'HTTP_COOKIE' ? '; ' : ', '}${raw[i + 1]}`;
   }
