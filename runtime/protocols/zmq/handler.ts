@@ -22,8 +22,7 @@ import {
   DISCONNECT, INVALID, Mongrel2Reader, REQUEST, encodeResponse, parseZmqSpec, requestKeepAlive, responseKeepsAlive, responsePrefix,
 } from './mongrel2-parser.js';
 import type { ProtocolContext } from '../registry.js';
-
-const CLIENT_GONE = tsgiError('TSGI_ERR_CANCELLED', 'Mongrel2 reported the client disconnected');
+import { CLIENT_GONE, byteLength, errorResponse, responseHead } from '../response.js';
 /** uWSGI's UWSGI_MONGREL2_MAX_MSGSIZE: bigger chunks go out in pieces so Mongrel2's ring buffer copes. */
 const MAX_MESSAGE_BODY = 2 * 1024 * 1024;
 /** How long the PUB socket stays open after the last message before a stopping worker closes it. */
@@ -51,7 +50,7 @@ class ZmqRequest {
 
   /** Publishes `head` and `body` (split into ≤ 2 MiB messages); no body and no head: the close message. */
   publish(head: string, body: Chunk | undefined): void {
-    const length = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    const length = byteLength(body);
     if (length <= MAX_MESSAGE_BODY) return this.handler.publish(encodeResponse(this.prefix, head, body));
     const bytes = typeof body === 'string' ? Buffer.from(body) : body!;
     this.handler.publish(encodeResponse(this.prefix, head, bytes, 0, MAX_MESSAGE_BODY));
@@ -303,14 +302,6 @@ function preview(message: Buffer): string {
   return message.length > 80 ? `${text}…` : text;
 }
 
-/** The status line and headers, as every tsgi protocol writes them. */
-function responseHead(core: Core): string {
-  let head = `${core.env!.SERVER_PROTOCOL} ${core.status}\r\n`;
-  const headers = core.headers;
-  for (let i = 0; i < headers.length; i++) head += `${headers[i]![0]}: ${headers[i]![1]}\r\n`;
-  return head + '\r\n';
-}
-
 const ZMQ_WRITER: ResponseWriter = {
   send(core, chunk) {
     const request = core.conn as ZmqRequest;
@@ -318,7 +309,7 @@ const ZMQ_WRITER: ResponseWriter = {
     if (core.headersSent) request.publish('', chunk);
     else {
       core.headersSent = true;
-      request.publish(responseHead(core), chunk);
+      request.publish(responseHead(core.env!.SERVER_PROTOCOL as string, core), chunk);
     }
     return true; // PUB never blocks (no high-water mark)
   },
@@ -327,7 +318,7 @@ const ZMQ_WRITER: ResponseWriter = {
     if (!request.gone) {
       if (!core.headersSent) {
         core.headersSent = true;
-        request.publish(responseHead(core), last);
+        request.publish(responseHead(core.env!.SERVER_PROTOCOL as string, core), last);
       } else if (last !== undefined && last.length > 0) request.publish('', last);
       // The empty message makes Mongrel2 close the client connection, unless HTTP keep-alive
       // can work: the client asked for it and the response says where it ends.
@@ -340,8 +331,7 @@ const ZMQ_WRITER: ResponseWriter = {
     if (!request.gone) {
       if (!core.headersSent) {
         core.headersSent = true;
-        const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
-        request.publish(`${core.env!.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`, undefined);
+        request.publish(errorResponse((core.env!.SERVER_PROTOCOL as string | undefined) ?? 'HTTP/1.0', status), undefined);
       }
       request.publish('', undefined);
     }
