@@ -21,7 +21,7 @@ import { log } from '../../logger.js';
 import {
   DISCONNECT, INVALID, Mongrel2Reader, REQUEST, encodeResponse, parseZmqSpec, requestKeepAlive, responseKeepsAlive, responsePrefix,
 } from './mongrel2-parser.js';
-import type { ProtocolContext } from '../registry.js';
+import { registerProtocol, type Listener, type ProtocolContext, type ProtocolServer } from '../registry.js';
 import { CLIENT_GONE, byteLength, errorResponse, responseHead } from '../response.js';
 /** uWSGI's UWSGI_MONGREL2_MAX_MSGSIZE: bigger chunks go out in pieces so Mongrel2's ring buffer copes. */
 const MAX_MESSAGE_BODY = 2 * 1024 * 1024;
@@ -32,7 +32,7 @@ const ZMQ_IDENTITY = 5;
 const EMPTY = Buffer.alloc(0);
 const noop = (): void => {};
 
-type State = 'running' | 'stopping' | 'closed';
+type State = 'unconnected' | 'running' | 'stopping' | 'closed';
 
 /** The request a core serves for a handler; one per core, reused. */
 class ZmqRequest {
@@ -67,14 +67,19 @@ class ZmqRequest {
   }
 }
 
-export class ZmqHandler {
+/**
+ * One `--zmq PULL,PUB` pair, registered as protocol `zmq`: the worker connects it out (instead
+ * of accepting on an inherited fd) and then treats it as any other protocol server. Its
+ * "listener" is the PULL side: closing it stops taking requests, as closing an accept does.
+ */
+class ZmqHandler implements ProtocolServer {
   /** ZMQ identity of the PUB socket, as uWSGI sets it: a random UUID per worker. */
   readonly uuid = randomUUID();
   /** Requests in flight by `sender SP connId`, newest first (a disconnect halts them all). */
   readonly byConn = new Map<string, ZmqRequest>();
   readonly #requests: ZmqRequest[] = [];
   readonly #reader = new Mongrel2Reader(hostname());
-  #state: State = 'running';
+  #state: State = 'unconnected';
   /** Mongrel2's SUB is connected and subscribed: what we publish reaches it. */
   #subscribed = false;
   #everSubscribed = false;
@@ -84,15 +89,15 @@ export class ZmqHandler {
   #inFlight = 0;
   #lastPublish = 0;
 
-  private constructor(
-    readonly context: ProtocolContext,
-    readonly spec: { pull: string; pub: string },
-    private readonly pull: Pull,
-    private readonly pub: XPublisher,
-  ) {}
+  // Set by connect(): the handler exists before its sockets do (zeromq is imported on demand).
+  private spec!: { pull: string; pub: string };
+  private pull!: Pull;
+  private pub!: XPublisher;
+
+  constructor(readonly context: ProtocolContext) {}
 
   /** Connects both sockets; requests are read once Mongrel2 has subscribed to the PUB socket. */
-  static async connect(context: ProtocolContext, text: string): Promise<ZmqHandler> {
+  async connect(text: string): Promise<Listener> {
     const spec = parseZmqSpec(text);
     let zmq: typeof import('zeromq');
     try {
@@ -109,14 +114,17 @@ export class ZmqHandler {
     pub.verbosity = 'allSubs';
     const pull = new zmq.Pull();
     try {
-      const handler = new ZmqHandler(context, spec, pull, pub);
-      (pub as unknown as { setStringOption(option: number, value: string): void }).setStringOption(ZMQ_IDENTITY, handler.uuid);
-      pub.events.on('disconnect', () => handler.#lostSubscriber());
+      (pub as unknown as { setStringOption(option: number, value: string): void }).setStringOption(ZMQ_IDENTITY, this.uuid);
+      pub.events.on('disconnect', () => this.#lostSubscriber());
       pub.connect(spec.pub);
       pull.connect(spec.pull);
-      handler.#awaitSubscriber();
-      log(`zmq: UUID for responder ${spec.pub}: ${handler.uuid}; pulling from ${spec.pull} once Mongrel2 subscribes`);
-      return handler;
+      this.spec = spec;
+      this.pull = pull;
+      this.pub = pub;
+      this.#state = 'running';
+      this.#awaitSubscriber();
+      log(`zmq: UUID for responder ${spec.pub}: ${this.uuid}; pulling from ${spec.pull} once Mongrel2 subscribes`);
+      return { pause: noop, resume: () => this.#pump(), close: () => this.#stopReceiving() };
     } catch (error) {
       pub.close();
       pull.close();
@@ -149,14 +157,14 @@ export class ZmqHandler {
     log(`zmq: Mongrel2 disconnected from ${this.spec.pub}: not pulling requests until it subscribes again`);
   }
 
-  /** Requests being served or waiting for a core. */
-  get busy(): boolean {
-    return this.#inFlight > 0 || this.#held !== null;
+  /** Requests being served or waiting for a core (Mongrel2 holds the client connections). */
+  get connections(): number {
+    return this.#inFlight + (this.#held === null ? 0 : 1);
   }
 
   /**
-   * Reads the next message, one at a time and only while a core is free (the worker calls
-   * `coreFreed` to resume). Meanwhile requests queue in this worker's ZeroMQ pipe, and once it
+   * Reads the next message, one at a time and only while a core is free (the worker resumes
+   * the listener when one frees). Meanwhile requests queue in this worker's ZeroMQ pipe, and once it
    * is at its high-water mark Mongrel2's PUSH passes this worker over for its siblings.
    */
   #pump(): void {
@@ -259,28 +267,35 @@ export class ZmqHandler {
     }
   }
 
-  /** A core freed after all were busy: serve the request that waited, then read on. */
-  coreFreed(): void {
+  /** A core freed after all were busy: the request that waited for one goes first (one at most). */
+  serveQueued(): boolean {
     const held = this.#held;
-    if (held !== null && this.context.scheduler.freeCount > 0) {
-      this.#held = null;
-      this.#handle(held);
-    }
-    this.#pump();
+    if (held === null || this.context.scheduler.freeCount === 0) return false;
+    this.#held = null;
+    this.#handle(held);
+    return true;
   }
 
   /** Graceful stop, first step: no new requests. Mongrel2 sends them to the other workers. */
-  stopReceiving(): void {
-    if (this.#state === 'stopping' || this.#state === 'closed') return;
+  #stopReceiving(): void {
+    if (this.#state !== 'running') return;
     this.#state = 'stopping';
     this.pull.close();
   }
 
+  /** No client connection is ours to close: Mongrel2 holds them, and ends each after its response. */
+  drain(): void {}
+
+  /** The cores' halt (the reload mercy ran out) ends every request: nothing else to break. */
+  destroyAll(): void {}
+
   /** Graceful stop, last step (in-flight requests are done): flush and close the PUB socket. */
   async close(): Promise<void> {
-    this.stopReceiving();
+    this.#stopReceiving();
     if (this.#state === 'closed') return;
+    const connected = this.#state === 'stopping';
     this.#state = 'closed';
+    if (!connected) return;
     // zeromq.js cannot tell when the queue is on the wire, and the worker exits with
     // process.exit (no ZMQ context termination): give the I/O thread time to send the last bytes.
     const wait = this.#lastPublish + FLUSH_MS - Date.now();
@@ -342,3 +357,5 @@ const ZMQ_WRITER: ResponseWriter = {
     queueMicrotask(() => core.resume(DRAIN, undefined));
   },
 };
+
+registerProtocol('zmq', (context) => new ZmqHandler(context));
