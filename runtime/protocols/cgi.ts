@@ -1,4 +1,7 @@
-/** CGI-variable rules shared by the protocols whose peers send a CGI environment (uwsgi, FastCGI). */
+/**
+ * CGI-variable rules shared by the protocols: those whose peers send a CGI environment (uwsgi,
+ * FastCGI) and those that build one from HTTP headers (http, Mongrel2).
+ */
 
 /**
  * uWSGI's `get_content_length`: the value of the leading decimal digits, 0 when there are none.
@@ -21,4 +24,25 @@ export function urlScheme(env: Record<string, unknown>): string {
   if (typeof scheme === 'string' && scheme !== '') return scheme;
   const https = env.HTTPS;
   return typeof https === 'string' && (/^on/i.test(https) || https === '1') ? 'https' : 'http';
+}
+
+/** Raw header name → CGI name, cached: every request repeats the same few dozen names. */
+const cgiNames = new Map<string, string>();
+/** Beyond this many distinct names (a client inventing them), the rest are not cached. */
+const CGI_NAMES_MAX = 2048;
+
+/** 'Content-Type' → 'CONTENT_TYPE', 'X-Foo' → 'HTTP_X_FOO' (RFC 3875 §4.1.18). */
+export function cgiHeaderName(header: string): string {
+  let name = cgiNames.get(header);
+  if (name !== undefined) return name;
+  const upper = header.toUpperCase().replace(/-/g, '_');
+  name = upper === 'CONTENT_TYPE' || upper === 'CONTENT_LENGTH' ? upper : `HTTP_${upper}`;
+  if (cgiNames.size < CGI_NAMES_MAX) cgiNames.set(header, name);
+  return name;
+}
+
+/** Percent-decodes a path into a byte string (one char per byte), as nginx's $document_uri. */
+export function decodePath(path: string): string {
+  if (path.indexOf('%') < 0) return path;
+  return path.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }

@@ -12,3 +12,6 @@ export type ProtocolName = keyof typeof PROTOCOL_MODULES;
 
 /** In declaration order, which is the order error messages list them in. */
 export const PROTOCOLS = Object.keys(PROTOCOL_MODULES) as readonly ProtocolName[];
+
+/** Mongrel2 over ZeroMQ: not a listening socket (`--zmq` connects out), so no `--protocol` choice. */
+export const ZMQ_MODULE = { zmq: './zmq/handler.js' } as const;

@@ -1,12 +1,13 @@
 /**
- * Protocols register by name; a worker builds one server per configured socket from here. A
- * protocol turns accepted connections into `core.serve(env, writer, conn)` calls and owns the
- * connections it accepted, so graceful stop can close them at the right moment.
+ * Protocols register by name; a worker builds one server per configured socket from here (a
+ * `--zmq PULL,PUB` pair is a socket too, one the worker connects out from). A protocol turns
+ * accepted connections or received messages into `core.serve(env, writer, conn)` calls and owns
+ * the connections it accepted, so graceful stop can close them at the right moment.
  */
 import type { Scheduler } from '../../green/scheduler.js';
 import type { Core } from '../worker/core.js';
 import type { Options } from '../options.js';
-import { PROTOCOL_MODULES, PROTOCOLS } from './names.js';
+import { PROTOCOL_MODULES, PROTOCOLS, ZMQ_MODULE } from './names.js';
 
 export interface ProtocolContext {
   scheduler: Scheduler<Core>;
@@ -15,11 +16,11 @@ export interface ProtocolContext {
   onFull: () => void;
 }
 
-/** Accepting on one listening fd; stops while every core is busy. */
+/** Accepting on one listening fd (or receiving on a connected socket); stops while every core is busy. */
 export interface Listener {
   pause(): void;
   resume(): void;
-  /** Stops accepting for good (graceful stop); the fd stays open for the master. */
+  /** Stops accepting for good (graceful stop); an inherited fd stays open for the master. */
   close(): void;
 }
 
@@ -35,6 +36,8 @@ export interface ProtocolServer {
   serve?(fd: number): void;
   /** Or: accepts on the listening fd itself (the uwsgi protocol does, in C). */
   listen?(fd: number, label: string, hooks: ListenHooks): Listener;
+  /** Or: connects out to its peer as `spec` says (zmq: Mongrel2's `PULL,PUB` addresses). */
+  connect?(spec: string): Promise<Listener>;
   /** Graceful stop (called repeatedly while stopping): close idle connections, busy ones after their response. */
   drain(): void;
   /** Connections still open. */
@@ -43,6 +46,8 @@ export interface ProtocolServer {
   destroyAll(): void;
   /** Starts a request that waited for a core, if any; true if it took one. */
   serveQueued?(): boolean;
+  /** Graceful stop, last step (every request is done): lets go of what it holds, output flushed. */
+  close?(): Promise<void>;
 }
 
 export type ProtocolFactory = (context: ProtocolContext) => ProtocolServer;
@@ -50,7 +55,7 @@ export type ProtocolFactory = (context: ProtocolContext) => ProtocolServer;
 const protocols = new Map<string, ProtocolFactory>();
 
 /** Each protocol's module, imported when a socket speaks it: a worker carries only what it serves. */
-const MODULES: Readonly<Record<string, string>> = PROTOCOL_MODULES;
+const MODULES: Readonly<Record<string, string>> = { ...PROTOCOL_MODULES, ...ZMQ_MODULE };
 
 export function registerProtocol(name: string, factory: ProtocolFactory): void {
   protocols.set(name, factory);

@@ -10,6 +10,7 @@ import { Environ } from './environ.js';
 import { tsgiError } from '../errors.js';
 import { utcClock } from '../clock.js';
 import { log, logError } from '../logger.js';
+import { byteLength } from '../protocols/response.js';
 import type { WorkerSlot } from '../shared/scoreboard.js';
 
 /** The WSGI-style application: `application(env, start_response)`. */
@@ -110,7 +111,7 @@ export class Core extends GreenThread {
 
   protected emit(chunk: Chunk): boolean {
     if (this.status === null) throw tsgiError('TSGI_ERR_APP_NO_START_RESPONSE', 'body chunk before start_response');
-    this.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    this.bytes += byteLength(chunk);
     return this.writer!.send(this, chunk);
   }
 
@@ -120,7 +121,7 @@ export class Core extends GreenThread {
 
   protected complete(last?: Chunk): void {
     if (this.status === null) throw tsgiError('TSGI_ERR_APP_NO_START_RESPONSE', 'the app returned without calling start_response');
-    if (last !== undefined) this.bytes += typeof last === 'string' ? Buffer.byteLength(last) : last.length;
+    this.bytes += byteLength(last);
     this.writer!.finish(this, last);
     this.#end();
   }

@@ -13,7 +13,6 @@ import { log } from '../logger.js';
 import { native } from '../native.js';
 import type { Options } from '../options.js';
 import { createProtocolServer, type Listener, type ProtocolServer } from '../protocols/registry.js';
-import type { ZmqHandler } from '../protocols/zmq/handler.js';
 import type { InheritedSocket, MasterRequest } from '../ipc.js';
 import { SignalRunner } from '../signals/runner.js';
 import type { SharedState } from '../shared/state.js';
@@ -43,7 +42,6 @@ export class Worker {
   readonly signals: SignalRunner;
   readonly #servers: ProtocolServer[] = [];
   readonly #listeners: Listener[] = [];
-  readonly #zmq: ZmqHandler[] = [];
   #lastFullLog = 0;
   #stopping: Promise<void> | null = null;
 
@@ -77,10 +75,6 @@ export class Worker {
     for (const core of worker.scheduler.threads) core.app = loaded.app;
     await worker.#listen();
     worker.reporting.slot.setAccepting(true);
-    for (const spec of options.zmq) {
-      const { ZmqHandler } = await import('../protocols/zmq/handler.js');
-      worker.#zmq.push(await ZmqHandler.connect({ scheduler: worker.scheduler, options, onFull: () => worker.#logFull() }, spec));
-    }
     const zmq = options.zmq.length > 0 ? ` + ${options.zmq.length} zmq` : '';
     log(`ready (pid ${process.pid}): app ${loaded.label}, ${init.sockets.length} socket(s)${zmq}, ${options.async} core(s)`);
     return worker;
@@ -96,6 +90,12 @@ export class Worker {
       this.#listeners.push(server.listen?.(socket.fd, socket.name, { canAccept, onFull })
         ?? new Acceptor(socket.fd, socket.name, (fd) => server.serve!(fd), canAccept, onFull));
     }
+    // `--zmq PULL,PUB`: a socket of protocol zmq, one the worker connects out from instead of inheriting.
+    for (const spec of this.init.options.zmq) {
+      const server = await createProtocolServer('zmq', context);
+      this.#servers.push(server);
+      this.#listeners.push(await server.connect!(spec));
+    }
   }
 
   /** A core freed after all were busy: requests that waited for one go first, then accepting. */
@@ -105,7 +105,6 @@ export class Worker {
         // each call started one waiting request
       }
     }
-    for (const zmq of this.#zmq) zmq.coreFreed();
     if (this.scheduler.freeCount > 0 && this.#stopping === null) for (const listener of this.#listeners) listener.resume();
   }
 
@@ -119,13 +118,12 @@ export class Worker {
 
   /** Graceful stop: resolves when every connection is done or the mercy time ran out. */
   stop(): Promise<void> {
-    return (this.#stopping ??= this.#drain().then(() => Promise.all(this.#zmq.map((zmq) => zmq.close()))).then(() => {}));
+    return (this.#stopping ??= this.#drain().then(() => Promise.all(this.#servers.map((server) => server.close?.()))).then(() => {}));
   }
 
   async #drain(): Promise<void> {
     for (const listener of this.#listeners) listener.close();
     this.reporting.slot.setAccepting(false);
-    for (const zmq of this.#zmq) zmq.stopReceiving();
     const deadline = Date.now() + this.init.options['reload-mercy'] * 1000;
     while (Date.now() < deadline) {
       // Keep-alive connections turn idle as their responses end: close them as they do.
@@ -140,8 +138,7 @@ export class Worker {
   }
 
   #busy(): boolean {
-    return this.scheduler.busyCount > 0 || this.signals.busy > 0 || this.#servers.some((server) => server.connections > 0)
-      || this.#zmq.some((zmq) => zmq.busy);
+    return this.scheduler.busyCount > 0 || this.signals.busy > 0 || this.#servers.some((server) => server.connections > 0);
   }
 }
 

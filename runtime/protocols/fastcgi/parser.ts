@@ -9,6 +9,7 @@
  * Records the connection has nothing to do with (DATA, records of a finished or refused
  * request) are skipped inside `next()`.
  */
+import { internedName } from '../interned-names.js';
 
 export const FCGI_VERSION_1 = 1;
 export const FCGI_HEADER_LEN = 8;
@@ -134,30 +135,6 @@ export function decodeParams(
     target[internedName(buf, nameStart, valueStart, text, start)] = text.slice(valueStart - start, pos - start);
   }
   return pairs;
-}
-
-const NAME_CACHE_SLOTS = 512;
-const NAME_CACHE_MAX_LENGTH = 64;
-/**
- * Internalized param names by a cheap hash of their bytes, as in uwsgi-parser.ts: every request
- * repeats the same ~25 names, and a property stored under an internalized string skips V8's
- * string-table lookup. A collision only costs a miss: the bytes are always compared.
- */
-const nameCache: string[] = new Array<string>(NAME_CACHE_SLOTS).fill('');
-
-function internedName(buf: Buffer, start: number, end: number, text: string, textOffset: number): string {
-  const length = end - start;
-  if (length > NAME_CACHE_MAX_LENGTH) return text.slice(start - textOffset, end - textOffset);
-  const slot = (length * 31 + buf[start + (length >> 1)]! * 7 + buf[end - 1]! * 3 + buf[start + ((length * 3) >> 2)]!) & (NAME_CACHE_SLOTS - 1);
-  const cached = nameCache[slot]!;
-  if (cached.length === length) {
-    let i = 0;
-    while (i < length && cached.charCodeAt(i) === buf[start + i]) i++;
-    if (i === length) return cached;
-  }
-  const name = Object.keys({ [text.slice(start - textOffset, end - textOffset)]: 0 })[0]!;
-  nameCache[slot] = name;
-  return name;
 }
 
 /**

@@ -15,11 +15,11 @@
  * is a mount-point prefix; a SCRIPT_NAME equal to the whole path becomes ''.
  */
 import { Socket } from 'node:net';
-import { DRAIN, type Chunk } from '../../../green/thread.js';
+import type { Chunk } from '../../../green/thread.js';
 import type { Core, ResponseWriter } from '../../worker/core.js';
 import { Environ } from '../../worker/environ.js';
 import { tsgiError, type ErrorCode } from '../../errors.js';
-import { PushedInput } from '../../worker/input.js';
+import type { PushedInput } from '../../worker/input.js';
 import { log } from '../../logger.js';
 import {
   ABORT, BEGIN, FASTCGI_ERRORS, FastcgiParser, FCGI_END_REQUEST, FCGI_GET_VALUES_RESULT, FCGI_HEADER_LEN,
@@ -27,16 +27,18 @@ import {
   GET_VALUES, NEED_MORE, PARAMS, REFUSE, STDIN, UNKNOWN_TYPE,
 } from './parser.js';
 import { registerProtocol, type ProtocolContext, type ProtocolServer } from '../registry.js';
-import { leadingDigits, urlScheme } from '../cgi.js';
+import { decodePath, leadingDigits, urlScheme } from '../cgi.js';
+import { CLIENT_GONE, byteLength, errorResponse, responseHead, resumeDrained } from '../response.js';
+import { expectBody, feedBody, type BodySource } from '../body.js';
+import { CoreQueue, type QueueOwner } from '../core-queue.js';
 
 const kConnection = Symbol('tsgi.fastcgi.connection');
 type FastcgiSocket = Socket & { [kConnection]: FastcgiConnection };
 
-const CLIENT_GONE = tsgiError('TSGI_ERR_CANCELLED', 'FastCGI connection closed');
 const ABORTED = tsgiError('TSGI_ERR_CANCELLED', 'FastCGI ABORT_REQUEST');
 
 /** One accepted connection and the one request it may have in flight. */
-class FastcgiConnection {
+class FastcgiConnection implements BodySource {
   readonly parser: FastcgiParser;
   /** The request being served (0: none) and its FCGI_KEEP_CONN. */
   requestId = 0;
@@ -60,6 +62,14 @@ class FastcgiConnection {
   constructor(readonly socket: FastcgiSocket, readonly server: FastcgiServer) {
     const { options } = server.context;
     this.parser = new FastcgiParser(options['buffer-size'], options['max-vars'] * 2, newEnviron);
+  }
+
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
   }
 
   write(bytes: Buffer): void {
@@ -98,13 +108,14 @@ function newEnviron(): Record<string, unknown> {
   return new Environ();
 }
 
-class FastcgiServer implements ProtocolServer {
+class FastcgiServer implements ProtocolServer, QueueOwner<FastcgiConnection> {
   readonly #open = new Set<FastcgiConnection>();
-  readonly #queue: FastcgiConnection[] = [];
+  readonly #queue: CoreQueue<FastcgiConnection>;
   readonly timeoutMs: number;
   draining = false;
 
   constructor(readonly context: ProtocolContext) {
+    this.#queue = new CoreQueue(context, this);
     this.timeoutMs = context.options['socket-timeout'] * 1000;
   }
 
@@ -179,39 +190,24 @@ class FastcgiServer implements ProtocolServer {
     completeEnviron(env);
     const length = leadingDigits(env.CONTENT_LENGTH);
     if (length > 0) {
-      connection.bodyLeft = length;
-      connection.input = new PushedInput(length, () => connection.socket.resume());
-      Environ.setInput(env, connection.input);
+      Environ.setInput(env, expectBody(connection, length));
     }
     connection.env = env;
-    const core = this.context.scheduler.acquire();
-    if (core === null) {
-      this.#queue.push(connection);
-      return this.context.onFull();
-    }
-    this.#start(connection, core);
+    this.#queue.serveOrQueue(connection);
   }
 
-  #start(connection: FastcgiConnection, core: Core): void {
+  waitsForCore(connection: FastcgiConnection): boolean {
+    return connection.env !== null && !connection.socket.destroyed;
+  }
+
+  serveOn(connection: FastcgiConnection, core: Core): void {
     connection.core = core;
     core.serve(connection.env!, FASTCGI_WRITER, connection);
   }
 
   /** Starts the oldest request that waited for a core; true if it took one. */
   serveQueued(): boolean {
-    while (this.#queue.length > 0) {
-      const connection = this.#queue[0]!;
-      if (connection.env === null || connection.socket.destroyed) {
-        this.#queue.shift();
-        continue;
-      }
-      const core = this.context.scheduler.acquire();
-      if (core === null) return false;
-      this.#queue.shift();
-      this.#start(connection, core);
-      return true;
-    }
-    return false;
+    return this.#queue.serveNext();
   }
 
   #onStdin(connection: FastcgiConnection, content: Buffer): void {
@@ -222,10 +218,7 @@ class FastcgiServer implements ProtocolServer {
       connection.bodyLeft = 0;
       return input.destroy(tsgiError('TSGI_ERR_FASTCGI_BODY', `the body ended ${missing} bytes short of CONTENT_LENGTH ${input.length}`));
     }
-    const part = content.length > connection.bodyLeft ? content.subarray(0, connection.bodyLeft) : content;
-    connection.bodyLeft -= part.length;
-    if (!input.push(part)) connection.socket.pause();
-    if (connection.bodyLeft === 0) input.end();
+    feedBody(connection, content);
   }
 
   /** ABORT_REQUEST: halt the green thread (its finally blocks run), answer END_REQUEST. */
@@ -240,8 +233,7 @@ class FastcgiServer implements ProtocolServer {
       // (A halt deferred because the thread was mid-step answers from the writer instead.)
       if (connection.core !== null) return;
     } else {
-      const queued = this.#queue.indexOf(connection);
-      if (queued >= 0) this.#queue.splice(queued, 1);
+      this.#queue.remove(connection);
     }
     connection.endResponse(abortedEnd(connection));
   }
@@ -254,8 +246,7 @@ class FastcgiServer implements ProtocolServer {
 
   closed(connection: FastcgiConnection): void {
     this.#open.delete(connection);
-    const queued = this.#queue.indexOf(connection);
-    if (queued >= 0) this.#queue.splice(queued, 1);
+    this.#queue.remove(connection);
     const core = connection.core;
     if (core !== null) core.halt(CLIENT_GONE);
     else if (connection.input !== null && connection.bodyLeft > 0) connection.input.destroy(CLIENT_GONE);
@@ -296,8 +287,7 @@ function onTimeout(this: FastcgiSocket): void {
 }
 
 function onDrain(this: FastcgiSocket): void {
-  const core = this[kConnection].core;
-  if (core !== null && core.waiting === DRAIN) core.resume(DRAIN, undefined);
+  resumeDrained(this[kConnection].core);
 }
 
 function onError(this: FastcgiSocket): void {
@@ -337,8 +327,7 @@ function derivePathInfo(env: Environ): void {
 function requestPath(uri: unknown): string {
   if (typeof uri !== 'string') return '';
   const query = uri.indexOf('?');
-  const path = query < 0 ? uri : uri.slice(0, query);
-  return path.indexOf('%') < 0 ? path : path.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return decodePath(query < 0 ? uri : uri.slice(0, query));
 }
 
 // ---------------------------------------------------------------- records out
@@ -387,7 +376,7 @@ function endRequestRecord(id: number, protocolStatus: number): Buffer {
  */
 function stdoutRecords(id: number, head: string | null, body: Chunk | undefined, end: boolean): Buffer {
   const headLength = head === null ? 0 : head.length; // latin1: one byte per char
-  const bodyLength = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  const bodyLength = byteLength(body);
   const payload = headLength + bodyLength;
   const records = Math.ceil(payload / FCGI_MAX_CONTENT);
   const buf = Buffer.allocUnsafe(payload + records * FCGI_HEADER_LEN + (end ? END_RECORDS_SIZE : 0));
@@ -411,14 +400,6 @@ function stdoutRecords(id: number, head: string | null, body: Chunk | undefined,
   }
   if (end) writeEnd(buf, buf.length - END_RECORDS_SIZE, id, true, FCGI_REQUEST_COMPLETE);
   return buf;
-}
-
-/** The CGI response head: `Status:` (not an HTTP status line), the headers, a blank line. */
-function responseHead(core: Core): string {
-  let head = `Status: ${core.status}\r\n`;
-  const headers = core.headers;
-  for (let i = 0; i < headers.length; i++) head += `${headers[i]![0]}: ${headers[i]![1]}\r\n`;
-  return head + '\r\n';
 }
 
 /** Name-value pairs (1- or 4-byte lengths) in one management record. */
@@ -461,7 +442,8 @@ function unknownTypeRecord(type: number): Buffer {
 function takeHead(core: Core): string | null {
   if (core.headersSent) return null;
   core.headersSent = true;
-  return responseHead(core);
+  // A CGI response: `Status:`, not an HTTP status line.
+  return responseHead('Status:', core);
 }
 
 const FASTCGI_WRITER: ResponseWriter = {
@@ -492,9 +474,7 @@ const FASTCGI_WRITER: ResponseWriter = {
       return void connection.socket.destroy();
     }
     core.headersSent = true;
-    const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
-    const head = `Status: ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n\r\n`;
-    connection.endResponse(stdoutRecords(connection.requestId, head, `${reason}\n`, true));
+    connection.endResponse(stdoutRecords(connection.requestId, errorResponse('Status:', status), undefined, true));
   },
   awaitDrain() {
     // Every FastCGI socket has a 'drain' listener (onDrain) that resumes its core.

@@ -8,7 +8,7 @@
  * CPU per request, and more memory per parked long-poll, than the app behind them.
  */
 import { createRequire } from 'node:module';
-import { DRAIN, type Chunk } from '../../../green/thread.js';
+import type { Chunk } from '../../../green/thread.js';
 import { utcClock } from '../../clock.js';
 import type { Core, ResponseWriter } from '../../worker/core.js';
 import { Environ } from '../../worker/environ.js';
@@ -17,6 +17,9 @@ import { PushedInput } from '../../worker/input.js';
 import { log } from '../../logger.js';
 import { native, type ConnServer } from '../../native.js';
 import { registerProtocol, type Listener, type ListenHooks, type ProtocolContext, type ProtocolServer } from '../registry.js';
+import { CLIENT_GONE, byteLength, errorResponse, resumeDrained } from '../response.js';
+import { CoreQueue, type QueueOwner } from '../core-queue.js';
+import { cgiHeaderName, decodePath } from '../cgi.js';
 
 /** The parts of node's internal HTTPParser (node:_http_common) that tsgi uses. */
 interface NodeHttpParser {
@@ -46,7 +49,6 @@ const KEEP_ALIVE_TIMEOUT_MS = 5000;
 /** Requests a client may pipeline before tsgi stops reading its connection. */
 const MAX_PIPELINED = 16;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-const CLIENT_GONE = tsgiError('TSGI_ERR_CANCELLED', 'client disconnected');
 
 /** One parsed request and how its response is framed. */
 class HttpRequest {
@@ -84,12 +86,12 @@ class HttpConnection {
   }
 }
 
-class HttpServer implements ProtocolServer {
+class HttpServer implements ProtocolServer, QueueOwner<HttpConnection> {
   /** Open connections by fd (small integers: an array beats a Map). */
   readonly #byFd: Array<HttpConnection | undefined> = [];
   #open = 0;
   /** Connections whose next request waits for a core. */
-  readonly #waiting: HttpConnection[] = [];
+  readonly #waiting: CoreQueue<HttpConnection>;
   readonly #listeners: ConnServer[] = [];
   readonly #freeParsers: NodeHttpParser[] = [];
   readonly #headersTimeoutMs: number;
@@ -97,6 +99,7 @@ class HttpServer implements ProtocolServer {
   #draining = false;
 
   constructor(readonly context: ProtocolContext) {
+    this.#waiting = new CoreQueue(context, this);
     this.#headersTimeoutMs = Math.max(context.options['socket-timeout'] * 1000, 1000);
     // One sweep a second instead of a timer per connection.
     this.#sweeper = setInterval(() => this.#sweep(), 1000).unref();
@@ -112,7 +115,7 @@ class HttpServer implements ProtocolServer {
     const conns: ConnServer = new native.ConnServer(
       fd,
       (connFd, chunk) => this.#onData(conns, connFd, chunk, serverPort, hooks),
-      (connFd) => onDrain(this.#byFd[connFd]),
+      (connFd) => resumeDrained(this.#byFd[connFd]?.core),
     );
     this.#listeners.push(conns);
     conns.start();
@@ -158,31 +161,20 @@ class HttpServer implements ProtocolServer {
   dispatch(connection: HttpConnection): void {
     const request = connection.requests[0];
     if (request === undefined || connection.core !== null || this.#byFd[connection.fd] !== connection) return;
-    const core = this.context.scheduler.acquire();
-    if (core === null) {
-      this.#waiting.push(connection);
-      return this.context.onFull();
-    }
-    this.#start(connection, core, request);
+    this.#waiting.serveOrQueue(connection);
   }
 
   serveQueued(): boolean {
-    for (;;) {
-      const connection = this.#waiting[0];
-      if (connection === undefined) return false;
-      if (this.#byFd[connection.fd] !== connection || connection.requests.length === 0) {
-        this.#waiting.shift();
-        continue;
-      }
-      const core = this.context.scheduler.acquire();
-      if (core === null) return false;
-      this.#waiting.shift();
-      this.#start(connection, core, connection.requests[0]!);
-      return true;
-    }
+    return this.#waiting.serveNext();
   }
 
-  #start(connection: HttpConnection, core: Core, request: HttpRequest): void {
+  waitsForCore(connection: HttpConnection): boolean {
+    return this.#byFd[connection.fd] === connection && connection.requests.length > 0;
+  }
+
+  /** Serves the connection's first request on `core`. */
+  serveOn(connection: HttpConnection, core: Core): void {
+    const request = connection.requests[0]!;
     connection.core = core;
     if (this.#draining) request.close = true;
     if (request.expectContinue) connection.conns.write(connection.fd, CONTINUE);
@@ -305,11 +297,6 @@ function resumeReading(connection: HttpConnection): void {
   connection.conns.resumeReading(connection.fd);
 }
 
-function onDrain(connection: HttpConnection | undefined): void {
-  const core = connection?.core;
-  if (core != null && core.waiting === DRAIN) core.resume(DRAIN, undefined);
-}
-
 // The parser's callbacks: `this` is the connection's parser.
 
 function newParser(): NodeHttpParser {
@@ -384,24 +371,6 @@ function onMessageComplete(this: NodeHttpParser): void {
   connection.urlParts = '';
 }
 
-/** Raw header name → CGI name ('Content-Type' → 'CONTENT_TYPE', 'X-Foo' → 'HTTP_X_FOO'). */
-const cgiNames = new Map<string, string>();
-
-function cgiName(header: string): string {
-  let name = cgiNames.get(header);
-  if (name !== undefined) return name;
-  const upper = header.toUpperCase().replace(/-/g, '_');
-  name = upper === 'CONTENT_TYPE' || upper === 'CONTENT_LENGTH' ? upper : `HTTP_${upper}`;
-  if (cgiNames.size < 2048) cgiNames.set(header, name);
-  return name;
-}
-
-/** Percent-decodes a path into a byte string (one char per byte), as nginx's $document_uri. */
-function decodePath(path: string): string {
-  if (path.indexOf('%') < 0) return path;
-  return path.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-}
-
 /** The client's address, asked once per connection (unix sockets have none). */
 function remoteOf(connection: HttpConnection): { address: string; port: string } {
   if (connection.remote !== null) return connection.remote;
@@ -442,7 +411,7 @@ function httpEnviron(connection: HttpConnection, method: string, target: string,
   env.REMOTE_ADDR = remote.address;
   env.REMOTE_PORT = remote.port;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = cgiName(raw[i]!);
+    const name = cgiHeaderName(raw[i]!);
     const previous = env[name];
     env[name] = previous === undefined ? raw[i + 1] : `${previous as string}${name === 'HTTP_COOKIE' ? '; ' : ', '}${raw[i + 1]}`;
   }
@@ -499,10 +468,6 @@ function responseHead(core: Core, request: HttpRequest, bodyLength: number): str
   return `${head}Date: ${utcClock()}\r\n\r\n`;
 }
 
-function byteLength(chunk: Chunk | undefined): number {
-  return chunk === undefined ? 0 : typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-}
-
 /** Head (if not sent yet), the chunk framed as the response needs, and the end marker if `last`. */
 function responseBytes(core: Core, request: HttpRequest, chunk: Chunk | undefined, last: boolean): Buffer {
   let head = '';
@@ -550,9 +515,8 @@ const HTTP_WRITER: ResponseWriter = {
       connection.core = null;
       return connection.server.destroy(connection);
     } else {
-      const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
       core.headersSent = true;
-      connection.conns.write(connection.fd, Buffer.from(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\nConnection: close\r\n\r\n${reason}\n`, 'latin1'));
+      connection.conns.write(connection.fd, Buffer.from(errorResponse('HTTP/1.1', status, 'Connection: close\r\n'), 'latin1'));
     }
     connection.server.finished(connection);
   },

@@ -6,6 +6,7 @@
  * back {@link NEED_MORE}, {@link DONE} or a negative error code (see {@link UWSGI_ERRORS}).
  */
 import { leadingDigits } from '../cgi.js';
+import { internedName } from '../interned-names.js';
 
 /** Status of {@link UwsgiRequestReader.push}: the header or vars block is incomplete. */
 export const NEED_MORE = 0;
@@ -76,39 +77,9 @@ export function parseVars(
     pos = valueStart + (buf[keyEnd] | (buf[keyEnd + 1] << 8));
     if (pos > end) return UWSGI_ERR_TRUNCATED_VARS;
     if (++pairs > maxPairs) return UWSGI_ERR_TOO_MANY_VARS;
-    target[internedKey(buf, keyStart, keyEnd, text, start)] = text.slice(valueStart - start, pos - start);
+    target[internedName(buf, keyStart, keyEnd, text, start)] = text.slice(valueStart - start, pos - start);
   }
   return pairs;
-}
-
-const KEY_CACHE_SLOTS = 512; // a power of two; ~50 common var names land in 47 distinct slots
-/** Longer keys are not cached, so the cache stays a few KiB whatever clients send. */
-const KEY_CACHE_MAX_LENGTH = 64;
-/**
- * Internalized var names by a cheap hash of their bytes. Every request repeats the same names,
- * and storing a property under a fresh substring makes V8 look it up in its string table each
- * time; reusing the internalized string skips that (2.7 µs → 0.8 µs per 18-var packet). A
- * collision only costs a miss: the bytes are always compared.
- */
-const keyCache: string[] = new Array<string>(KEY_CACHE_SLOTS).fill('');
-
-/** The key `buf[start..end)`, which is `text[start - textOffset..end - textOffset)`. */
-function internedKey(buf: Buffer, start: number, end: number, text: string, textOffset: number): string {
-  const length = end - start;
-  if (length > KEY_CACHE_MAX_LENGTH) return text.slice(start - textOffset, end - textOffset);
-  const slot =
-    (length * 31 + buf[start + (length >> 1)] * 7 + buf[end - 1] * 3 + buf[start + ((length * 3) >> 2)]) &
-    (KEY_CACHE_SLOTS - 1);
-  const cached = keyCache[slot];
-  if (cached.length === length) {
-    let i = 0;
-    while (i < length && cached.charCodeAt(i) === buf[start + i]) i++;
-    if (i === length) return cached;
-  }
-  // A property name comes back from Object.keys internalized.
-  const key = Object.keys({ [text.slice(start - textOffset, end - textOffset)]: 0 })[0];
-  keyCache[slot] = key;
-  return key;
 }
 
 /**

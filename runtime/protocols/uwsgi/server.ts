@@ -7,26 +7,26 @@
  * right after accept, writes and close happen in C, and JS sees only bytes in and hands bytes
  * out. A net.Socket costs ~3× uWSGI's whole per-request CPU on this connection-per-request path.
  */
-import { DRAIN, type Chunk } from '../../../green/thread.js';
+import type { Chunk } from '../../../green/thread.js';
 import type { Core, ResponseWriter } from '../../worker/core.js';
 import { Environ } from '../../worker/environ.js';
 import { tsgiError, type ErrorCode } from '../../errors.js';
-import { PushedInput } from '../../worker/input.js';
+import type { PushedInput } from '../../worker/input.js';
 import { log } from '../../logger.js';
 import { native, type ConnServer } from '../../native.js';
 import { DONE, NEED_MORE, UWSGI_ERRORS, UwsgiRequestReader, uwsgiErrorMessage } from './parser.js';
 import { registerProtocol, type Listener, type ListenHooks, type ProtocolContext, type ProtocolServer } from '../registry.js';
 import { findService } from '../../services/registry.js';
 import { urlScheme } from '../cgi.js';
+import { CLIENT_GONE, byteLength, errorResponse, responseHead, resumeDrained } from '../response.js';
+import { expectBody, feedBody, type BodySource } from '../body.js';
 import '../../services/rpc-service.js';
 import '../../services/signal-service.js';
 import '../../services/cache-service.js';
 import '../../services/spool-service.js';
 
-const CLIENT_GONE = tsgiError('TSGI_ERR_CANCELLED', 'client disconnected');
-
 /** One accepted connection: it holds a core from its first bytes to its close. */
-class UwsgiConnection {
+class UwsgiConnection implements BodySource {
   core: Core | null = null;
   readonly env = new Environ();
   parsed = false;
@@ -37,6 +37,14 @@ class UwsgiConnection {
   queued: Buffer[] | null = null;
 
   constructor(readonly fd: number, readonly conns: ConnServer, readonly server: UwsgiServer) {}
+
+  pauseReading(): void {
+    this.conns.pauseReading(this.fd);
+  }
+
+  resumeReading(): void {
+    this.conns.resumeReading(this.fd);
+  }
 }
 
 class UwsgiServer implements ProtocolServer {
@@ -67,7 +75,7 @@ class UwsgiServer implements ProtocolServer {
     const conns: ConnServer = new native.ConnServer(
       fd,
       (connFd, chunk) => this.#onData(conns, connFd, chunk, hooks),
-      (connFd) => this.#onDrain(connFd),
+      (connFd) => resumeDrained(this.#byFd[connFd]?.core),
     );
     this.#listeners.push(conns);
     conns.start();
@@ -101,7 +109,7 @@ class UwsgiServer implements ProtocolServer {
   }
 
   #feed(connection: UwsgiConnection, chunk: Buffer): void {
-    if (connection.parsed) this.#onBody(connection, chunk);
+    if (connection.parsed) feedBody(connection, chunk);
     else this.#onRequest(connection, chunk);
   }
 
@@ -124,12 +132,6 @@ class UwsgiServer implements ProtocolServer {
     return true;
   }
 
-  /** The connection's queued output is written: a thread parked on DRAIN goes on. */
-  #onDrain(fd: number): void {
-    const core = this.#byFd[fd]?.core;
-    if (core != null && core.waiting === DRAIN) core.resume(DRAIN, undefined);
-  }
-
   #onRequest(connection: UwsgiConnection, chunk: Buffer): void {
     const core = connection.core!;
     const reader = this.#readers[core.index]!;
@@ -143,10 +145,8 @@ class UwsgiServer implements ProtocolServer {
     if (env.SERVER_PROTOCOL === undefined) env.SERVER_PROTOCOL = 'HTTP/1.0';
     env['tsgi.url_scheme'] = urlScheme(env);
     if (reader.contentLength > 0) {
-      connection.bodyLeft = reader.contentLength;
-      connection.input = new PushedInput(reader.contentLength, () => connection.conns.resumeReading(connection.fd));
-      Environ.setInput(env, connection.input);
-      if (reader.rest !== null) this.#onBody(connection, reader.rest);
+      Environ.setInput(env, expectBody(connection, reader.contentLength));
+      if (reader.rest !== null) feedBody(connection, reader.rest);
     }
     core.serve(env, UWSGI_WRITER, connection);
   }
@@ -163,21 +163,11 @@ class UwsgiServer implements ProtocolServer {
       core.release();
     };
     const readBody = (length: number): Promise<Buffer> => {
-      connection.bodyLeft = length;
-      connection.input = new PushedInput(length, () => connection.conns.resumeReading(connection.fd));
-      if (reader.rest !== null) this.#onBody(connection, reader.rest);
-      return connection.input.read();
+      const input = expectBody(connection, length);
+      if (reader.rest !== null) feedBody(connection, reader.rest);
+      return input.read();
     };
     service({ modifier1: reader.modifier1, modifier2: reader.modifier2, payload: reader.payload, vars: connection.env, readBody }, { send: finish, drop: () => finish() });
-  }
-
-  #onBody(connection: UwsgiConnection, chunk: Buffer): void {
-    const input = connection.input;
-    if (input === null || connection.bodyLeft === 0) return;
-    const part = chunk.length > connection.bodyLeft ? chunk.subarray(0, connection.bodyLeft) : chunk;
-    connection.bodyLeft -= part.length;
-    if (!input.push(part)) connection.conns.pauseReading(connection.fd);
-    if (connection.bodyLeft === 0) input.end();
   }
 
   /** A malformed packet: one log line, that connection closed, nothing else touched. */
@@ -262,20 +252,12 @@ function stripScriptName(env: Environ): void {
   if (typeof script === 'string' && typeof path === 'string' && script !== '' && path.startsWith(script)) env.PATH_INFO = path.slice(script.length);
 }
 
-/** The status line and headers, exactly as uWSGI writes them. */
-function responseHead(core: Core): string {
-  let head = `${core.env!.SERVER_PROTOCOL} ${core.status}\r\n`;
-  const headers = core.headers;
-  for (let i = 0; i < headers.length; i++) head += `${headers[i]![0]}: ${headers[i]![1]}\r\n`;
-  return head + '\r\n';
-}
-
 /** Head (if not sent yet) and body in one buffer, so a whole small response is one write(2). */
 function responseBytes(core: Core, body: Chunk | undefined): Buffer {
-  const head = core.headersSent ? '' : responseHead(core);
+  const head = core.headersSent ? '' : responseHead(core.env!.SERVER_PROTOCOL as string, core);
   core.headersSent = true;
   const headLength = head.length; // latin1: one byte per char
-  const bodyLength = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  const bodyLength = byteLength(body);
   const bytes = Buffer.allocUnsafe(headLength + bodyLength);
   if (headLength > 0) bytes.write(head, 0, 'latin1');
   if (typeof body === 'string') bytes.write(body, headLength, 'utf8');
@@ -298,9 +280,8 @@ const UWSGI_WRITER: ResponseWriter = {
     const connection = core.conn as UwsgiConnection;
     if (connection.core !== core) return;
     if (core.headersSent) return destroy(connection);
-    const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
     core.headersSent = true;
-    end(connection, Buffer.from(`${core.env!.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`, 'latin1'));
+    end(connection, Buffer.from(errorResponse((core.env!.SERVER_PROTOCOL as string | undefined) ?? 'HTTP/1.0', status), 'latin1'));
   },
   awaitDrain() {
     // The connection server calls onDrain(fd), which resumes the core.

@@ -21,9 +21,8 @@ import { log } from '../../logger.js';
 import {
   DISCONNECT, INVALID, Mongrel2Reader, REQUEST, encodeResponse, parseZmqSpec, requestKeepAlive, responseKeepsAlive, responsePrefix,
 } from './mongrel2-parser.js';
-import type { ProtocolContext } from '../registry.js';
-
-const CLIENT_GONE = tsgiError('TSGI_ERR_CANCELLED', 'Mongrel2 reported the client disconnected');
+import { registerProtocol, type Listener, type ProtocolContext, type ProtocolServer } from '../registry.js';
+import { CLIENT_GONE, byteLength, errorResponse, responseHead } from '../response.js';
 /** uWSGI's UWSGI_MONGREL2_MAX_MSGSIZE: bigger chunks go out in pieces so Mongrel2's ring buffer copes. */
 const MAX_MESSAGE_BODY = 2 * 1024 * 1024;
 /** How long the PUB socket stays open after the last message before a stopping worker closes it. */
@@ -33,7 +32,7 @@ const ZMQ_IDENTITY = 5;
 const EMPTY = Buffer.alloc(0);
 const noop = (): void => {};
 
-type State = 'running' | 'stopping' | 'closed';
+type State = 'unconnected' | 'running' | 'stopping' | 'closed';
 
 /** The request a core serves for a handler; one per core, reused. */
 class ZmqRequest {
@@ -51,7 +50,7 @@ class ZmqRequest {
 
   /** Publishes `head` and `body` (split into ≤ 2 MiB messages); no body and no head: the close message. */
   publish(head: string, body: Chunk | undefined): void {
-    const length = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    const length = byteLength(body);
     if (length <= MAX_MESSAGE_BODY) return this.handler.publish(encodeResponse(this.prefix, head, body));
     const bytes = typeof body === 'string' ? Buffer.from(body) : body!;
     this.handler.publish(encodeResponse(this.prefix, head, bytes, 0, MAX_MESSAGE_BODY));
@@ -68,14 +67,19 @@ class ZmqRequest {
   }
 }
 
-export class ZmqHandler {
+/**
+ * One `--zmq PULL,PUB` pair, registered as protocol `zmq`: the worker connects it out (instead
+ * of accepting on an inherited fd) and then treats it as any other protocol server. Its
+ * "listener" is the PULL side: closing it stops taking requests, as closing an accept does.
+ */
+class ZmqHandler implements ProtocolServer {
   /** ZMQ identity of the PUB socket, as uWSGI sets it: a random UUID per worker. */
   readonly uuid = randomUUID();
   /** Requests in flight by `sender SP connId`, newest first (a disconnect halts them all). */
   readonly byConn = new Map<string, ZmqRequest>();
   readonly #requests: ZmqRequest[] = [];
   readonly #reader = new Mongrel2Reader(hostname());
-  #state: State = 'running';
+  #state: State = 'unconnected';
   /** Mongrel2's SUB is connected and subscribed: what we publish reaches it. */
   #subscribed = false;
   #everSubscribed = false;
@@ -85,15 +89,15 @@ export class ZmqHandler {
   #inFlight = 0;
   #lastPublish = 0;
 
-  private constructor(
-    readonly context: ProtocolContext,
-    readonly spec: { pull: string; pub: string },
-    private readonly pull: Pull,
-    private readonly pub: XPublisher,
-  ) {}
+  // Set by connect(): the handler exists before its sockets do (zeromq is imported on demand).
+  private spec!: { pull: string; pub: string };
+  private pull!: Pull;
+  private pub!: XPublisher;
+
+  constructor(readonly context: ProtocolContext) {}
 
   /** Connects both sockets; requests are read once Mongrel2 has subscribed to the PUB socket. */
-  static async connect(context: ProtocolContext, text: string): Promise<ZmqHandler> {
+  async connect(text: string): Promise<Listener> {
     const spec = parseZmqSpec(text);
     let zmq: typeof import('zeromq');
     try {
@@ -110,14 +114,17 @@ export class ZmqHandler {
     pub.verbosity = 'allSubs';
     const pull = new zmq.Pull();
     try {
-      const handler = new ZmqHandler(context, spec, pull, pub);
-      (pub as unknown as { setStringOption(option: number, value: string): void }).setStringOption(ZMQ_IDENTITY, handler.uuid);
-      pub.events.on('disconnect', () => handler.#lostSubscriber());
+      (pub as unknown as { setStringOption(option: number, value: string): void }).setStringOption(ZMQ_IDENTITY, this.uuid);
+      pub.events.on('disconnect', () => this.#lostSubscriber());
       pub.connect(spec.pub);
       pull.connect(spec.pull);
-      handler.#awaitSubscriber();
-      log(`zmq: UUID for responder ${spec.pub}: ${handler.uuid}; pulling from ${spec.pull} once Mongrel2 subscribes`);
-      return handler;
+      this.spec = spec;
+      this.pull = pull;
+      this.pub = pub;
+      this.#state = 'running';
+      this.#awaitSubscriber();
+      log(`zmq: UUID for responder ${spec.pub}: ${this.uuid}; pulling from ${spec.pull} once Mongrel2 subscribes`);
+      return { pause: noop, resume: () => this.#pump(), close: () => this.#stopReceiving() };
     } catch (error) {
       pub.close();
       pull.close();
@@ -150,14 +157,14 @@ export class ZmqHandler {
     log(`zmq: Mongrel2 disconnected from ${this.spec.pub}: not pulling requests until it subscribes again`);
   }
 
-  /** Requests being served or waiting for a core. */
-  get busy(): boolean {
-    return this.#inFlight > 0 || this.#held !== null;
+  /** Requests being served or waiting for a core (Mongrel2 holds the client connections). */
+  get connections(): number {
+    return this.#inFlight + (this.#held === null ? 0 : 1);
   }
 
   /**
-   * Reads the next message, one at a time and only while a core is free (the worker calls
-   * `coreFreed` to resume). Meanwhile requests queue in this worker's ZeroMQ pipe, and once it
+   * Reads the next message, one at a time and only while a core is free (the worker resumes
+   * the listener when one frees). Meanwhile requests queue in this worker's ZeroMQ pipe, and once it
    * is at its high-water mark Mongrel2's PUSH passes this worker over for its siblings.
    */
   #pump(): void {
@@ -260,28 +267,35 @@ export class ZmqHandler {
     }
   }
 
-  /** A core freed after all were busy: serve the request that waited, then read on. */
-  coreFreed(): void {
+  /** A core freed after all were busy: the request that waited for one goes first (one at most). */
+  serveQueued(): boolean {
     const held = this.#held;
-    if (held !== null && this.context.scheduler.freeCount > 0) {
-      this.#held = null;
-      this.#handle(held);
-    }
-    this.#pump();
+    if (held === null || this.context.scheduler.freeCount === 0) return false;
+    this.#held = null;
+    this.#handle(held);
+    return true;
   }
 
   /** Graceful stop, first step: no new requests. Mongrel2 sends them to the other workers. */
-  stopReceiving(): void {
-    if (this.#state === 'stopping' || this.#state === 'closed') return;
+  #stopReceiving(): void {
+    if (this.#state !== 'running') return;
     this.#state = 'stopping';
     this.pull.close();
   }
 
+  /** No client connection is ours to close: Mongrel2 holds them, and ends each after its response. */
+  drain(): void {}
+
+  /** The cores' halt (the reload mercy ran out) ends every request: nothing else to break. */
+  destroyAll(): void {}
+
   /** Graceful stop, last step (in-flight requests are done): flush and close the PUB socket. */
   async close(): Promise<void> {
-    this.stopReceiving();
+    this.#stopReceiving();
     if (this.#state === 'closed') return;
+    const connected = this.#state === 'stopping';
     this.#state = 'closed';
+    if (!connected) return;
     // zeromq.js cannot tell when the queue is on the wire, and the worker exits with
     // process.exit (no ZMQ context termination): give the I/O thread time to send the last bytes.
     const wait = this.#lastPublish + FLUSH_MS - Date.now();
@@ -303,14 +317,6 @@ function preview(message: Buffer): string {
   return message.length > 80 ? `${text}…` : text;
 }
 
-/** The status line and headers, as every tsgi protocol writes them. */
-function responseHead(core: Core): string {
-  let head = `${core.env!.SERVER_PROTOCOL} ${core.status}\r\n`;
-  const headers = core.headers;
-  for (let i = 0; i < headers.length; i++) head += `${headers[i]![0]}: ${headers[i]![1]}\r\n`;
-  return head + '\r\n';
-}
-
 const ZMQ_WRITER: ResponseWriter = {
   send(core, chunk) {
     const request = core.conn as ZmqRequest;
@@ -318,7 +324,7 @@ const ZMQ_WRITER: ResponseWriter = {
     if (core.headersSent) request.publish('', chunk);
     else {
       core.headersSent = true;
-      request.publish(responseHead(core), chunk);
+      request.publish(responseHead(core.env!.SERVER_PROTOCOL as string, core), chunk);
     }
     return true; // PUB never blocks (no high-water mark)
   },
@@ -327,7 +333,7 @@ const ZMQ_WRITER: ResponseWriter = {
     if (!request.gone) {
       if (!core.headersSent) {
         core.headersSent = true;
-        request.publish(responseHead(core), last);
+        request.publish(responseHead(core.env!.SERVER_PROTOCOL as string, core), last);
       } else if (last !== undefined && last.length > 0) request.publish('', last);
       // The empty message makes Mongrel2 close the client connection, unless HTTP keep-alive
       // can work: the client asked for it and the response says where it ends.
@@ -340,8 +346,7 @@ const ZMQ_WRITER: ResponseWriter = {
     if (!request.gone) {
       if (!core.headersSent) {
         core.headersSent = true;
-        const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
-        request.publish(`${core.env!.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`, undefined);
+        request.publish(errorResponse((core.env!.SERVER_PROTOCOL as string | undefined) ?? 'HTTP/1.0', status), undefined);
       }
       request.publish('', undefined);
     }
@@ -352,3 +357,5 @@ const ZMQ_WRITER: ResponseWriter = {
     queueMicrotask(() => core.resume(DRAIN, undefined));
   },
 };
+
+registerProtocol('zmq', (context) => new ZmqHandler(context));

@@ -12,6 +12,7 @@
  */
 import type { Chunk } from '../../../green/thread.js';
 import { tsgiError } from '../../errors.js';
+import { cgiHeaderName } from '../cgi.js';
 
 /** What {@link Mongrel2Reader.read} found. */
 export const REQUEST = 0;
@@ -100,7 +101,7 @@ export class Mongrel2Reader {
       const value = pairs[i + 1]!;
       // uWSGI: "is it a header?" — a key whose first byte is >= 'a'. The rest are Mongrel2's own.
       if (key.charCodeAt(0) >= 97) {
-        env[headerVar(key)] = value;
+        env[cgiHeaderName(key)] = value;
         if (key === 'host') host = value;
         else if (key === 'x-forwarded-for') forwardedFor = value;
         else if (key === 'content-length') this.contentLength = atoi(value);
@@ -249,18 +250,6 @@ function isDisconnect(body: Buffer | null): boolean {
   } catch {
     return false;
   }
-}
-
-const headerVars = new Map<string, string>();
-
-/** `content-type` → CONTENT_TYPE, `x-a-b` → HTTP_X_A_B (cached: header names repeat). */
-function headerVar(key: string): string {
-  let name = headerVars.get(key);
-  if (name !== undefined) return name;
-  const upper = key.toUpperCase().replaceAll('-', '_');
-  name = upper === 'CONTENT_TYPE' || upper === 'CONTENT_LENGTH' ? upper : `HTTP_${upper}`;
-  if (headerVars.size < 1024) headerVars.set(key, name);
-  return name;
 }
 
 /** C's atoi: leading digits, 0 if none. */

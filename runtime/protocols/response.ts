@@ -1,0 +1,42 @@
+/**
+ * The response pieces every protocol writes the same way, whatever frames them on the wire
+ * (raw HTTP for uwsgi and http, STDOUT records for FastCGI, Mongrel2 messages for zmq).
+ * Plain functions on the core: the write path calls them per chunk, so they allocate only the
+ * strings they return.
+ */
+import { DRAIN, type Chunk } from '../../green/thread.js';
+import type { Core } from '../worker/core.js';
+import { tsgiError } from '../errors.js';
+
+/** Halts a request whose client went away; its `finally` blocks run. */
+export const CLIENT_GONE = tsgiError('TSGI_ERR_CANCELLED', 'client disconnected');
+
+/** Bytes a chunk takes on the wire: a string goes out as UTF-8. */
+export function byteLength(chunk: Chunk | undefined): number {
+  return chunk === undefined ? 0 : typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+}
+
+/**
+ * `first status`, the app's headers and the blank line, as uWSGI writes them: `first` is the
+ * request's protocol (`HTTP/1.0`) for an HTTP status line, or `Status:` for a CGI response.
+ */
+export function responseHead(first: string, core: Core): string {
+  let head = `${first} ${core.status}\r\n`;
+  const headers = core.headers;
+  for (let i = 0; i < headers.length; i++) head += `${headers[i]![0]}: ${headers[i]![1]}\r\n`;
+  return head + '\r\n';
+}
+
+/**
+ * The whole response (head and body) for an app that failed (500) or was halted (503) before
+ * it sent its headers; `extraHeaders` (each ending in CRLF) go after Content-Length.
+ */
+export function errorResponse(first: string, status: number, extraHeaders = ''): string {
+  const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
+  return `${first} ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n${extraHeaders}\r\n${reason}\n`;
+}
+
+/** The connection took its queued output: a thread parked on DRAIN goes on. */
+export function resumeDrained(core: Core | null | undefined): void {
+  if (core != null && core.waiting === DRAIN) core.resume(DRAIN, undefined);
+}
