@@ -7,6 +7,7 @@
  */
 import { parseAddress } from './address.js';
 import { expandConfig } from './config/expand.js';
+import { Problems } from './config/problems.js';
 import { tsgiError } from './errors.js';
 import { CONFIG_ROWS } from './config/options.js';
 import { PROCESS_ROWS } from './master/options.js';
@@ -270,7 +271,10 @@ export function parseArgv(argv: readonly string[]): Options {
   const options = defaultOptions();
   const pairs = argvPairs(argv).map((pair) => ({ ...pair, name: byName.get(pair.name)?.name ?? pair.name, origin: COMMAND_LINE }));
   const findLong = (name: string) => (byName.get(name)?.short === name ? undefined : byName.get(name));
-  for (const { name, value, origin } of expandConfig(pairs, findLong)) applyOption(options, name, value, origin);
+  // Every bad pair is reported at once (each with its file:line), not only the first.
+  const problems = new Problems();
+  for (const { name, value, origin } of expandConfig(pairs, findLong)) problems.collect(() => applyOption(options, name, value, origin));
+  problems.throwIfAny();
   return options;
 }
 

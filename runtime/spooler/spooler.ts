@@ -1,7 +1,8 @@
 /**
  * A spooler process's engine (uWSGI's `spooler_loop`): scan the directory, claim each ready task
  * with a file lock, run `uwsgi.spooler(task)` as a green thread, and act on its answer; then
- * sleep `--spooler-frequency` seconds or until woken by a new task.
+ * sleep `--spooler-frequency` seconds, until the earliest pending `at`, or until woken by a new
+ * task, whichever comes first.
  *
  * Claiming is what makes two spoolers on one directory safe: a task runs only under its fcntl
  * lock, and a finished task is unlinked before the lock is released, so whoever locks it next
@@ -140,8 +141,19 @@ export class Spooler {
       if (claimed !== null) this.#run(entry, claimed.fd, claimed.bytes);
     }
     if (this.#next < queue.length || this.#timer !== null) return;
-    if (this.#woken) this.#timer = setTimeout(() => this.#rescan(), 0);
-    else this.#timer = setTimeout(() => this.#rescan(), this.init.frequency * 1000);
+    this.#timer = setTimeout(() => this.#rescan(), this.#woken ? 0 : this.#sleepMs(now));
+  }
+
+  /**
+   * Until the next scan: --spooler-frequency, or sooner when a task's `at` falls due first, so
+   * `at` is kept to the second (uWSGI keeps it only to the scan). Tasks left over because every
+   * thread was busy are not counted here: a settling task pumps them.
+   */
+  #sleepMs(now: number): number {
+    let wake = now + this.init.frequency * 1000;
+    for (const entry of this.#queue) if (entry.readyAt > now && entry.readyAt < wake) wake = entry.readyAt;
+    // +1: mtimes carry sub-millisecond parts, and claim() compares them with a whole-ms clock.
+    return Math.ceil(wake - now) + 1;
   }
 
   #rescan(): void {

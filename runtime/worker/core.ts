@@ -9,8 +9,9 @@ import type { Scheduler } from '../../green/scheduler.js';
 import { Environ } from './environ.js';
 import { tsgiError } from '../errors.js';
 import { utcClock } from '../clock.js';
-import { log, logError } from '../logger.js';
+import { log } from '../logger.js';
 import { byteLength } from '../protocols/response.js';
+import { logAppError } from './app-errors.js';
 import type { WorkerSlot } from '../shared/scoreboard.js';
 
 /** The WSGI-style application: `application(env, start_response)`. */
@@ -129,7 +130,7 @@ export class Core extends GreenThread {
   protected crash(error: unknown): void {
     this.reporting.slot.countException();
     const env = this.env!;
-    logError(`app error on ${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}`, error);
+    logAppError(`app error on ${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}`, error);
     const status = this.headersSent ? this.statusCode : 500;
     this.writer!.abort(this, 500);
     this.statusCode = status;

@@ -31,7 +31,7 @@ test('bad values exit 1 naming the option and the value', async () => {
   assert.match(missing.output, /--module needs a value/);
 });
 
-test('a port already in use exits 1 naming the socket', async () => {
+test('a port already in use exits 1 naming the socket, in one line without an internal stack', async () => {
   const port = freePort();
   const holder = createServer().listen(port, '127.0.0.1');
   await new Promise((resolve) => holder.once('listening', resolve));
@@ -39,6 +39,8 @@ test('a port already in use exits 1 naming the socket', async () => {
     const result = await runTsgi(['--socket', `127.0.0.1:${port}`, '--module', 'myapp']);
     assert.is(result.code, 1);
     assert.match(result.output, new RegExp(`cannot bind --socket 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+    assert.not.match(result.output, /^\s+at /m, `no stack trace after the message:\n${result.output}`);
+    assert.is(result.output.trimEnd().split('\n').length, 1, `one line:\n${result.output}`);
   } finally {
     holder.close();
   }

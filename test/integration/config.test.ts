@@ -195,4 +195,21 @@ test('bad input exits 1 with one message naming the file, the line and the optio
   }
 });
 
+test('a file with several bad lines exits 1 listing them all at once, one line each with file:line', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'bad.ini'), '[uwsgi]\nsocket = @x\nmodule myapp\nproceses = 4\nlisten = lots\n');
+  const result = await runTsgi(['bad.ini'], { cwd: dir });
+  assert.is(result.code, 1, result.output);
+  // Syntax comes first: a file that does not parse is not applied, so only its syntax errors show.
+  assert.equal(result.output.trimEnd().split('\n'), ['tsgi: bad.ini:3: expected key = value, got "module myapp" (write it as "module = myapp")']);
+  writeFileSync(join(dir, 'bad.ini'), '[uwsgi]\nsocket = @x\nmodule = myapp\nproceses = 4\nlisten = lots\n');
+  const values = await runTsgi(['bad.ini'], { cwd: dir });
+  assert.is(values.code, 1, values.output);
+  assert.equal(values.output.trimEnd().split('\n'), [
+    'tsgi: 2 errors in the configuration: fix each line below, then run again',
+    '  unknown option --proceses in bad.ini:4 (did you mean --processes?)',
+    '  bad value for --listen (bad.ini:5): "lots": expected a whole number',
+  ]);
+});
+
 test.run();

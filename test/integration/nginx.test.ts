@@ -529,4 +529,31 @@ test('uWSGI --http router --http-to @name → tsgi --socket @name (same abstract
   }
 });
 
+test('nginx uwsgi_pass unix:@name cannot reach tsgi --socket @name (502, ENOENT), as the README warns', async () => {
+  const name = `tsgi-nginx-${process.pid}`;
+  const port = await availablePort();
+  let server: Server | undefined;
+  let nginx: Nginx | undefined;
+  try {
+    server = await tsgi(['--socket', `@${name}`, '--module', 'env-echo']);
+    nginx = await startNginx({
+      ports: [port],
+      http: `    server {
+        listen 127.0.0.1:${port};
+        location / {
+            include ${nginxUwsgiParamsPath()};
+            uwsgi_pass unix:@${name};
+        }
+    }`,
+    });
+    const result = await exchange(port, requestHead('GET', '/', [['Host', 'abstract.test'], ['Connection', 'close']]));
+    assert.is(result.status, 502, 'nginx looks for a file named @name, not the abstract socket');
+    assert.match(nginx.errorLog(), /connect\(\) to unix:@.* failed \(2: No such file or directory\)/);
+    const readme = readFileSync(join(APPS, '..', 'README.md'), 'utf8');
+    assert.match(readme, /Give nginx TCP or a unix path, not an `@abstract` socket/, 'the README says so');
+  } finally {
+    await stopAll(server, nginx);
+  }
+});
+
 test.run();

@@ -390,4 +390,27 @@ test('--show-config of the defaults is an empty [uwsgi] section', () => {
   assert.is(renderIni(defaults), '[uwsgi]\n');
 });
 
+test('ini: a line without = that cannot be a flag ("module myapp") is "expected key = value" at its file:line', () => {
+  const dir = folder({ 'a.ini': '[uwsgi]\nmodule myapp\nmaster\n' });
+  fails([join(dir, 'a.ini')], 'TSGI_ERR_CONFIG_SYNTAX', /a\.ini:2: expected key = value, got "module myapp" \(write it as "module = myapp"\)$/);
+});
+
+test('every bad line of a file is reported at once, each with its file:line, in file order', () => {
+  const dir = folder({ 'a.ini': '[uwsgi]\nproceses = 2\nsocket = :1\nprocesses = many\nmodule = app\nmaster = maybe\n' });
+  const { code, message } = failure([join(dir, 'a.ini')]);
+  assert.is(code, 'TSGI_ERR_CONFIG_INVALID', message);
+  const lines = message.split('\n');
+  assert.match(lines[0]!, /^3 errors in the configuration: fix each line below, then run again$/);
+  assert.match(lines[1]!, /^  unknown option --proceses in .*a\.ini:2 \(did you mean --processes\?\)$/);
+  assert.match(lines[2]!, /^  bad value for --processes \(.*a\.ini:4\): "many": expected a whole number$/);
+  assert.match(lines[3]!, /^  bad value for --master \(.*a\.ini:6\): "maybe"/);
+  assert.is(lines.length, 4);
+  const syntax = folder({ 'b.ini': '[uwsgi]\nmodule myapp\nsocket = :1\nchdir apps\n' });
+  const both = failure([join(syntax, 'b.ini')]);
+  assert.is(both.code, 'TSGI_ERR_CONFIG_INVALID', both.message);
+  assert.match(both.message, /^2 errors in the configuration.*\n  .*b\.ini:2: expected key = value, got "module myapp".*\n  .*b\.ini:4: expected key = value, got "chdir apps"/);
+  // A single bad line stays that error, with its own code (as every test above shows).
+  fails([join(folder({ 'c.ini': '[uwsgi]\nprocesses = many\n' }), 'c.ini')], 'TSGI_ERR_OPT_VALUE', /^bad value for --processes \(.*c\.ini:2\)/);
+});
+
 test.run();
