@@ -6,7 +6,7 @@
 import { GreenThread, type Chunk } from '../../green/thread.js';
 import type { Scheduler } from '../../green/scheduler.js';
 import { Environ } from './environ.js';
-import { tsgiError } from '../errors.js';
+import { isTsgiError, tsgiError } from '../errors.js';
 import { utcClock } from '../clock.js';
 import { log, logError } from '../logger.js';
 import type { WorkerSlot } from '../shared/scoreboard.js';
@@ -22,10 +22,23 @@ export interface ResponseWriter {
   send(core: Core, chunk: Chunk): boolean;
   /** Ends the response, with `last` as its final chunk. */
   finish(core: Core, last: Chunk | undefined): void;
-  /** Answers `status` if nothing was sent yet, else breaks the connection. */
+  /** Answers `status` (see {@link abortReason}) if nothing was sent yet, else breaks the connection. */
   abort(core: Core, status: number): void;
   /** Calls `core.resume(DRAIN, undefined)` once the connection can take more output. */
   awaitDrain(core: Core): void;
+}
+
+/**
+ * The reason phrase of a status `abort` answers: 500 (app error), 503 (halted), or the 400/408
+ * of a bad or stalled request body that the app did not catch.
+ */
+export function abortReason(status: number): string {
+  switch (status) {
+    case 400: return 'Bad Request';
+    case 408: return 'Request Timeout';
+    case 503: return 'Service Unavailable';
+    default: return 'Internal Server Error';
+  }
 }
 
 /** What the cores of one worker report to: its scoreboard slot, and whether to log requests. */
@@ -120,11 +133,17 @@ export class Core extends GreenThread {
   }
 
   protected crash(error: unknown): void {
-    this.counters.slot.countException();
-    const env = this.env!;
-    logError(`app error on ${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}`, error);
-    const status = this.headersSent ? this.statusCode : 500;
-    this.writer!.abort(this, 500);
+    // A client error the protocol threw into tsgi.input (a malformed or stalled body) and the
+    // app let through: the client gets its 400/408, and the protocol has logged it already.
+    const clientError = clientErrorStatus(error);
+    if (clientError === 0) {
+      this.counters.slot.countException();
+      const env = this.env!;
+      logError(`app error on ${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}`, error);
+    }
+    const abortStatus = clientError || 500;
+    const status = this.headersSent ? this.statusCode : abortStatus;
+    this.writer!.abort(this, abortStatus);
     this.statusCode = status;
     this.#end();
   }
@@ -171,6 +190,12 @@ export class Core extends GreenThread {
 }
 
 const CRLF = /[\r\n]/;
+
+/** The 4xx status of a tsgi client error (the request was bad, not the app), else 0. */
+function clientErrorStatus(error: unknown): number {
+  const status = isTsgiError(error) ? error.status : undefined;
+  return status !== undefined && status >= 400 && status < 500 ? status : 0;
+}
 
 function notLoaded(): never {
   throw new Error('the application is not loaded yet');

@@ -16,7 +16,7 @@
  */
 import { Socket } from 'node:net';
 import { DRAIN, type Chunk } from '../../../green/thread.js';
-import type { Core, ResponseWriter } from '../../worker/core.js';
+import { abortReason, type Core, type ResponseWriter } from '../../worker/core.js';
 import { Environ } from '../../worker/environ.js';
 import { tsgiError, type ErrorCode } from '../../errors.js';
 import { PushedInput } from '../../worker/input.js';
@@ -165,10 +165,16 @@ class FastcgiServer implements ProtocolServer {
     }
   }
 
-  /** A partial request must complete within --socket-timeout; a running or idle one has no limit. */
+  /**
+   * A partial request must complete within --socket-timeout, and a body must not stop for as
+   * long (unless we paused it: the app reads slower than the web server sends); a running or
+   * idle one has no limit. The socket's own idle timer: node refreshes it per read, no timer per record.
+   */
   #armTimeout(connection: FastcgiConnection): void {
     const parser = connection.parser;
-    const waiting = connection.env === null && (parser.partial || parser.readingParams);
+    const waiting = connection.env === null
+      ? parser.partial || parser.readingParams
+      : connection.bodyLeft > 0 && !connection.socket.isPaused();
     if (waiting === connection.timing) return;
     connection.timing = waiting;
     connection.socket.setTimeout(waiting ? this.timeoutMs : 0);
@@ -180,7 +186,10 @@ class FastcgiServer implements ProtocolServer {
     const length = leadingDigits(env.CONTENT_LENGTH);
     if (length > 0) {
       connection.bodyLeft = length;
-      connection.input = new PushedInput(length, () => connection.socket.resume());
+      connection.input = new PushedInput(length, () => {
+        connection.socket.resume();
+        this.#armTimeout(connection); // the body may stall again from now on
+      });
       Environ.setInput(env, connection.input);
     }
     connection.env = env;
@@ -220,6 +229,8 @@ class FastcgiServer implements ProtocolServer {
     if (content.length === 0) {
       const missing = connection.bodyLeft;
       connection.bodyLeft = 0;
+      // The one line for it: an app that lets the error through answers 400 without a stack trace.
+      log(`fastcgi: connection from ${peer(connection)}: TSGI_ERR_FASTCGI_BODY: STDIN ended ${missing} bytes short of CONTENT_LENGTH ${input.length}`);
       return input.destroy(tsgiError('TSGI_ERR_FASTCGI_BODY', `the body ended ${missing} bytes short of CONTENT_LENGTH ${input.length}`));
     }
     const part = content.length > connection.bodyLeft ? content.subarray(0, connection.bodyLeft) : content;
@@ -244,6 +255,17 @@ class FastcgiServer implements ProtocolServer {
       if (queued >= 0) this.#queue.splice(queued, 1);
     }
     connection.endResponse(abortedEnd(connection));
+  }
+
+  /** The body stopped coming for --socket-timeout: its reader fails (an app that lets that through answers 408). */
+  bodyTimeout(connection: FastcgiConnection): void {
+    log(`fastcgi: connection from ${peer(connection)}: TSGI_ERR_REQUEST_TIMEOUT: ${connection.bodyLeft} body bytes still missing after --socket-timeout without one`);
+    const input = connection.input!;
+    connection.bodyLeft = 0; // STDIN that still arrives is dropped
+    connection.keepConn = false; // and the connection closes after the response
+    connection.timing = false;
+    connection.socket.setTimeout(0);
+    input.destroy(tsgiError('TSGI_ERR_REQUEST_TIMEOUT', `no request body bytes within --socket-timeout (${this.timeoutMs / 1000} s)`));
   }
 
   /** Malformed records: one log line, that connection closed, nothing else touched. */
@@ -291,6 +313,7 @@ function onEnd(this: FastcgiSocket): void {
 
 function onTimeout(this: FastcgiSocket): void {
   const connection = this[kConnection];
+  if (!connection.ended && connection.env !== null && connection.input !== null && connection.bodyLeft > 0) return connection.server.bodyTimeout(connection);
   if (!connection.ended) log(`fastcgi: closing connection from ${peer(connection)}: TSGI_ERR_REQUEST_TIMEOUT: no complete request within --socket-timeout`);
   this.destroy();
 }
@@ -492,7 +515,7 @@ const FASTCGI_WRITER: ResponseWriter = {
       return void connection.socket.destroy();
     }
     core.headersSent = true;
-    const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
+    const reason = abortReason(status);
     const head = `Status: ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n\r\n`;
     connection.endResponse(stdoutRecords(connection.requestId, head, `${reason}\n`, true));
   },

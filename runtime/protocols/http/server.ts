@@ -10,9 +10,9 @@
 import { createRequire } from 'node:module';
 import { DRAIN, type Chunk } from '../../../green/thread.js';
 import { utcClock } from '../../clock.js';
-import type { Core, ResponseWriter } from '../../worker/core.js';
+import { abortReason, type Core, type ResponseWriter } from '../../worker/core.js';
 import { Environ } from '../../worker/environ.js';
-import { tsgiError } from '../../errors.js';
+import { ERROR_CODES, tsgiError, type ErrorCode } from '../../errors.js';
 import { PushedInput } from '../../worker/input.js';
 import { log } from '../../logger.js';
 import { native, type ConnServer } from '../../native.js';
@@ -46,6 +46,14 @@ const KEEP_ALIVE_TIMEOUT_MS = 5000;
 /** Requests a client may pipeline before tsgi stops reading its connection. */
 const MAX_PIPELINED = 16;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+/** What reject() answers a request it refuses (by the status of its error code). */
+const REFUSALS: Readonly<Record<number, string>> = {
+  400: '400 Bad Request',
+  405: '405 Method Not Allowed',
+  408: '408 Request Timeout',
+  431: '431 Request Header Fields Too Large',
+  505: '505 HTTP Version Not Supported',
+};
 const CLIENT_GONE = tsgiError('TSGI_ERR_CANCELLED', 'client disconnected');
 
 /** One parsed request and how its response is framed. */
@@ -92,6 +100,7 @@ class HttpServer implements ProtocolServer {
   readonly #waiting: HttpConnection[] = [];
   readonly #listeners: ConnServer[] = [];
   readonly #freeParsers: NodeHttpParser[] = [];
+  /** --socket-timeout: for a request head to complete, and between the bytes of a body. */
   readonly #headersTimeoutMs: number;
   readonly #sweeper: NodeJS.Timeout;
   #draining = false;
@@ -185,7 +194,10 @@ class HttpServer implements ProtocolServer {
   #start(connection: HttpConnection, core: Core, request: HttpRequest): void {
     connection.core = core;
     if (this.#draining) request.close = true;
-    if (request.expectContinue) connection.conns.write(connection.fd, CONTINUE);
+    if (request.expectContinue) {
+      connection.conns.write(connection.fd, CONTINUE);
+      request.input?.restartClock(); // its body stalls from now on, not from when it was parsed
+    }
     core.serve(request.env, HTTP_WRITER, connection);
   }
 
@@ -202,20 +214,31 @@ class HttpServer implements ProtocolServer {
     if (connection.requests.length > 0) queueMicrotask(() => this.dispatch(connection));
   }
 
-  /** Garbage instead of HTTP: 400 (431 for huge headers), one log line, that connection closed. */
-  reject(connection: HttpConnection, error: ParseError): void {
+  /**
+   * Garbage instead of HTTP, or a request we refuse: the status of `code` (431 for huge
+   * headers), one log line, that connection closed. A body cut short by it fails the app's read.
+   */
+  reject(connection: HttpConnection, error: ParseError, code: ErrorCode = 'TSGI_ERR_HTTP_PARSE'): void {
     const remote = remoteOf(connection).address || 'unix socket';
-    log(`http: closing connection from ${remote}: TSGI_ERR_HTTP_PARSE: ${error.code ?? ''} ${error.reason ?? error.message}`);
+    const why = `${error.code ?? ''} ${error.reason ?? error.message}`.trim();
+    log(`http: closing connection from ${remote}: ${code}: ${why}`);
     connection.parser.connection = null; // the rest of these bytes is not parsed into requests
     connection.closing = true;
     pauseReading(connection);
+    const parsing = connection.parsing;
+    if (parsing !== null) {
+      // The error is inside this request's body: its reader gets it (and, if the app lets it
+      // through, the client its 400/408) instead of waiting for bytes that will never be parsed.
+      connection.parsing = null;
+      parsing.input?.destroy(tsgiError(code, `the request body was cut off: ${why}`));
+    }
     if (connection.requests.length > 0) {
       // Answer what was parsed before the garbage, then close.
       for (const request of connection.requests) request.close = true;
       return;
     }
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    connection.conns.write(connection.fd, Buffer.from(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, 'latin1'));
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : (ERROR_CODES[code] as { status?: number }).status ?? 400;
+    connection.conns.write(connection.fd, Buffer.from(`HTTP/1.1 ${REFUSALS[status] ?? REFUSALS[400]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, 'latin1'));
     this.#end(connection);
   }
 
@@ -253,12 +276,21 @@ class HttpServer implements ProtocolServer {
     core?.halt(CLIENT_GONE);
   }
 
-  /** Headers that take longer than --socket-timeout (408), idle keep-alive connections (closed). */
+  /**
+   * Headers that take longer than --socket-timeout (408), bodies that stall for as long (the
+   * read fails), idle keep-alive connections (closed).
+   */
   #sweep(): void {
     const now = Date.now();
     for (const connection of this.#byFd) {
       if (connection === undefined) continue;
-      if (connection.messageSince !== 0 && now - connection.messageSince > this.#headersTimeoutMs && connection.requests.length === 0) {
+      const parsing = connection.parsing;
+      const input = parsing?.input;
+      // Paused reading (app behind, pipelining limit) is ours, and a client waiting for its
+      // 100 Continue does not send: the client is not stalling then.
+      if (input != null && !connection.readingPaused && !awaitsContinue(connection, parsing!) && input.stalled(now, this.#headersTimeoutMs)) {
+        this.reject(connection, new Error('no body bytes within --socket-timeout'), 'TSGI_ERR_REQUEST_TIMEOUT');
+      } else if (connection.messageSince !== 0 && now - connection.messageSince > this.#headersTimeoutMs && connection.requests.length === 0) {
         log(`http: closing connection fd ${connection.fd}: TSGI_ERR_REQUEST_TIMEOUT: no complete request head within --socket-timeout`);
         connection.conns.write(connection.fd, Buffer.from('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', 'latin1'));
         this.#end(connection);
@@ -287,6 +319,11 @@ class HttpServer implements ProtocolServer {
       connection.conns.destroy(connection.fd);
     }
   }
+}
+
+/** The request asked for 100 Continue and has not got it: it is not served yet. */
+function awaitsContinue(connection: HttpConnection, request: HttpRequest): boolean {
+  return request.expectContinue && (connection.core === null || connection.requests[0] !== request);
 }
 
 function isIdle(connection: HttpConnection): boolean {
@@ -550,7 +587,7 @@ const HTTP_WRITER: ResponseWriter = {
       connection.core = null;
       return connection.server.destroy(connection);
     } else {
-      const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
+      const reason = abortReason(status);
       core.headersSent = true;
       connection.conns.write(connection.fd, Buffer.from(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\nConnection: close\r\n\r\n${reason}\n`, 'latin1'));
     }

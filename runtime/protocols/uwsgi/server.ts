@@ -8,7 +8,7 @@
  * out. A net.Socket costs ~3× uWSGI's whole per-request CPU on this connection-per-request path.
  */
 import { DRAIN, type Chunk } from '../../../green/thread.js';
-import type { Core, ResponseWriter } from '../../worker/core.js';
+import { abortReason, type Core, type ResponseWriter } from '../../worker/core.js';
 import { Environ } from '../../worker/environ.js';
 import { tsgiError, type ErrorCode } from '../../errors.js';
 import { PushedInput } from '../../worker/input.js';
@@ -216,17 +216,34 @@ class UwsgiServer implements ProtocolServer {
     if (at >= 0) this.#waiting.splice(at, 1);
   }
 
-  /** --socket-timeout: a connection that has not sent a whole packet by now is dropped. */
+  /**
+   * --socket-timeout: a connection that has not sent a whole packet by now is dropped; a body
+   * that stalls for as long fails the app's read (uWSGI's read timeout on wsgi.input).
+   */
   #dropSlowClients(): void {
-    const deadline = Date.now() - this.#timeoutMs;
+    const now = Date.now();
+    const deadline = now - this.#timeoutMs;
     for (const connection of this.#byFd) {
-      if (connection === undefined || connection.parsed || connection.acceptedAt > deadline) continue;
+      if (connection === undefined) continue;
+      if (connection.parsed) {
+        const input = connection.input;
+        if (input !== null && connection.bodyLeft > 0 && input.stalled(now, this.#timeoutMs)) this.#bodyTimeout(connection, input);
+        continue;
+      }
+      if (connection.acceptedAt > deadline) continue;
       log(`uwsgi: closing connection fd ${connection.fd}: TSGI_ERR_REQUEST_TIMEOUT: no complete packet within --socket-timeout`);
       const core = connection.core;
       destroy(connection);
       if (core === null) this.#unqueue(connection);
       else core.release();
     }
+  }
+
+  /** The body stopped coming: its reader fails (an app that lets that through answers 408). */
+  #bodyTimeout(connection: UwsgiConnection, input: PushedInput): void {
+    log(`uwsgi: connection fd ${connection.fd}: TSGI_ERR_REQUEST_TIMEOUT: ${connection.bodyLeft} body bytes still missing after --socket-timeout without one`);
+    connection.bodyLeft = 0; // what still arrives is dropped
+    input.destroy(tsgiError('TSGI_ERR_REQUEST_TIMEOUT', `no request body bytes within --socket-timeout (${this.#timeoutMs / 1000} s)`));
   }
 
   /** Every uwsgi connection carries one request and closes after it: nothing to cut short. */
@@ -298,7 +315,7 @@ const UWSGI_WRITER: ResponseWriter = {
     const connection = core.conn as UwsgiConnection;
     if (connection.core !== core) return;
     if (core.headersSent) return destroy(connection);
-    const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
+    const reason = abortReason(status);
     core.headersSent = true;
     end(connection, Buffer.from(`${core.env!.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`, 'latin1'));
   },
