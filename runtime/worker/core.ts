@@ -91,6 +91,9 @@ export class Core extends GreenThread {
     }
     const code = statusCode(status);
     if (code < 0) throw tsgiError('TSGI_ERR_APP_STATUS', `bad status ${JSON.stringify(status)}: expected "NNN Reason"`);
+    // Every protocol writes the status verbatim: a CR or LF in it would inject headers (response
+    // splitting). node:http's rule (ERR_INVALID_CHAR): tab, printable ASCII and 0x80-0xff only.
+    if (BAD_STATUS_CHAR.test(status)) throw tsgiError('TSGI_ERR_APP_STATUS', `bad status ${JSON.stringify(status)}: control characters are not allowed`);
     if (!Array.isArray(headers)) throw tsgiError('TSGI_ERR_APP_HEADERS', 'headers must be an array of [name, value] pairs');
     for (const header of headers) {
       if (!Array.isArray(header) || typeof header[0] !== 'string' || typeof header[1] !== 'string') {
@@ -190,6 +193,7 @@ export class Core extends GreenThread {
 }
 
 const CRLF = /[\r\n]/;
+const BAD_STATUS_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** The 4xx status of a tsgi client error (the request was bad, not the app), else 0. */
 function clientErrorStatus(error: unknown): number {

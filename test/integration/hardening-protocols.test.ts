@@ -197,4 +197,22 @@ test('FastCGI: STDIN that stops short of CONTENT_LENGTH gets Status: 408 after -
   await assertCoresFree();
 });
 
+// ----- 3. response splitting through the status -----
+
+test('a status with CR/LF in it is an app error (500): no injected header on HTTP or uwsgi', async () => {
+  const from = server.log().length;
+  const injected = encodeURIComponent('200 OK\r\nX-Injected: yes');
+  const http = await exchange(httpPort, get(`/status?${injected}`));
+  assert.is(http.status, 500, JSON.stringify(http.raw));
+  assert.not.match(http.raw, /X-Injected/i);
+  const uwsgi = await uwsgiRequest({ port: uwsgiPort }, nginxLikeVars('GET', `/status?${injected}`));
+  assert.is(uwsgi.status, 500, uwsgi.raw.toString('latin1'));
+  assert.not.match(uwsgi.raw.toString('latin1'), /X-Injected/i);
+  // A control character other than CR/LF is refused too, as node:http does (ERR_INVALID_CHAR).
+  const nul = await exchange(httpPort, get(`/status?${encodeURIComponent('200 O\0K')}`));
+  assert.is(nul.status, 500, JSON.stringify(nul.raw));
+  const log = await logSince(from, /(control characters are not allowed[^]*){3}/);
+  assert.is(log.match(/app error on GET \/status/g)?.length, 3, log);
+});
+
 test.run();
