@@ -215,4 +215,35 @@ test('a status with CR/LF in it is an app error (500): no injected header on HTT
   assert.is(log.match(/app error on GET \/status/g)?.length, 3, log);
 });
 
+// ----- 4. wire vars named like tsgi keys -----
+
+test('uwsgi: vars named tsgi.input / tsgi.signal are ignored with one log line; the request is served', async () => {
+  const from = server.log().length;
+  const vars = [...nginxLikeVars('GET', '/env?reserved'), ['tsgi.input', 'forged'], ['tsgi.signal', 'forged'], ['tsgi.core', '99']] as Array<[string, string]>;
+  const reply = await uwsgiRequest({ port: uwsgiPort }, vars, undefined, { timeoutMs: 5000 });
+  assert.is(reply.status, 200, reply.raw.toString('latin1'));
+  const env = JSON.parse(reply.body.toString()) as Record<string, string>;
+  assert.is(env['typeof tsgi.input'], 'function');
+  assert.is(env['typeof tsgi.signal'], 'boolean');
+  const log = await logSince(from, /uwsgi: .*TSGI_ERR_RESERVED_VAR/);
+  assert.is(log.match(/uwsgi: .*ignored .*tsgi\./g)?.length, 1, log);
+});
+
+test('FastCGI: params named tsgi.input are ignored, logged once per connection; both keep-alive requests are served', async () => {
+  const from = server.log().length;
+  const connection = new FastcgiConnection({ port: fastcgiPort });
+  try {
+    const params = [...nginxLikeFastcgiParams('GET', '/env?reserved'), ['tsgi.input', 'forged'], ['tsgi.signal', 'forged']] as Array<[string, string]>;
+    for (const id of [1, 2]) {
+      const result = await connection.request(params, undefined, { requestId: id, keepConn: true, timeoutMs: 5000 });
+      assert.is(result.status, 200, result.stdout.toString('latin1'));
+      assert.is((JSON.parse(result.body.toString()) as Record<string, string>)['typeof tsgi.input'], 'function');
+    }
+  } finally {
+    connection.close();
+  }
+  const log = await logSince(from, /fastcgi: .*TSGI_ERR_RESERVED_VAR/);
+  assert.is(log.match(/fastcgi: .*ignored .*tsgi\./g)?.length, 1, log);
+});
+
 test.run();

@@ -56,6 +56,8 @@ class FastcgiConnection {
   ended = false;
   /** Whether the --socket-timeout timer is armed. */
   timing = true;
+  /** A TSGI_ERR_RESERVED_VAR line was logged: at most one per connection, however many requests. */
+  reservedLogged = false;
 
   constructor(readonly socket: FastcgiSocket, readonly server: FastcgiServer) {
     const { options } = server.context;
@@ -181,7 +183,12 @@ class FastcgiServer implements ProtocolServer {
   }
 
   #onParams(connection: FastcgiConnection): void {
-    const env = connection.parser.vars as Environ;
+    const parser = connection.parser;
+    const env = parser.vars as Environ;
+    if (parser.skipped.length > 0 && !connection.reservedLogged) {
+      connection.reservedLogged = true;
+      log(`fastcgi: connection from ${peer(connection)}: TSGI_ERR_RESERVED_VAR: ignored params ${parser.skipped.join(', ')} (tsgi.* keys come from tsgi only)`);
+    }
     completeEnviron(env);
     const length = leadingDigits(env.CONTENT_LENGTH);
     if (length > 0) {

@@ -137,6 +137,8 @@ class UwsgiServer implements ProtocolServer {
     if (status === NEED_MORE) return;
     if (status !== DONE) return this.#reject(connection, UWSGI_ERRORS[status] as ErrorCode, uwsgiErrorMessage(status, reader));
     connection.parsed = true;
+    // One request per connection: this is the one line per connection.
+    if (reader.skipped.length > 0) log(`uwsgi: connection fd ${connection.fd}: TSGI_ERR_RESERVED_VAR: ignored vars ${reader.skipped.join(', ')} (tsgi.* keys come from tsgi only)`);
     if (reader.modifier1 !== 0 && reader.modifier1 !== 30) return this.#serveService(connection, reader);
     const env = connection.env;
     if (reader.modifier1 === 30) stripScriptName(env);
