@@ -99,6 +99,13 @@ function bodyOf(reply: Exchange): string {
   return reply.raw.slice(reply.raw.indexOf('\r\n\r\n') + 4);
 }
 
+/** The env the app saw for an HTTP request. */
+async function httpEnv(port: number, request: string): Promise<Record<string, string>> {
+  const reply = await exchange(port, request);
+  assert.is(reply.status, 200, reply.raw);
+  return JSON.parse(bodyOf(reply)) as Record<string, string>;
+}
+
 /**
  * The log written since `from` (a length of server.log()), once every pattern is in it (or 5 s
  * passed): the app's stdout and the workers' log lines reach the master by different pipes.
@@ -244,6 +251,44 @@ test('FastCGI: params named tsgi.input are ignored, logged once per connection; 
   }
   const log = await logSince(from, /fastcgi: .*TSGI_ERR_RESERVED_VAR/);
   assert.is(log.match(/fastcgi: .*ignored .*tsgi\./g)?.length, 1, log);
+});
+
+// ----- 5. HTTP edges, answered as nginx answers them -----
+
+test('two Host headers get 400 (RFC 9112 §3.2)', async () => {
+  const reply = await exchange(httpPort, 'GET /env HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n');
+  assert.is(reply.status, 400, JSON.stringify(reply.raw));
+  assert.ok(reply.closed);
+});
+
+test('HTTP/2.0 and HTTP/3.1 request lines get 505; HTTP/0.9 with headers gets 400 (as nginx)', async () => {
+  for (const version of ['2.0', '3.1']) {
+    const reply = await exchange(httpPort, `GET /env HTTP/${version}\r\nHost: x\r\n\r\n`);
+    assert.is(reply.status, 505, `HTTP/${version}: ${JSON.stringify(reply.raw)}`);
+    assert.ok(reply.closed);
+  }
+  const old = await exchange(httpPort, 'GET /env HTTP/0.9\r\nHost: x\r\n\r\n');
+  assert.is(old.status, 400, JSON.stringify(old.raw));
+});
+
+test('CONNECT is refused with 405 (tsgi is no proxy), in authority and origin form', async () => {
+  for (const target of ['example.com:443', '/']) {
+    const reply = await exchange(httpPort, `CONNECT ${target} HTTP/1.1\r\nHost: example.com:443\r\n\r\n`);
+    assert.is(reply.status, 405, `CONNECT ${target}: ${JSON.stringify(reply.raw)}`);
+    assert.ok(reply.closed);
+    assert.not.match(reply.raw, /REQUEST_METHOD/, 'the app never runs');
+  }
+});
+
+test('OPTIONS * reaches the app with REQUEST_URI and PATH_INFO "*"; "*" with another method gets 400', async () => {
+  const env = await httpEnv(httpPort, 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.is(env.REQUEST_METHOD, 'OPTIONS');
+  assert.is(env.REQUEST_URI, '*');
+  assert.is(env.PATH_INFO, '*');
+  assert.is(env.QUERY_STRING, '');
+  assert.is(env.SCRIPT_NAME, '');
+  const reply = await exchange(httpPort, 'GET * HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.is(reply.status, 400, JSON.stringify(reply.raw));
 });
 
 test.run();

@@ -152,7 +152,10 @@ class HttpServer implements ProtocolServer {
     }
     const result = connection.parser.execute(chunk);
     // A response that closed the connection during execute() leaves the rest of the bytes moot.
-    if (typeof result !== 'number' && this.#byFd[fd] === connection) this.reject(connection, result);
+    if (typeof result !== 'number' && this.#byFd[fd] === connection) {
+      // llhttp knows HTTP/1.0, 1.1 (and lets 0.9 and 2.0 through to onHeadersComplete): any other version is one we do not speak.
+      this.reject(connection, result, result.code === 'HPE_INVALID_VERSION' ? 'TSGI_ERR_HTTP_VERSION' : 'TSGI_ERR_HTTP_PARSE');
+    }
   }
 
   /** The parser finished a request's head: queue it on its connection, serve it if first. */
@@ -385,7 +388,17 @@ function onHeadersComplete(this: NodeHttpParser, major: number, minor: number, h
     connection.urlParts = '';
   }
   const name = methods[method]!;
+  const refusal = refuse(name, url ?? '/', major);
+  if (refusal !== null) {
+    connection.server.reject(connection, refusal, refusal.tsgiCode);
+    return 0;
+  }
   const env = httpEnviron(connection, name, url ?? '/', major, minor, headers);
+  if (env === null) {
+    // RFC 9112 §3.2: "more than one Host header field line" gets 400, as does no Host below.
+    connection.server.reject(connection, Object.assign(new Error('a request with more than one Host header'), { code: 'HPE_DUPLICATE_HOST' }));
+    return 0;
+  }
   if (env.HTTP_HOST === undefined && major === 1 && minor === 1) {
     // RFC 9112 §3.2: a server answers 400 to an HTTP/1.1 request without Host (node:http does).
     connection.server.reject(connection, Object.assign(new Error('an HTTP/1.1 request without a Host header'), { code: 'HPE_MISSING_HOST' }));
@@ -433,6 +446,26 @@ function cgiName(header: string): string {
   return name;
 }
 
+/**
+ * Request lines llhttp parses but tsgi does not serve, answered as nginx answers them: HTTP/2.0
+ * and up in an HTTP/1 request line 505, HTTP/0.9 400, CONNECT 405 (tsgi is not a proxy), and the
+ * asterisk form with anything but OPTIONS 400 (RFC 9112 §3.2.4). Null: serve it.
+ */
+function refuse(method: string, url: string, major: number): (ParseError & { tsgiCode: ErrorCode }) | null {
+  if (major !== 1) {
+    return major > 1
+      ? refusal('TSGI_ERR_HTTP_VERSION', 'HPE_INVALID_VERSION', `HTTP/${major}.x in an HTTP/1 request line`)
+      : refusal('TSGI_ERR_HTTP_PARSE', 'HPE_INVALID_VERSION', 'an HTTP/0.9 request line with a version');
+  }
+  if (method === 'CONNECT') return refusal('TSGI_ERR_HTTP_METHOD', 'CONNECT', `CONNECT ${url}: tsgi is not a proxy`);
+  if (url === '*' && method !== 'OPTIONS') return refusal('TSGI_ERR_HTTP_PARSE', 'HPE_INVALID_URL', `the target * with ${method} (only OPTIONS takes it)`);
+  return null;
+}
+
+function refusal(tsgiCode: ErrorCode, code: string, message: string): ParseError & { tsgiCode: ErrorCode } {
+  return Object.assign(new Error(message), { code, tsgiCode });
+}
+
 /** Percent-decodes a path into a byte string (one char per byte), as nginx's $document_uri. */
 function decodePath(path: string): string {
   if (path.indexOf('%') < 0) return path;
@@ -455,7 +488,8 @@ function remoteOf(connection: HttpConnection): { address: string; port: string }
 /** `http://authority/path?query` (RFC 9112 §3.2.2): what a client sends a proxy, and a server must accept. */
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)/i;
 
-function httpEnviron(connection: HttpConnection, method: string, target: string, major: number, minor: number, raw: string[]): Environ {
+/** The env of a request, or null when it carries more than one Host header. */
+function httpEnviron(connection: HttpConnection, method: string, target: string, major: number, minor: number, raw: string[]): Environ | null {
   const env = new Environ();
   let url = target;
   let authority: string | undefined;
@@ -481,7 +515,12 @@ function httpEnviron(connection: HttpConnection, method: string, target: string,
   for (let i = 0; i < raw.length; i += 2) {
     const name = cgiName(raw[i]!);
     const previous = env[name];
-    env[name] = previous === undefined ? raw[i + 1] : `${previous as string}${name === 'HTTP_COOKIE' ? '; ' : ', '}${raw[i + 1]}`;
+    if (previous === undefined) {
+      env[name] = raw[i + 1];
+    } else {
+      if (name === 'HTTP_HOST') return null;
+      env[name] = `${previous as string}${name === 'HTTP_COOKIE' ? '; ' : ', '}${raw[i + 1]}`;
+    }
   }
   // The target's authority overrides Host (RFC 9112 §3.2.2); a missing Host still gets its 400.
   if (authority !== undefined && env.HTTP_HOST !== undefined) env.HTTP_HOST = authority;
