@@ -291,4 +291,24 @@ test('OPTIONS * reaches the app with REQUEST_URI and PATH_INFO "*"; "*" with ano
   assert.is(reply.status, 400, JSON.stringify(reply.raw));
 });
 
+// ----- 6. underscores in header names -----
+
+test('header names with underscores are dropped (nginx underscores_in_headers off): no spoofed X-Forwarded-For', async () => {
+  const env = await httpEnv(httpPort, get('/env', 'X-Forwarded-For: 1.1.1.1\r\nX_Forwarded_For: 6.6.6.6\r\nX_Only: 1\r\n'));
+  assert.is(env.HTTP_X_FORWARDED_FOR, '1.1.1.1');
+  assert.is(env.HTTP_X_ONLY, undefined);
+});
+
+test('--http-underscores-in-headers keeps them (and then they merge, as before)', async () => {
+  const port = freePort();
+  const kept = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--wsgi-file', APP, '--http-underscores-in-headers'], { cwd: FIXTURE_APPS });
+  try {
+    const env = await httpEnv(port, get('/env', 'X-Forwarded-For: 1.1.1.1\r\nX_Forwarded_For: 6.6.6.6\r\nX_Only: 1\r\n'));
+    assert.is(env.HTTP_X_FORWARDED_FOR, '1.1.1.1, 6.6.6.6');
+    assert.is(env.HTTP_X_ONLY, '1');
+  } finally {
+    await kept.stop();
+  }
+});
+
 test.run();

@@ -104,9 +104,13 @@ class HttpServer implements ProtocolServer {
   readonly #headersTimeoutMs: number;
   readonly #sweeper: NodeJS.Timeout;
   #draining = false;
+  /** Raw header name → CGI name, '' for a header that is dropped (see cgiName). */
+  readonly #cgiNames = new Map<string, string>();
+  readonly #underscores: boolean;
 
   constructor(readonly context: ProtocolContext) {
     this.#headersTimeoutMs = Math.max(context.options['socket-timeout'] * 1000, 1000);
+    this.#underscores = context.options['http-underscores-in-headers'];
     // One sweep a second instead of a timer per connection.
     this.#sweeper = setInterval(() => this.#sweep(), 1000).unref();
   }
@@ -314,6 +318,25 @@ class HttpServer implements ProtocolServer {
     }
   }
 
+  /**
+   * Raw header name → CGI name ('Content-Type' → 'CONTENT_TYPE', 'X-Foo' → 'HTTP_X_FOO'), or ''
+   * to drop it: a name with '_' lands on the same variable as its dashed twin, so a client could
+   * add to (and spoof) an X-Forwarded-For a trusted proxy set. nginx drops those headers too
+   * (`underscores_in_headers off`); --http-underscores-in-headers keeps them.
+   */
+  cgiName(header: string): string {
+    let name = this.#cgiNames.get(header);
+    if (name !== undefined) return name;
+    if (!this.#underscores && header.includes('_')) {
+      name = '';
+    } else {
+      const upper = header.toUpperCase().replace(/-/g, '_');
+      name = upper === 'CONTENT_TYPE' || upper === 'CONTENT_LENGTH' ? upper : `HTTP_${upper}`;
+    }
+    if (this.#cgiNames.size < 2048) this.#cgiNames.set(header, name);
+    return name;
+  }
+
   destroyAll(): void {
     clearInterval(this.#sweeper);
     for (const connection of this.#byFd) {
@@ -434,18 +457,6 @@ function onMessageComplete(this: NodeHttpParser): void {
   connection.urlParts = '';
 }
 
-/** Raw header name → CGI name ('Content-Type' → 'CONTENT_TYPE', 'X-Foo' → 'HTTP_X_FOO'). */
-const cgiNames = new Map<string, string>();
-
-function cgiName(header: string): string {
-  let name = cgiNames.get(header);
-  if (name !== undefined) return name;
-  const upper = header.toUpperCase().replace(/-/g, '_');
-  name = upper === 'CONTENT_TYPE' || upper === 'CONTENT_LENGTH' ? upper : `HTTP_${upper}`;
-  if (cgiNames.size < 2048) cgiNames.set(header, name);
-  return name;
-}
-
 /**
  * Request lines llhttp parses but tsgi does not serve, answered as nginx answers them: HTTP/2.0
  * and up in an HTTP/1 request line 505, HTTP/0.9 400, CONNECT 405 (tsgi is not a proxy), and the
@@ -512,8 +523,10 @@ function httpEnviron(connection: HttpConnection, method: string, target: string,
   env.SERVER_PROTOCOL = `HTTP/${major}.${minor}`;
   env.REMOTE_ADDR = remote.address;
   env.REMOTE_PORT = remote.port;
+  const server = connection.server;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = cgiName(raw[i]!);
+    const name = server.cgiName(raw[i]!);
+    if (name === '') continue;
     const previous = env[name];
     if (previous === undefined) {
       env[name] = raw[i + 1];
