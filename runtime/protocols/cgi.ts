@@ -18,6 +18,16 @@ export function leadingDigits(value: unknown): number {
   return n;
 }
 
+/**
+ * Whether `buf[start..start+length)` is a key tsgi reserves (`tsgi.` + anything): those are the
+ * env's own accessors (`tsgi.input` has no setter, so storing a wire var there throws) and
+ * what tsgi itself sets, never something a peer may send. Callers test the first byte against
+ * 't' first, so the common var costs one comparison.
+ */
+export function isReservedKey(buf: Buffer, start: number, length: number): boolean {
+  return length >= 5 && buf[start] === 0x74 && buf[start + 1] === 0x73 && buf[start + 2] === 0x67 && buf[start + 3] === 0x69 && buf[start + 4] === 0x2e;
+}
+
 /** `tsgi.url_scheme` as uWSGI derives wsgi.url_scheme: UWSGI_SCHEME, else HTTPS on/1, else http. */
 export function urlScheme(env: Record<string, unknown>): string {
   const scheme = env.UWSGI_SCHEME;

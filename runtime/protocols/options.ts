@@ -18,7 +18,8 @@ export const SOCKET_ROWS = [
   { name: 'buffer-size', short: 'b', kind: 'int', arg: 'BYTES', section: 'Sockets', min: 512, max: 65535, default: 4096, help: 'largest uwsgi vars block accepted' },
   { name: 'max-vars', kind: 'int', arg: 'N', section: 'Sockets', min: 1, max: 32767, default: 64, help: 'a uwsgi request may carry 2 × N vars' },
   { name: 'no-defer-accept', kind: 'flag', section: 'Sockets', default: false, help: 'accept a TCP connection as soon as it is made; by default (as uWSGI) the kernel hands it over once its first bytes arrive, or after --socket-timeout of silence (connects beyond --listen that have not sent yet then go through SYN cookies)' },
-  { name: 'socket-timeout', short: 'z', kind: 'number', arg: 'SECS', section: 'Sockets', min: 0.001, default: 4, help: 'drop a connection that sends a partial request and then nothing for SECS' },
+  { name: 'socket-timeout', short: 'z', kind: 'number', arg: 'SECS', section: 'Sockets', min: 0.001, default: 4, help: 'drop a connection that sends a partial request and then nothing for SECS; a request body that stops for SECS fails its tsgi.input read (408)' },
+  { name: 'http-underscores-in-headers', kind: 'flag', section: 'Sockets', default: false, help: "pass HTTP request headers whose names contain '_' to the app (nginx underscores_in_headers); by default they are dropped, since X_Forwarded_For would merge into the HTTP_X_FORWARDED_FOR a trusted proxy sets" },
 ] as const satisfies readonly OptionRow[];
 
 export const SOCKET_CHECKS: readonly OptionCheck[] = [

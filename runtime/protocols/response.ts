@@ -28,11 +28,25 @@ export function responseHead(first: string, core: Core): string {
 }
 
 /**
- * The whole response (head and body) for an app that failed (500) or was halted (503) before
- * it sent its headers; `extraHeaders` (each ending in CRLF) go after Content-Length.
+ * The reason phrase of a status `abort` answers: 500 (app error), 503 (halted), or the 400/408
+ * of a bad or stalled request body that the app did not catch.
+ */
+export function abortReason(status: number): string {
+  switch (status) {
+    case 400: return 'Bad Request';
+    case 408: return 'Request Timeout';
+    case 503: return 'Service Unavailable';
+    default: return 'Internal Server Error';
+  }
+}
+
+/**
+ * The whole response (head and body) for a request that failed before its headers went out:
+ * an app error (500), a halt (503), a body the app could not read (400, 408);
+ * `extraHeaders` (each ending in CRLF) go after Content-Length.
  */
 export function errorResponse(first: string, status: number, extraHeaders = ''): string {
-  const reason = status === 503 ? 'Service Unavailable' : 'Internal Server Error';
+  const reason = abortReason(status);
   return `${first} ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n${extraHeaders}\r\n${reason}\n`;
 }
 

@@ -7,7 +7,7 @@ import { GreenThread, type Chunk } from '../../green/thread.js';
 import type { Suspension } from '../../green/suspension.js';
 import type { Scheduler } from '../../green/scheduler.js';
 import { Environ } from './environ.js';
-import { tsgiError } from '../errors.js';
+import { isTsgiError, tsgiError } from '../errors.js';
 import { utcClock } from '../clock.js';
 import { log } from '../logger.js';
 import { byteLength } from '../protocols/response.js';
@@ -25,7 +25,7 @@ export interface ResponseWriter {
   send(core: Core, chunk: Chunk): boolean;
   /** Ends the response, with `last` as its final chunk. */
   finish(core: Core, last: Chunk | undefined): void;
-  /** Answers `status` if nothing was sent yet, else breaks the connection. */
+  /** Answers `status` (see {@link abortReason}) if nothing was sent yet, else breaks the connection. */
   abort(core: Core, status: number): void;
   /** Calls `core.resume(DRAIN, undefined)` once the connection can take more output. */
   awaitDrain(core: Core): void;
@@ -86,6 +86,9 @@ export class Core extends GreenThread {
     }
     const code = statusCode(status);
     if (code < 0) throw tsgiError('TSGI_ERR_APP_STATUS', `bad status ${JSON.stringify(status)}: expected "NNN Reason"`);
+    // Every protocol writes the status verbatim: a CR or LF in it would inject headers (response
+    // splitting). node:http's rule (ERR_INVALID_CHAR): tab, printable ASCII and 0x80-0xff only.
+    if (BAD_STATUS_CHAR.test(status)) throw tsgiError('TSGI_ERR_APP_STATUS', `bad status ${JSON.stringify(status)}: control characters are not allowed`);
     if (!Array.isArray(headers)) throw tsgiError('TSGI_ERR_APP_HEADERS', 'headers must be an array of [name, value] pairs');
     for (const header of headers) {
       if (!Array.isArray(header) || typeof header[0] !== 'string' || typeof header[1] !== 'string') {
@@ -128,11 +131,17 @@ export class Core extends GreenThread {
   }
 
   protected crash(error: unknown): void {
-    this.reporting.slot.countException();
-    const env = this.env!;
-    logAppError(`app error on ${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}`, error);
-    const status = this.headersSent ? this.statusCode : 500;
-    this.writer!.abort(this, 500);
+    // A client error the protocol threw into tsgi.input (a malformed or stalled body) and the
+    // app let through: the client gets its 400/408, and the protocol has logged it already.
+    const clientError = clientErrorStatus(error);
+    if (clientError === 0) {
+      this.reporting.slot.countException();
+      const env = this.env!;
+      logAppError(`app error on ${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}`, error);
+    }
+    const abortStatus = clientError || 500;
+    const status = this.headersSent ? this.statusCode : abortStatus;
+    this.writer!.abort(this, abortStatus);
     this.statusCode = status;
     this.#end();
   }
@@ -187,6 +196,13 @@ export class Core extends GreenThread {
 }
 
 const CRLF = /[\r\n]/;
+const BAD_STATUS_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** The 4xx status of a tsgi client error (the request was bad, not the app), else 0. */
+function clientErrorStatus(error: unknown): number {
+  const status = isTsgiError(error) ? error.status : undefined;
+  return status !== undefined && status >= 400 && status < 500 ? status : 0;
+}
 
 function notLoaded(): never {
   throw new Error('the application is not loaded yet');

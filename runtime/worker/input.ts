@@ -56,6 +56,11 @@ export class PushedInput extends InputBase {
   #ended = false;
   #error: Error | null = null;
   #wake: (() => void) | null = null;
+  /**
+   * When the source last gave bytes, or was last asked for more: the protocols' once-a-second
+   * sweepers end a body that stalls for --socket-timeout (a stamp per chunk, no timer per chunk).
+   */
+  #activeAt = Date.now();
 
   /** `resumeSource` is called when the buffered body fell below the high-water mark again. */
   constructor(readonly length: number, private readonly resumeSource: () => void) {
@@ -66,8 +71,22 @@ export class PushedInput extends InputBase {
   push(chunk: Buffer): boolean {
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
+    this.#activeAt = Date.now();
     this.#notify();
     return this.#buffered < HIGH_WATER;
+  }
+
+  /** The source was just asked for the body (HTTP 100 Continue): the stall clock starts now. */
+  restartClock(): void {
+    this.#activeAt = Date.now();
+  }
+
+  /**
+   * True when the body is still coming and no byte arrived for `timeoutMs`. A source paused
+   * because the app reads slower than the client sends is the app's doing, not a stall.
+   */
+  stalled(now: number, timeoutMs: number): boolean {
+    return !this.#ended && this.#error === null && this.#buffered < HIGH_WATER && now - this.#activeAt > timeoutMs;
   }
 
   end(): void {
@@ -93,7 +112,10 @@ export class PushedInput extends InputBase {
       if (chunk !== undefined) {
         const wasFull = this.#buffered >= HIGH_WATER;
         this.#buffered -= chunk.length;
-        if (wasFull && this.#buffered < HIGH_WATER) this.resumeSource();
+        if (wasFull && this.#buffered < HIGH_WATER) {
+          this.#activeAt = Date.now(); // the stall clock restarts when the client may send again
+          this.resumeSource();
+        }
         yield chunk;
         continue;
       }

@@ -9,6 +9,7 @@
  * Records the connection has nothing to do with (DATA, records of a finished or refused
  * request) are skipped inside `next()`.
  */
+import { isReservedKey } from '../cgi.js';
 import { internedName } from '../interned-names.js';
 
 export const FCGI_VERSION_1 = 1;
@@ -97,7 +98,8 @@ type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string }
 /**
  * Decodes FastCGI name-value pairs from `buf[start..end)` into `target` (latin1, a later
  * duplicate overwrites an earlier one). A length is 1 byte, or 4 bytes big-endian when its high
- * bit is set (the bit itself is not part of the length). Pairs with an empty name are skipped.
+ * bit is set (the bit itself is not part of the length). Pairs with an empty name are skipped;
+ * so are names tsgi reserves (`tsgi.*`, see isReservedKey), which go into `skipped` for a log line.
  *
  * @returns the number of pairs read, or {@link FASTCGI_ERR_PARAMS} when a length (or the
  *   bytes it announces) runs past `end`, or {@link FASTCGI_ERR_TOO_MANY_PARAMS}.
@@ -108,6 +110,7 @@ export function decodeParams(
   end: number,
   target: Record<string, unknown>,
   maxPairs: number,
+  skipped: string[] | null = null,
 ): number {
   const text = start === end ? '' : (buf as Latin1Buffer).latin1Slice(start, end);
   let pos = start;
@@ -132,6 +135,10 @@ export function decodeParams(
     if (pos > end) return FASTCGI_ERR_PARAMS;
     if (++pairs > maxPairs) return FASTCGI_ERR_TOO_MANY_PARAMS;
     if (nameLength === 0) continue;
+    if (buf[nameStart] === 0x74 /* t */ && isReservedKey(buf, nameStart, nameLength)) {
+      skipped?.push(text.slice(nameStart - start, valueStart - start));
+      continue;
+    }
     target[internedName(buf, nameStart, valueStart, text, start)] = text.slice(valueStart - start, pos - start);
   }
   return pairs;
@@ -173,6 +180,8 @@ export class FastcgiParser {
   protocolStatus = 0;
   /** After an error: what was wrong, for the log line. */
   reason = '';
+  /** Params of the active request named like tsgi keys (`tsgi.input`…): not stored, to be logged. */
+  readonly skipped: string[] = [];
 
   #stage = Stage.Idle;
   #error = 0;
@@ -347,6 +356,7 @@ export class FastcgiParser {
     this.requestId = id;
     this.keepConn = keepConn;
     this.vars = this.newVars();
+    this.skipped.length = 0;
     this.#stage = Stage.Params;
     return BEGIN;
   }
@@ -373,7 +383,7 @@ export class FastcgiParser {
     const stream = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     this.#params = [];
     this.#paramsSize = 0;
-    const pairs = decodeParams(stream, 0, stream.length, this.vars, this.maxPairs);
+    const pairs = decodeParams(stream, 0, stream.length, this.vars, this.maxPairs, this.skipped);
     if (pairs < 0) return this.#pairsError(pairs, 'PARAMS', stream.length);
     this.#stage = Stage.Stdin;
     return PARAMS;

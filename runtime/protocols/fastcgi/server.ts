@@ -58,6 +58,8 @@ class FastcgiConnection implements BodySource {
   ended = false;
   /** Whether the --socket-timeout timer is armed. */
   timing = true;
+  /** A TSGI_ERR_RESERVED_VAR line was logged: at most one per connection, however many requests. */
+  reservedLogged = false;
 
   constructor(readonly socket: FastcgiSocket, readonly server: FastcgiServer) {
     const { options } = server.context;
@@ -70,6 +72,7 @@ class FastcgiConnection implements BodySource {
 
   resumeReading(): void {
     this.socket.resume();
+    this.server.armTimeout(this); // the body may stall again from now on
   }
 
   write(bytes: Buffer): void {
@@ -144,7 +147,7 @@ class FastcgiServer implements ProtocolServer, QueueOwner<FastcgiConnection> {
       const status = parser.next();
       switch (status) {
         case NEED_MORE:
-          return this.#armTimeout(connection);
+          return this.armTimeout(connection);
         case BEGIN:
           connection.requestId = parser.requestId;
           connection.keepConn = parser.keepConn;
@@ -176,17 +179,28 @@ class FastcgiServer implements ProtocolServer, QueueOwner<FastcgiConnection> {
     }
   }
 
-  /** A partial request must complete within --socket-timeout; a running or idle one has no limit. */
-  #armTimeout(connection: FastcgiConnection): void {
+  /**
+   * A partial request must complete within --socket-timeout, and a body must not stop for as
+   * long (unless we paused it: the app reads slower than the web server sends); a running or
+   * idle one has no limit. The socket's own idle timer: node refreshes it per read, no timer per record.
+   */
+  armTimeout(connection: FastcgiConnection): void {
     const parser = connection.parser;
-    const waiting = connection.env === null && (parser.partial || parser.readingParams);
+    const waiting = connection.env === null
+      ? parser.partial || parser.readingParams
+      : connection.bodyLeft > 0 && !connection.socket.isPaused();
     if (waiting === connection.timing) return;
     connection.timing = waiting;
     connection.socket.setTimeout(waiting ? this.timeoutMs : 0);
   }
 
   #onParams(connection: FastcgiConnection): void {
-    const env = connection.parser.vars as Environ;
+    const parser = connection.parser;
+    const env = parser.vars as Environ;
+    if (parser.skipped.length > 0 && !connection.reservedLogged) {
+      connection.reservedLogged = true;
+      log(`fastcgi: connection from ${peer(connection)}: TSGI_ERR_RESERVED_VAR: ignored params ${parser.skipped.join(', ')} (tsgi.* keys come from tsgi only)`);
+    }
     completeEnviron(env);
     const length = leadingDigits(env.CONTENT_LENGTH);
     if (length > 0) {
@@ -216,6 +230,8 @@ class FastcgiServer implements ProtocolServer, QueueOwner<FastcgiConnection> {
     if (content.length === 0) {
       const missing = connection.bodyLeft;
       connection.bodyLeft = 0;
+      // The one line for it: an app that lets the error through answers 400 without a stack trace.
+      log(`fastcgi: connection from ${peer(connection)}: TSGI_ERR_FASTCGI_BODY: STDIN ended ${missing} bytes short of CONTENT_LENGTH ${input.length}`);
       return input.destroy(tsgiError('TSGI_ERR_FASTCGI_BODY', `the body ended ${missing} bytes short of CONTENT_LENGTH ${input.length}`));
     }
     feedBody(connection, content);
@@ -236,6 +252,17 @@ class FastcgiServer implements ProtocolServer, QueueOwner<FastcgiConnection> {
       this.#queue.remove(connection);
     }
     connection.endResponse(abortedEnd(connection));
+  }
+
+  /** The body stopped coming for --socket-timeout: its reader fails (an app that lets that through answers 408). */
+  bodyTimeout(connection: FastcgiConnection): void {
+    log(`fastcgi: connection from ${peer(connection)}: TSGI_ERR_REQUEST_TIMEOUT: ${connection.bodyLeft} body bytes still missing after --socket-timeout without one`);
+    const input = connection.input!;
+    connection.bodyLeft = 0; // STDIN that still arrives is dropped
+    connection.keepConn = false; // and the connection closes after the response
+    connection.timing = false;
+    connection.socket.setTimeout(0);
+    input.destroy(tsgiError('TSGI_ERR_REQUEST_TIMEOUT', `no request body bytes within --socket-timeout (${this.timeoutMs / 1000} s)`));
   }
 
   /** Malformed records: one log line, that connection closed, nothing else touched. */
@@ -282,6 +309,7 @@ function onEnd(this: FastcgiSocket): void {
 
 function onTimeout(this: FastcgiSocket): void {
   const connection = this[kConnection];
+  if (!connection.ended && connection.env !== null && connection.input !== null && connection.bodyLeft > 0) return connection.server.bodyTimeout(connection);
   if (!connection.ended) log(`fastcgi: closing connection from ${peer(connection)}: TSGI_ERR_REQUEST_TIMEOUT: no complete request within --socket-timeout`);
   this.destroy();
 }

@@ -12,7 +12,7 @@ import type { Chunk } from '../../../green/thread.js';
 import { utcClock } from '../../clock.js';
 import type { Core, ResponseWriter } from '../../worker/core.js';
 import { Environ } from '../../worker/environ.js';
-import { tsgiError } from '../../errors.js';
+import { ERROR_CODES, tsgiError, type ErrorCode } from '../../errors.js';
 import { PushedInput } from '../../worker/input.js';
 import { log } from '../../logger.js';
 import { native, type ConnServer } from '../../native.js';
@@ -49,6 +49,14 @@ const KEEP_ALIVE_TIMEOUT_MS = 5000;
 /** Requests a client may pipeline before tsgi stops reading its connection. */
 const MAX_PIPELINED = 16;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+/** What reject() answers a request it refuses (by the status of its error code). */
+const REFUSALS: Readonly<Record<number, string>> = {
+  400: '400 Bad Request',
+  405: '405 Method Not Allowed',
+  408: '408 Request Timeout',
+  431: '431 Request Header Fields Too Large',
+  505: '505 HTTP Version Not Supported',
+};
 
 /** One parsed request and how its response is framed. */
 class HttpRequest {
@@ -94,13 +102,16 @@ class HttpServer implements ProtocolServer, QueueOwner<HttpConnection> {
   readonly #waiting: CoreQueue<HttpConnection>;
   readonly #listeners: ConnServer[] = [];
   readonly #freeParsers: NodeHttpParser[] = [];
+  /** --socket-timeout: for a request head to complete, and between the bytes of a body. */
   readonly #headersTimeoutMs: number;
   readonly #sweeper: NodeJS.Timeout;
   #draining = false;
+  readonly #underscores: boolean;
 
   constructor(readonly context: ProtocolContext) {
     this.#waiting = new CoreQueue(context, this);
     this.#headersTimeoutMs = Math.max(context.options['socket-timeout'] * 1000, 1000);
+    this.#underscores = context.options['http-underscores-in-headers'];
     // One sweep a second instead of a timer per connection.
     this.#sweeper = setInterval(() => this.#sweep(), 1000).unref();
   }
@@ -146,7 +157,10 @@ class HttpServer implements ProtocolServer, QueueOwner<HttpConnection> {
     }
     const result = connection.parser.execute(chunk);
     // A response that closed the connection during execute() leaves the rest of the bytes moot.
-    if (typeof result !== 'number' && this.#byFd[fd] === connection) this.reject(connection, result);
+    if (typeof result !== 'number' && this.#byFd[fd] === connection) {
+      // llhttp knows HTTP/1.0, 1.1 (and lets 0.9 and 2.0 through to onHeadersComplete): any other version is one we do not speak.
+      this.reject(connection, result, result.code === 'HPE_INVALID_VERSION' ? 'TSGI_ERR_HTTP_VERSION' : 'TSGI_ERR_HTTP_PARSE');
+    }
   }
 
   /** The parser finished a request's head: queue it on its connection, serve it if first. */
@@ -177,7 +191,10 @@ class HttpServer implements ProtocolServer, QueueOwner<HttpConnection> {
     const request = connection.requests[0]!;
     connection.core = core;
     if (this.#draining) request.close = true;
-    if (request.expectContinue) connection.conns.write(connection.fd, CONTINUE);
+    if (request.expectContinue) {
+      connection.conns.write(connection.fd, CONTINUE);
+      request.input?.restartClock(); // its body stalls from now on, not from when it was parsed
+    }
     core.serve(request.env, HTTP_WRITER, connection);
   }
 
@@ -194,20 +211,31 @@ class HttpServer implements ProtocolServer, QueueOwner<HttpConnection> {
     if (connection.requests.length > 0) queueMicrotask(() => this.dispatch(connection));
   }
 
-  /** Garbage instead of HTTP: 400 (431 for huge headers), one log line, that connection closed. */
-  reject(connection: HttpConnection, error: ParseError): void {
+  /**
+   * Garbage instead of HTTP, or a request we refuse: the status of `code` (431 for huge
+   * headers), one log line, that connection closed. A body cut short by it fails the app's read.
+   */
+  reject(connection: HttpConnection, error: ParseError, code: ErrorCode = 'TSGI_ERR_HTTP_PARSE'): void {
     const remote = remoteOf(connection).address || 'unix socket';
-    log(`http: closing connection from ${remote}: TSGI_ERR_HTTP_PARSE: ${error.code ?? ''} ${error.reason ?? error.message}`);
+    const why = `${error.code ?? ''} ${error.reason ?? error.message}`.trim();
+    log(`http: closing connection from ${remote}: ${code}: ${why}`);
     connection.parser.connection = null; // the rest of these bytes is not parsed into requests
     connection.closing = true;
     pauseReading(connection);
+    const parsing = connection.parsing;
+    if (parsing !== null) {
+      // The error is inside this request's body: its reader gets it (and, if the app lets it
+      // through, the client its 400/408) instead of waiting for bytes that will never be parsed.
+      connection.parsing = null;
+      parsing.input?.destroy(tsgiError(code, `the request body was cut off: ${why}`));
+    }
     if (connection.requests.length > 0) {
       // Answer what was parsed before the garbage, then close.
       for (const request of connection.requests) request.close = true;
       return;
     }
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    connection.conns.write(connection.fd, Buffer.from(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, 'latin1'));
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : (ERROR_CODES[code] as { status?: number }).status ?? 400;
+    connection.conns.write(connection.fd, Buffer.from(`HTTP/1.1 ${REFUSALS[status] ?? REFUSALS[400]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, 'latin1'));
     this.#end(connection);
   }
 
@@ -245,12 +273,21 @@ class HttpServer implements ProtocolServer, QueueOwner<HttpConnection> {
     core?.halt(CLIENT_GONE);
   }
 
-  /** Headers that take longer than --socket-timeout (408), idle keep-alive connections (closed). */
+  /**
+   * Headers that take longer than --socket-timeout (408), bodies that stall for as long (the
+   * read fails), idle keep-alive connections (closed).
+   */
   #sweep(): void {
     const now = Date.now();
     for (const connection of this.#byFd) {
       if (connection === undefined) continue;
-      if (connection.messageSince !== 0 && now - connection.messageSince > this.#headersTimeoutMs && connection.requests.length === 0) {
+      const parsing = connection.parsing;
+      const input = parsing?.input;
+      // Paused reading (app behind, pipelining limit) is ours, and a client waiting for its
+      // 100 Continue does not send: the client is not stalling then.
+      if (input != null && !connection.readingPaused && !awaitsContinue(connection, parsing!) && input.stalled(now, this.#headersTimeoutMs)) {
+        this.reject(connection, new Error('no body bytes within --socket-timeout'), 'TSGI_ERR_REQUEST_TIMEOUT');
+      } else if (connection.messageSince !== 0 && now - connection.messageSince > this.#headersTimeoutMs && connection.requests.length === 0) {
         log(`http: closing connection fd ${connection.fd}: TSGI_ERR_REQUEST_TIMEOUT: no complete request head within --socket-timeout`);
         connection.conns.write(connection.fd, Buffer.from('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', 'latin1'));
         this.#end(connection);
@@ -271,6 +308,16 @@ class HttpServer implements ProtocolServer, QueueOwner<HttpConnection> {
     }
   }
 
+  /**
+   * Raw header name → CGI name ('Content-Type' → 'CONTENT_TYPE', 'X-Foo' → 'HTTP_X_FOO'), or ''
+   * to drop it: a name with '_' lands on the same variable as its dashed twin, so a client could
+   * add to (and spoof) an X-Forwarded-For a trusted proxy set. nginx drops those headers too
+   * (`underscores_in_headers off`); --http-underscores-in-headers keeps them.
+   */
+  cgiName(header: string): string {
+    return !this.#underscores && header.includes('_') ? '' : cgiHeaderName(header);
+  }
+
   destroyAll(): void {
     clearInterval(this.#sweeper);
     for (const connection of this.#byFd) {
@@ -279,6 +326,11 @@ class HttpServer implements ProtocolServer, QueueOwner<HttpConnection> {
       connection.conns.destroy(connection.fd);
     }
   }
+}
+
+/** The request asked for 100 Continue and has not got it: it is not served yet. */
+function awaitsContinue(connection: HttpConnection, request: HttpRequest): boolean {
+  return request.expectContinue && (connection.core === null || connection.requests[0] !== request);
 }
 
 function isIdle(connection: HttpConnection): boolean {
@@ -335,7 +387,17 @@ function onHeadersComplete(this: NodeHttpParser, major: number, minor: number, h
     connection.urlParts = '';
   }
   const name = methods[method]!;
+  const refusal = refuse(name, url ?? '/', major);
+  if (refusal !== null) {
+    connection.server.reject(connection, refusal, refusal.tsgiCode);
+    return 0;
+  }
   const env = httpEnviron(connection, name, url ?? '/', major, minor, headers);
+  if (env === null) {
+    // RFC 9112 §3.2: "more than one Host header field line" gets 400, as does no Host below.
+    connection.server.reject(connection, Object.assign(new Error('a request with more than one Host header'), { code: 'HPE_DUPLICATE_HOST' }));
+    return 0;
+  }
   if (env.HTTP_HOST === undefined && major === 1 && minor === 1) {
     // RFC 9112 §3.2: a server answers 400 to an HTTP/1.1 request without Host (node:http does).
     connection.server.reject(connection, Object.assign(new Error('an HTTP/1.1 request without a Host header'), { code: 'HPE_MISSING_HOST' }));
@@ -371,6 +433,26 @@ function onMessageComplete(this: NodeHttpParser): void {
   connection.urlParts = '';
 }
 
+/**
+ * Request lines llhttp parses but tsgi does not serve, answered as nginx answers them: HTTP/2.0
+ * and up in an HTTP/1 request line 505, HTTP/0.9 400, CONNECT 405 (tsgi is not a proxy), and the
+ * asterisk form with anything but OPTIONS 400 (RFC 9112 §3.2.4). Null: serve it.
+ */
+function refuse(method: string, url: string, major: number): (ParseError & { tsgiCode: ErrorCode }) | null {
+  if (major !== 1) {
+    return major > 1
+      ? refusal('TSGI_ERR_HTTP_VERSION', 'HPE_INVALID_VERSION', `HTTP/${major}.x in an HTTP/1 request line`)
+      : refusal('TSGI_ERR_HTTP_PARSE', 'HPE_INVALID_VERSION', 'an HTTP/0.9 request line with a version');
+  }
+  if (method === 'CONNECT') return refusal('TSGI_ERR_HTTP_METHOD', 'CONNECT', `CONNECT ${url}: tsgi is not a proxy`);
+  if (url === '*' && method !== 'OPTIONS') return refusal('TSGI_ERR_HTTP_PARSE', 'HPE_INVALID_URL', `the target * with ${method} (only OPTIONS takes it)`);
+  return null;
+}
+
+function refusal(tsgiCode: ErrorCode, code: string, message: string): ParseError & { tsgiCode: ErrorCode } {
+  return Object.assign(new Error(message), { code, tsgiCode });
+}
+
 /** The client's address, asked once per connection (unix sockets have none). */
 function remoteOf(connection: HttpConnection): { address: string; port: string } {
   if (connection.remote !== null) return connection.remote;
@@ -387,7 +469,8 @@ function remoteOf(connection: HttpConnection): { address: string; port: string }
 /** `http://authority/path?query` (RFC 9112 §3.2.2): what a client sends a proxy, and a server must accept. */
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)/i;
 
-function httpEnviron(connection: HttpConnection, method: string, target: string, major: number, minor: number, raw: string[]): Environ {
+/** The env of a request, or null when it carries more than one Host header. */
+function httpEnviron(connection: HttpConnection, method: string, target: string, major: number, minor: number, raw: string[]): Environ | null {
   const env = new Environ();
   let url = target;
   let authority: string | undefined;
@@ -410,10 +493,17 @@ function httpEnviron(connection: HttpConnection, method: string, target: string,
   env.SERVER_PROTOCOL = `HTTP/${major}.${minor}`;
   env.REMOTE_ADDR = remote.address;
   env.REMOTE_PORT = remote.port;
+  const server = connection.server;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = cgiHeaderName(raw[i]!);
+    const name = server.cgiName(raw[i]!);
+    if (name === '') continue;
     const previous = env[name];
-    env[name] = previous === undefined ? raw[i + 1] : `${previous as string}${name === 'HTTP_COOKIE' ? '; ' : ', '}${raw[i + 1]}`;
+    if (previous === undefined) {
+      env[name] = raw[i + 1];
+    } else {
+      if (name === 'HTTP_HOST') return null;
+      env[name] = `${previous as string}${name === 'HTTP_COOKIE' ? '; ' : ', '}${raw[i + 1]}`;
+    }
   }
   // The target's authority overrides Host (RFC 9112 §3.2.2); a missing Host still gets its 400.
   if (authority !== undefined && env.HTTP_HOST !== undefined) env.HTTP_HOST = authority;

@@ -5,7 +5,7 @@
  * Pure: it never touches a socket. The connection code pushes the chunks it reads and gets
  * back {@link NEED_MORE}, {@link DONE} or a negative error code (see {@link UWSGI_ERRORS}).
  */
-import { leadingDigits } from '../cgi.js';
+import { isReservedKey, leadingDigits } from '../cgi.js';
 import { internedName } from '../interned-names.js';
 
 /** Status of {@link UwsgiRequestReader.push}: the header or vars block is incomplete. */
@@ -49,7 +49,8 @@ type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string }
  * overwrites an earlier one, as in uWSGI's environ.
  *
  * The bounds checks are uWSGI 2.0's (`uwsgi_parse_vars`): a key length needs at least one
- * byte after it, an empty value is fine even for the last pair.
+ * byte after it, an empty value is fine even for the last pair. A key tsgi reserves
+ * (`tsgi.*`, see isReservedKey) is not stored: it goes into `skipped`, for one log line.
  *
  * @returns the number of pairs read, or a negative `UWSGI_ERR_*` code (target may then hold
  *   the pairs read before the error).
@@ -60,6 +61,7 @@ export function parseVars(
   end: number,
   target: Record<string, unknown>,
   maxPairs: number,
+  skipped: string[] | null = null,
 ): number {
   // One native call for the whole block, then substrings: latin1 maps byte i to char i, and a
   // native call per string costs ~50 ns, more than the rest of the parse.
@@ -77,6 +79,10 @@ export function parseVars(
     pos = valueStart + (buf[keyEnd] | (buf[keyEnd + 1] << 8));
     if (pos > end) return UWSGI_ERR_TRUNCATED_VARS;
     if (++pairs > maxPairs) return UWSGI_ERR_TOO_MANY_VARS;
+    if (buf[keyStart] === 0x74 /* t */ && isReservedKey(buf, keyStart, keyLength)) {
+      skipped?.push(text.slice(keyStart - start, keyEnd - start));
+      continue;
+    }
     target[internedName(buf, keyStart, keyEnd, text, start)] = text.slice(valueStart - start, pos - start);
   }
   return pairs;
@@ -149,6 +155,8 @@ export class UwsgiRequestReader {
   payload: Buffer | null = null;
   /** Leading decimal digits of `vars.CONTENT_LENGTH`, 0 if absent or none. */
   contentLength = 0;
+  /** Vars of the packet named like tsgi keys (`tsgi.input`…): not stored, to be logged. */
+  readonly skipped: string[] = [];
 
   /** Header and vars bytes of a packet split across chunks. */
   #pending: Buffer = Buffer.alloc(0);
@@ -177,6 +185,7 @@ export class UwsgiRequestReader {
     this.rest = null;
     this.contentLength = 0;
     this.payload = null;
+    this.skipped.length = 0;
     this.#filled = 0;
   }
 
@@ -244,7 +253,7 @@ export class UwsgiRequestReader {
       this.payload = block === chunk ? payload : Buffer.from(payload);
       return DONE;
     }
-    const pairs = parseVars(block, HEADER_SIZE, HEADER_SIZE + this.datasize, this.vars, this.maxPairs);
+    const pairs = parseVars(block, HEADER_SIZE, HEADER_SIZE + this.datasize, this.vars, this.maxPairs, this.skipped);
     if (pairs < 0) return pairs;
     this.contentLength = leadingDigits(this.vars.CONTENT_LENGTH);
     return DONE;

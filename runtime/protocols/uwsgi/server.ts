@@ -139,6 +139,8 @@ class UwsgiServer implements ProtocolServer {
     if (status === NEED_MORE) return;
     if (status !== DONE) return this.#reject(connection, UWSGI_ERRORS[status] as ErrorCode, uwsgiErrorMessage(status, reader));
     connection.parsed = true;
+    // One request per connection: this is the one line per connection.
+    if (reader.skipped.length > 0) log(`uwsgi: connection fd ${connection.fd}: TSGI_ERR_RESERVED_VAR: ignored vars ${reader.skipped.join(', ')} (tsgi.* keys come from tsgi only)`);
     if (reader.modifier1 !== 0 && reader.modifier1 !== 30) return this.#serveService(connection, reader);
     const env = connection.env;
     if (reader.modifier1 === 30) stripScriptName(env);
@@ -206,17 +208,34 @@ class UwsgiServer implements ProtocolServer {
     if (at >= 0) this.#waiting.splice(at, 1);
   }
 
-  /** --socket-timeout: a connection that has not sent a whole packet by now is dropped. */
+  /**
+   * --socket-timeout: a connection that has not sent a whole packet by now is dropped; a body
+   * that stalls for as long fails the app's read (uWSGI's read timeout on wsgi.input).
+   */
   #dropSlowClients(): void {
-    const deadline = Date.now() - this.#timeoutMs;
+    const now = Date.now();
+    const deadline = now - this.#timeoutMs;
     for (const connection of this.#byFd) {
-      if (connection === undefined || connection.parsed || connection.acceptedAt > deadline) continue;
+      if (connection === undefined) continue;
+      if (connection.parsed) {
+        const input = connection.input;
+        if (input !== null && connection.bodyLeft > 0 && input.stalled(now, this.#timeoutMs)) this.#bodyTimeout(connection, input);
+        continue;
+      }
+      if (connection.acceptedAt > deadline) continue;
       log(`uwsgi: closing connection fd ${connection.fd}: TSGI_ERR_REQUEST_TIMEOUT: no complete packet within --socket-timeout`);
       const core = connection.core;
       destroy(connection);
       if (core === null) this.#unqueue(connection);
       else core.release();
     }
+  }
+
+  /** The body stopped coming: its reader fails (an app that lets that through answers 408). */
+  #bodyTimeout(connection: UwsgiConnection, input: PushedInput): void {
+    log(`uwsgi: connection fd ${connection.fd}: TSGI_ERR_REQUEST_TIMEOUT: ${connection.bodyLeft} body bytes still missing after --socket-timeout without one`);
+    connection.bodyLeft = 0; // what still arrives is dropped
+    input.destroy(tsgiError('TSGI_ERR_REQUEST_TIMEOUT', `no request body bytes within --socket-timeout (${this.#timeoutMs / 1000} s)`));
   }
 
   /** Every uwsgi connection carries one request and closes after it: nothing to cut short. */
