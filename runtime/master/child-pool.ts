@@ -54,6 +54,8 @@ interface Slot {
   current: Child | null;
   /** Children of an older generation still serving until `current` is ready. */
   readonly retiring: Child[];
+  /** Being retired (removeSlot): its child is not replaced, and the slot goes when it exits. */
+  removed: boolean;
   /** Deaths in a row that came soon after their spawn. */
   fastDeaths: number;
   /** When the slot's next child may be spawned (0: now). */
@@ -74,15 +76,37 @@ export class ChildPool {
   #generation = 0;
   #stopping = false;
   #everReady = false;
+  /** A chain reload: the slots still to replace, one at a time, each once the previous one's successor is ready. */
+  #chain: number[] = [];
 
   constructor(private readonly kind: ChildKind, private readonly mercyMs: number, private readonly wake: () => void, private readonly events: PoolEvents = {}) {}
 
   /** Spawns one child per slot. */
   start(slots: Iterable<number>): void {
-    for (const id of slots) {
-      this.#slots.set(id, { current: null, retiring: [], fastDeaths: 0, respawnAt: 0 });
-      this.#spawn(id);
-    }
+    for (const id of slots) this.addSlot(id);
+  }
+
+  /** A new slot, with its child spawned now (cheaper, the master FIFO's `+`). */
+  addSlot(id: number): void {
+    if (this.#slots.has(id) || this.#stopping) return;
+    this.#slots.set(id, { current: null, retiring: [], fastDeaths: 0, respawnAt: 0, removed: false });
+    this.#spawn(id);
+  }
+
+  /** Retires a slot: its child finishes what it serves and exits, and is not respawned. */
+  removeSlot(id: number): void {
+    const slot = this.#slots.get(id);
+    if (slot === undefined || slot.removed) return;
+    slot.removed = true;
+    const child = slot.current;
+    if (child === null) this.#slots.delete(id);
+    else if (child.state === 'booting') this.#kill(child);
+    else if (child.state === 'ready') this.#stop(child);
+  }
+
+  /** The slot numbers, in order. */
+  slotIds(): number[] {
+    return [...this.#slots.keys()];
   }
 
   get generation(): number {
@@ -139,7 +163,43 @@ export class ChildPool {
     this.#everReady = true;
     const slot = this.#slots.get(child.slot)!;
     if (slot.current === child) for (const old of slot.retiring) if (old.state === 'ready') this.#stop(old);
+    if (this.#chain[0] === child.slot) {
+      this.#chain.shift();
+      this.#chainNext();
+    }
     this.events.ready?.(child);
+  }
+
+  /**
+   * Replaces one slot's child (a recycle): a fresh child starts and the old one serves on until
+   * it is ready, then finishes its requests and exits. False if the slot has no serving child.
+   */
+  replace(id: number): boolean {
+    const slot = this.#slots.get(id);
+    const old = slot?.current;
+    if (slot === undefined || old == null || old.state !== 'ready' || slot.removed || this.#stopping) return false;
+    slot.retiring.push(old);
+    slot.current = null;
+    slot.respawnAt = 0;
+    this.#spawn(id);
+    return true;
+  }
+
+  /** A chain reload: the next generation replaces the children one slot at a time. */
+  chainReload(): void {
+    if (this.#stopping || this.#chain.length > 0) return;
+    this.#generation++;
+    this.#chain = this.slotIds();
+    this.#chainNext();
+  }
+
+  #chainNext(): void {
+    while (this.#chain.length > 0 && !this.replace(this.#chain[0]!)) this.#chain.shift(); // nothing serving there: skip it
+  }
+
+  /** Whether a chain reload is still going. */
+  get chaining(): boolean {
+    return this.#chain.length > 0;
   }
 
   /** A graceful reload: each slot gets a child of the next generation; the old one serves until it is ready. */
@@ -205,7 +265,7 @@ export class ChildPool {
     }
     if (this.#stopping) return next;
     for (const [id, slot] of this.#slots) {
-      if (slot.current !== null) continue;
+      if (slot.current !== null || slot.removed) continue;
       if (now >= slot.respawnAt) this.#spawn(id);
       else sooner(slot.respawnAt);
     }
@@ -222,8 +282,9 @@ export class ChildPool {
     if (retiredAt >= 0) {
       slot.retiring.splice(retiredAt, 1);
       log(this.#stopping ? `${name} stopped (${how})` : `${name} stopped (${how}): generation ${child.generation} retired`);
-    } else if (slot.current !== child || previous === 'stopping' || this.#stopping) {
+    } else if (slot.current !== child || previous === 'stopping' || this.#stopping || slot.removed) {
       if (slot.current === child) slot.current = null;
+      if (slot.removed && slot.current === null && slot.retiring.length === 0) this.#slots.delete(child.slot);
       log(`${name} stopped (${how})`);
     } else {
       slot.current = null;
