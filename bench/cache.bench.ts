@@ -31,7 +31,8 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { cacheAreaSize, SharedCache, type CacheOptions } from '../runtime/shared/cache.js';
 import { createRegion, mapRegion } from '../runtime/shared/region.js';
-import { freePort, machineBusy, median } from './common.js';
+import { machineBusy, median } from './common.js';
+import { pickPort } from '../test/helpers/ports.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const envNumber = (name: string, fallback: number) => {
@@ -233,7 +234,7 @@ async function measure(backend: Backend, op: Op, regionFd: number, port: number 
 
 async function startRedis(): Promise<{ child: ChildProcess; port: number; version: string } | undefined> {
   if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) return undefined;
-  const port = await freePort();
+  const port = await pickPort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
   for (let tries = 0; tries < 100; tries++) {
     try {

@@ -28,10 +28,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, type WriteStream } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { portIsFree } from '../test/helpers/ports.js';
 
 // ------------------------------------------------------------------------------ settings
 
@@ -323,20 +324,12 @@ function sampleRss(pid: number): () => number | undefined {
 
 let nextPort = BASE_PORT;
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => done(true)));
-  });
-}
-
 /** A fresh port per server start (a new port never meets the last run's TIME_WAIT pairs). */
 async function allocPort(): Promise<number> {
   for (let tries = 0; tries < 2000; tries++) {
     if (nextPort >= MAX_PORT) nextPort = BASE_PORT;
     const port = nextPort++;
-    if (await portFree(port)) return port;
+    if (await portIsFree(port)) return port;
   }
   throw new Error(`no free port between ${BASE_PORT} and ${MAX_PORT}`);
 }

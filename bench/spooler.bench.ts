@@ -52,7 +52,8 @@ import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { encodeSpoolFile, spoolFileName, SPOOL_FILE_PREFIX } from '../runtime/spooler/spool-file.js';
-import { freePort, machineBusy, median } from './common.js';
+import { machineBusy, median } from './common.js';
+import { pickPort } from '../test/helpers/ports.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -186,7 +187,7 @@ interface Tsgi {
  * directory nobody spools, as the Queue in this process is warm for BullMQ).
  */
 async function startTsgi(spoolArgs: string[], spoolers: number, dirs: RunDirs): Promise<Tsgi> {
-  const port = await freePort();
+  const port = await pickPort();
   const args = [MAIN, '--http-socket', `127.0.0.1:${port}`, '--wsgi-file', APP, '--master', ...spoolArgs, '--spooler-external', dirs.warm, '--disable-logging'];
   const env = { ...process.env, SPOOLER_BENCH_MARKS: dirs.marks, SPOOLER_BENCH_HANDLER: HANDLER };
   const child = track(spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
@@ -362,7 +363,7 @@ interface RedisServer {
 
 async function startRedis(): Promise<RedisServer | undefined> {
   if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) return undefined;
-  const port = await freePort();
+  const port = await pickPort();
   const child = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore', detached: true }));
   const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: () => null });
   client.on('error', () => {}); // refused until redis-server listens: connect() rejects, the loop retries

@@ -14,10 +14,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, tempDir } from './tsgi.js';
+import { tempDir } from './tsgi.js';
 
 export const INSTALL_HINT = 'run `bash .ci/install-deps` (as root) to install nginx, uwsgi-core, wrk and iproute2';
 
@@ -139,20 +139,6 @@ export async function waitForPort(port: number, peer?: Peer, timeoutMs = 10_000,
     if (Date.now() > deadline) throw new Error(`nothing accepted on ${host}:${port} within ${timeoutMs} ms${peer ? `; ${peer.name} said:\n${peer.output()}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/** A port from {@link freePort} that nothing listens on right now (checked by binding it). */
-export async function availablePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = freePort();
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no free port found in 50 attempts');
 }
 
 // ---------------------------------------------------------------- nginx

@@ -28,12 +28,6 @@ export interface Server {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-let portCounter = 0;
-/** A port below the ephemeral range (32768+), distinct per test process and call. */
-export function freePort(): number {
-  return 20000 + ((process.pid * 37 + portCounter++ * 7) % 9000);
-}
-
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'tsgi-test-'));
 }

@@ -2,7 +2,8 @@
 import { createServer } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { freePort, runTsgi } from '../helpers/tsgi.js';
+import { runTsgi } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 test('--help lists every option from the table; --version prints the version', async () => {
   const help = await runTsgi(['--help']);
@@ -32,7 +33,7 @@ test('bad values exit 1 naming the option and the value', async () => {
 });
 
 test('a port already in use exits 1 naming the socket', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const holder = createServer().listen(port, '127.0.0.1');
   await new Promise((resolve) => holder.once('listening', resolve));
   try {
@@ -47,10 +48,10 @@ test('a port already in use exits 1 naming the socket', async () => {
 test('no app, no socket, a missing module: exit 1 with what to do', async () => {
   assert.match((await runTsgi(['--socket', ':1'])).output, /no app: give --module/);
   assert.match((await runTsgi(['--module', 'myapp'])).output, /nothing to listen on/);
-  const missing = await runTsgi(['--socket', `127.0.0.1:${freePort()}`, '--module', 'nosuchapp']);
+  const missing = await runTsgi(['--socket', `127.0.0.1:${await pickPort()}`, '--module', 'nosuchapp']);
   assert.is(missing.code, 1);
   assert.match(missing.output, /TSGI_ERR_APP_NOT_FOUND: cannot find module "nosuchapp"/);
-  const noCallable = await runTsgi(['--socket', `127.0.0.1:${freePort()}`, '--module', 'myapp:nothere']);
+  const noCallable = await runTsgi(['--socket', `127.0.0.1:${await pickPort()}`, '--module', 'myapp:nothere']);
   assert.match(noCallable.output, /no callable "nothere" \(exports: application, async, async2\)/);
 });
 

@@ -16,8 +16,9 @@ import {
   collectResult, decodeNameValues, encodeBeginRequest, encodeNameValues, encodeRecord, encodeRequest, FastcgiConnection, fastcgiRequest,
   nginxLikeFastcgiParams, PROTOCOL_STATUS, TYPE, type FastcgiParams,
 } from '../helpers/fastcgi-client.js';
-import { availablePort, nginxBinary, startNginx, track, type Nginx, type Peer } from '../helpers/peers.js';
+import { nginxBinary, startNginx, track, type Nginx, type Peer } from '../helpers/peers.js';
 import { FIXTURE_APPS, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 const FASTCGI_PARAMS = '/etc/nginx/fastcgi_params';
 const CGI_FCGI_HINT = 'run `bash .ci/install-deps` (as root) to install libfcgi-bin (cgi-fcgi) and nginx';
@@ -179,7 +180,7 @@ const params = (method: string, uri: string, extra: FastcgiParams = []): Array<[
   [...nginxLikeFastcgiParams(method, uri), ...(Array.isArray(extra) ? extra : Object.entries(extra))];
 
 test.before(async () => {
-  port = await availablePort();
+  port = await pickPort();
   server = await tsgi(['--socket', `127.0.0.1:${port}`, '--protocol', 'fastcgi', '--fastcgi-socket', unixPath, '--module', 'green', '--async', '16', '--socket-timeout', '1'], { TSGI_TEST_MARKERS: markers });
 });
 test.after(async () => {
@@ -388,7 +389,7 @@ test('--socket-timeout closes a connection stuck in a partial request, never an 
 });
 
 test('graceful stop: an idle keep-alive connection is closed at once, a busy one after its response', async () => {
-  const stopPort = await availablePort();
+  const stopPort = await pickPort();
   const app = await tsgi(['--socket', `127.0.0.1:${stopPort}`, '--protocol', 'fastcgi', '--module', 'green', '--async', '4']);
   const idle = new FastcgiConnection({ port: stopPort });
   const busy = new FastcgiConnection({ port: stopPort });
@@ -434,10 +435,10 @@ test("Debian's cgi-fcgi -bind -connect (TCP and unix socket): GET env and a POST
 // ---------------------------------------------------------------- behind nginx
 
 test('nginx fastcgi_pass + Debian fastcgi_params (keepalive upstream, fastcgi_keep_conn on; plain; unix): exact env, bodies, connection reuse', async () => {
-  const upstream = await availablePort();
-  const pooled = await availablePort();
-  const plain = await availablePort();
-  const overUnix = await availablePort();
+  const upstream = await pickPort();
+  const pooled = await pickPort();
+  const plain = await pickPort();
+  const overUnix = await pickPort();
   const dir = tempDir();
   const sock = join(dir, 'tsgi-fcgi.sock');
   let app: Server | undefined;
@@ -544,8 +545,8 @@ test('nginx fastcgi_pass + Debian fastcgi_params (keepalive upstream, fastcgi_ke
 });
 
 test('nginx fastcgi_pass (keep-alive): statuses and big responses pass through; a client hang-up halts the green thread', async () => {
-  const upstream = await availablePort();
-  const front = await availablePort();
+  const upstream = await pickPort();
+  const front = await pickPort();
   const hangupMarkers = tempDir();
   let app: Server | undefined;
   let nginx: Nginx | undefined;

@@ -10,9 +10,10 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, freePort, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
-const port = freePort();
+const port = await pickPort();
 const dir = tempDir();
 const unixPath = join(dir, 'http.sock');
 let server: Server;
@@ -800,7 +801,7 @@ test('a connection that never sends a byte is closed too (not held forever)', as
 
 test('an async app that outlives its disconnected client cannot touch the next request on its core', async () => {
   // One core, so the next request surely gets the core the abandoned app ran on.
-  const ownPort = freePort();
+  const ownPort = await pickPort();
   const own = await startTsgi(['--http-socket', `127.0.0.1:${ownPort}`, '--wsgi-file', join(FIXTURE_APPS, 'http-edge.js'), '--async', '1'], { cwd: FIXTURE_APPS });
   try {
     // The client leaves while the app awaits a plain Promise (it cannot be stopped).
@@ -834,7 +835,7 @@ test('an async app that outlives its disconnected client cannot touch the next r
 });
 
 test('graceful stop (SIGTERM): an idle keep-alive connection closes at once, a running request finishes', async () => {
-  const ownPort = freePort();
+  const ownPort = await pickPort();
   const own = await startTsgi(['--http-socket', `127.0.0.1:${ownPort}`, '--wsgi-file', join(FIXTURE_APPS, 'http-edge.js'), '--async', '8'], { cwd: FIXTURE_APPS });
   const idle = await RawConn.open({ port: ownPort });
   const busy = await RawConn.open({ port: ownPort });

@@ -12,8 +12,9 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { INSTALL_HINT, availablePort, nginxUwsgiParamsPath, startNginx, startUwsgi, track, uwsgiHttpPluginArgs, type Nginx, type Peer } from '../helpers/peers.js';
+import { INSTALL_HINT, nginxUwsgiParamsPath, startNginx, startUwsgi, track, uwsgiHttpPluginArgs, type Nginx, type Peer } from '../helpers/peers.js';
 import { APPS, FIXTURE_APPS, httpGet, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 // ---------------------------------------------------------------- helpers
 
@@ -182,8 +183,8 @@ function nginxErrors(nginx: Nginx): string[] {
 // ---------------------------------------------------------------- tests
 
 test('nginx uwsgi_pass 127.0.0.1:PORT + Debian uwsgi_params → tsgi --socket: status, headers, exact env, 200 KB POST body', async () => {
-  const upstream = await availablePort();
-  const port = await availablePort();
+  const upstream = await pickPort();
+  const port = await pickPort();
   let server: Server | undefined;
   let nginx: Nginx | undefined;
   try {
@@ -284,7 +285,7 @@ test('nginx uwsgi_pass 127.0.0.1:PORT + Debian uwsgi_params → tsgi --socket: s
 test('nginx uwsgi_pass unix:/tmp/…sock → tsgi --master --processes 2 --socket /tmp/…sock', async () => {
   const dir = tempDir();
   const socketPath = join(dir, 'tsgi.sock');
-  const port = await availablePort();
+  const port = await pickPort();
   let server: Server | undefined;
   let nginx: Nginx | undefined;
   try {
@@ -326,8 +327,8 @@ test('nginx uwsgi_pass unix:/tmp/…sock → tsgi --master --processes 2 --socke
 });
 
 test('nginx uwsgi_buffering off + generator app: chunks reach the client while the generator runs; a hang-up frees the core', async () => {
-  const upstream = await availablePort();
-  const port = await availablePort();
+  const upstream = await pickPort();
+  const port = await pickPort();
   let server: Server | undefined;
   let nginx: Nginx | undefined;
   try {
@@ -416,9 +417,9 @@ function agentRequest(port: number, path: string, agent: Agent | false, body?: B
 }
 
 test('nginx proxy_pass (HTTP/1.0, and HTTP/1.1 + upstream keepalive 16) → tsgi --http-socket', async () => {
-  const upstream = await availablePort();
-  const plain = await availablePort();
-  const pooled = await availablePort();
+  const upstream = await pickPort();
+  const plain = await pickPort();
+  const pooled = await pickPort();
   let server: Server | undefined;
   let nginx: Nginx | undefined;
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
@@ -503,7 +504,7 @@ test('nginx proxy_pass (HTTP/1.0, and HTTP/1.1 + upstream keepalive 16) → tsgi
 test('uWSGI --http router --http-to @name → tsgi --socket @name (same abstract address as uWSGI)', async () => {
   const pluginArgs = uwsgiHttpPluginArgs(); // throws (with the install hint) when uWSGI is missing
   const name = `tsgi-test-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const port = await availablePort();
+  const port = await pickPort();
   let server: Server | undefined;
   let uwsgi: Peer | undefined;
   try {

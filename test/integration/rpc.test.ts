@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startUwsgi, type Peer } from '../helpers/peers.js';
-import { FIXTURE_APPS, freePort, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 const markers = tempDir();
-const http = freePort();
-const uwsgiSocket = freePort();
-const peerSocket = freePort();
-const peerHttp = freePort();
+const http = await pickPort();
+const uwsgiSocket = await pickPort();
+const peerSocket = await pickPort();
+const peerHttp = await pickPort();
 let tsgi: Server;
 let uwsgi: Peer;
 
