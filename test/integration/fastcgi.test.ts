@@ -16,7 +16,7 @@ import {
   collectResult, decodeNameValues, encodeBeginRequest, encodeNameValues, encodeRecord, encodeRequest, FastcgiConnection, fastcgiRequest,
   nginxLikeFastcgiParams, PROTOCOL_STATUS, TYPE, type FastcgiParams,
 } from '../helpers/fastcgi-client.js';
-import { nginxBinary, startNginx, track, type Nginx, type Peer } from '../helpers/peers.js';
+import { nginxBinary, startNginx, type Nginx, type Peer } from '../helpers/peers.js';
 import { FIXTURE_APPS, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
 import { pickPort } from '../helpers/ports.js';
 
@@ -28,8 +28,7 @@ const CGI_FCGI_HINT = 'run `bash .ci/install-deps` (as root) to install libfcgi-
 /** Starts tsgi, tracked so it cannot outlive this process; its stop() falls back to SIGKILL after 10 s. */
 async function tsgi(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Server> {
   const server = await startTsgi(args, { cwd: FIXTURE_APPS, env });
-  const peer = track('tsgi', server.child);
-  server.stop = () => peer.stop(10_000);
+  server.stop = () => server.tracked.stop(10_000);
   return server;
 }
 

@@ -12,7 +12,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { INSTALL_HINT, nginxUwsgiParamsPath, startNginx, startUwsgi, track, uwsgiHttpPluginArgs, type Nginx, type Peer } from '../helpers/peers.js';
+import { INSTALL_HINT, nginxUwsgiParamsPath, startNginx, startUwsgi, uwsgiHttpPluginArgs, type Nginx, type Peer } from '../helpers/peers.js';
 import { APPS, FIXTURE_APPS, httpGet, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
 import { pickPort } from '../helpers/ports.js';
 
@@ -21,8 +21,7 @@ import { pickPort } from '../helpers/ports.js';
 /** Starts tsgi, tracked so it cannot outlive this process; its stop() falls back to SIGKILL after 10 s. */
 async function tsgi(args: string[], cwd = FIXTURE_APPS): Promise<Server> {
   const server = await startTsgi(args, { cwd });
-  const peer = track('tsgi', server.child);
-  server.stop = () => peer.stop(10_000);
+  server.stop = () => server.tracked.stop(10_000);
   return server;
 }
 
