@@ -43,6 +43,8 @@ export interface StartOptions {
   ready?: RegExp | null;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Written to the server's standard input, which is then closed (default: no stdin at all). */
+  input?: string | Buffer;
 }
 
 /**
@@ -50,7 +52,13 @@ export interface StartOptions {
  * resolve at once (for processes expected to fail).
  */
 export async function startTsgi(args: string[], opts: StartOptions = {}): Promise<Server> {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: opts.cwd ?? APPS, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdin = opts.input === undefined ? 'ignore' : 'pipe';
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: opts.cwd ?? APPS, env: { ...process.env, ...opts.env }, stdio: [stdin, 'pipe', 'pipe'] });
+  if (opts.input !== undefined) {
+    // A server that exits before reading all of it closes the pipe: EPIPE then is no failure.
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(opts.input);
+  }
   let output = '';
   const waiters: Array<() => void> = [];
   const onData = (chunk: Buffer) => {
@@ -105,8 +113,8 @@ export async function startTsgi(args: string[], opts: StartOptions = {}): Promis
 }
 
 /** Runs tsgi to completion (for CLI errors); resolves with its exit code and output. */
-export async function runTsgi(args: string[], opts: { cwd?: string; input?: string } = {}): Promise<{ code: number | string; output: string }> {
-  const server = await startTsgi(args, { cwd: opts.cwd, ready: null });
+export async function runTsgi(args: string[], opts: { cwd?: string; input?: string | Buffer } = {}): Promise<{ code: number | string; output: string }> {
+  const server = await startTsgi(args, { cwd: opts.cwd, ready: null, input: opts.input });
   const code = await server.exited;
   return { code, output: server.log() };
 }

@@ -15,6 +15,13 @@ test('--help lists every option from the table; --version prints the version', a
   assert.match(version.output, /^tsgi \d+\.\d+\.\d+ \(node v20/);
 });
 
+test('a config read from standard input: --ini - with the input option', async () => {
+  const result = await runTsgi(['--ini', '-', '--dry-run'], { input: '[uwsgi]\nmodule = myapp\nsocket = 127.0.0.1:1\nprocesses = 3\n' });
+  assert.is(result.code, 0, result.output);
+  assert.match(result.output, /^processes = 3$/m);
+  assert.match(result.output, /^module = myapp$/m);
+});
+
 test('an unknown option exits 1 with a did-you-mean', async () => {
   const result = await runTsgi(['--proceses', '2']);
   assert.is(result.code, 1);
