@@ -147,11 +147,9 @@ export function track(name: string, child: ChildProcess, opts: TrackOptions = {}
     async stop(graceMs = 5000) {
       if (child.pid !== undefined) {
         if (!gone()) child.kill(stopSignal);
-        let finished = false;
-        void exited.then(() => void (finished = true));
         const deadline = Date.now() + graceMs;
-        while (Date.now() < deadline && (!finished || groupAlive())) await sleep(25);
-        if (!finished || groupAlive()) {
+        while (Date.now() < deadline && (!gone() || groupAlive())) await sleep(25);
+        if (!gone() || groupAlive()) {
           proc.forceKilled = true;
           if (group) send(-child.pid, 'SIGKILL');
           else child.kill('SIGKILL');
