@@ -33,6 +33,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { portIsFree } from '../test/helpers/ports.js';
+import { handleSignals, stopAll as stopTracked, track, type TrackedProcess } from '../test/helpers/processes.js';
 
 // ------------------------------------------------------------------------------ settings
 
@@ -100,9 +101,10 @@ const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
 // ------------------------------------------------------------------------------ processes
 
-/** A process this runner started, in its own process group (pgid = pid). */
+/** A process this runner started, in its own process group (pgid = pid), tracked by processes.ts. */
 class Proc {
   readonly pid: number;
+  readonly tracked: TrackedProcess;
   readonly done: Promise<void>;
   exited = false;
   exitCode: number | null = null;
@@ -121,7 +123,7 @@ class Proc {
     });
     if (child.pid === undefined) throw new Error(`cannot start ${argv[0]}`);
     this.pid = child.pid;
-    live.add(this);
+    this.tracked = track(name, child, { stopSignal, group: true, output: () => this.output });
     const collect = (chunk: Buffer) => {
       this.#log.write(chunk);
       this.output = (this.output + chunk.toString('utf8')).slice(-65536);
@@ -149,51 +151,15 @@ class Proc {
   }
 }
 
-const live = new Set<Proc>();
-
-/** Members of process group `pgid` that are still running (zombies excluded). */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const [pid, stat] of readProcStats()) if (stat.pgrp === pgid && stat.state !== 'Z') members.push(pid);
-  return members;
-}
-
 /** Stops `proc` with its stop signal, then SIGKILLs whatever is left of its process group. */
 async function stopProc(proc: Proc, graceMs = 6000): Promise<void> {
-  if (!live.has(proc)) return;
-  if (!proc.exited) {
-    try {
-      process.kill(proc.pid, proc.stopSignal);
-    } catch {
-      // already gone
-    }
-  }
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && (!proc.exited || groupMembers(proc.pid).length > 0)) await sleep(50);
-  if (!proc.exited || groupMembers(proc.pid).length > 0) {
-    progress(`  ${proc.name} (pid ${proc.pid}) did not stop within ${graceMs} ms: SIGKILL to its process group`);
-    try {
-      process.kill(-proc.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    await Promise.race([proc.done, sleep(2000)]);
-  }
-  live.delete(proc);
-}
-
-function killAllNow(): void {
-  for (const proc of live) {
-    try {
-      process.kill(-proc.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  await proc.tracked.stop(graceMs);
+  if (proc.tracked.forceKilled) progress(`  ${proc.name} (pid ${proc.pid}) did not stop within ${graceMs} ms: SIGKILLed its process group`);
+  await Promise.race([proc.done, sleep(2000)]);
 }
 
 async function stopAll(): Promise<void> {
-  for (const proc of [...live].reverse()) await stopProc(proc, 3000);
+  for (const proc of await stopTracked(3000)) if (proc.forceKilled) progress(`  ${proc.name} (pid ${proc.pid}) did not stop within 3000 ms: SIGKILLed its process group`);
 }
 
 // ------------------------------------------------------------------------------ /proc
@@ -491,7 +457,7 @@ async function runWrk(name: string, args: string[], seconds: number): Promise<st
   }, (seconds + 30) * 1000);
   await proc.done;
   clearTimeout(timer);
-  live.delete(proc);
+  await stopProc(proc, 1000); // gone already: this only takes it off the record (and its group, if any is left)
   if (proc.exitCode !== 0) throw new Error(`wrk failed (exit ${proc.exitCode}, signal ${proc.exitSignal}): ${proc.tail(5)}`);
   return proc.output;
 }
@@ -1009,7 +975,7 @@ async function runScheduler(): Promise<void> {
   await quietGate();
   const proc = new Proc('scheduler-bench', ['node', SCHEDULER_BENCH], 'SIGTERM');
   await proc.done;
-  live.delete(proc);
+  await stopProc(proc, 1000);
   const text = proc.output.trim();
   for (const line of text.split('\n')) progress(`  ${line}`);
   extraSections.push('', '## Green scheduler micro-benchmark', '', 'node dist/bench/scheduler.bench.js:', '', text.includes('|') ? text : '```\n' + text + '\n```');
@@ -1202,10 +1168,12 @@ async function interrupt(signal: string): Promise<void> {
   process.exit(130);
 }
 
+// These handlers stop everything gracefully and write a partial report; processes.ts's exit hook
+// still SIGKILLs any process group left behind.
+handleSignals(false);
 process.on('SIGINT', () => void interrupt('SIGINT'));
 process.on('SIGTERM', () => void interrupt('SIGTERM'));
 process.on('SIGHUP', () => void interrupt('SIGHUP'));
-process.on('exit', killAllNow);
 
 main().catch(async (error: unknown) => {
   progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
