@@ -19,6 +19,7 @@ import {
 import { nginxBinary, startNginx, type Nginx, type Peer } from '../helpers/peers.js';
 import { FIXTURE_APPS, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
 import { pickPort } from '../helpers/ports.js';
+import { track } from '../helpers/processes.js';
 
 const FASTCGI_PARAMS = '/etc/nginx/fastcgi_params';
 const CGI_FCGI_HINT = 'run `bash .ci/install-deps` (as root) to install libfcgi-bin (cgi-fcgi) and nginx';
@@ -143,6 +144,7 @@ function cgiFcgi(connectTo: string, env: Record<string, string>, body = Buffer.a
   if (binary === undefined) throw new Error(`cgi-fcgi is not installed: ${CGI_FCGI_HINT}`);
   return new Promise((resolve, reject) => {
     const child = spawn(binary, ['-bind', '-connect', connectTo], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    track('cgi-fcgi', child, { output: () => stderr });
     const stdout: Buffer[] = [];
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
