@@ -10,6 +10,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConnServer, native, type NativeSystemError } from '../../runtime/native.js';
+import { track } from '../helpers/processes.js';
 
 const NATIVE_URL = new URL('../../runtime/native.js', import.meta.url).href;
 
@@ -635,6 +636,7 @@ function runLoad(target: string, total: number, concurrency: number) {
     const child = spawn(process.execPath, ['--input-type=module', '-e', LOAD_CLIENT, target, String(total), String(concurrency), String(PACKET_SIZE)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    track('load client', child, { output: () => out });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);
