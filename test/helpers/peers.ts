@@ -115,6 +115,10 @@ export interface NginxOptions {
   dir?: string;
   /** error_log level (default notice). */
   logLevel?: string;
+  /** events { worker_connections } (default 1024). */
+  workerConnections?: number;
+  /** events { multi_accept on } (default off). */
+  multiAccept?: boolean;
 }
 
 export interface Nginx extends Peer {
@@ -125,10 +129,14 @@ export interface Nginx extends Peer {
   errorLog(): string;
 }
 
-/** Writes `dir/nginx.conf` (daemon off, 1 worker, logs and temp paths in dir) and returns its path. */
-export function writeNginxConf(dir: string, opts: Pick<NginxOptions, 'http' | 'masterProcess' | 'logLevel'>): string {
+/**
+ * Writes `dir/nginx.conf` (daemon off, 1 worker, pid, error log and temp paths in dir, access
+ * log off) around `opts.http` and returns its path: the one nginx config writer for tests and
+ * benches. Run it with `nginx -p dir/ -c path`.
+ */
+export function writeNginxConf(dir: string, opts: Pick<NginxOptions, 'http' | 'masterProcess' | 'logLevel' | 'workerConnections' | 'multiAccept'>): string {
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const conf = `# written by test/helpers/peers.ts
+  const conf = `# written by test/helpers/peers.ts writeNginxConf()
 daemon off;
 master_process ${opts.masterProcess ? 'on' : 'off'};
 worker_processes 1;
@@ -136,7 +144,7 @@ ${asRoot ? 'user root;' : ''}
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log ${opts.logLevel ?? 'notice'};
 events {
-    worker_connections 1024;
+    worker_connections ${opts.workerConnections ?? 1024};${opts.multiAccept ? '\n    multi_accept on;' : ''}
 }
 http {
     access_log off;
