@@ -32,6 +32,7 @@ import { connect } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeNginxConf } from '../test/helpers/peers.js';
 import { portIsFree } from '../test/helpers/ports.js';
 import { handleSignals, stopAll as stopTracked, track, type TrackedProcess } from '../test/helpers/processes.js';
 
@@ -541,43 +542,32 @@ async function launchFloorUpstream(tag: string): Promise<{ proc: Proc; port: num
   return { proc, port };
 }
 
+/** nginx.conf (after shared/anchors/conf/nginx.conf.tmpl): a master and 1 worker, access log off. */
 function nginxConf(dir: string, listen: number, upstream: number, pass: 'uwsgi' | 'http'): string {
   const location = pass === 'uwsgi'
     ? `include /etc/nginx/uwsgi_params;\n            uwsgi_pass 127.0.0.1:${upstream};`
     : `proxy_pass http://127.0.0.1:${upstream};`;
-  return `# written by bench/run.ts (after shared/anchors/conf/nginx.conf.tmpl): 1 worker, access log off
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
-events {
-    worker_connections 4096;
-    multi_accept on;
-}
-http {
-    access_log off;
-    keepalive_timeout 75s;
+  return writeNginxConf(dir, {
+    masterProcess: true,
+    logLevel: 'warn',
+    workerConnections: 4096,
+    multiAccept: true,
+    http: `    keepalive_timeout 75s;
     keepalive_requests 1000000;
-    client_body_temp_path ${dir}/client_body;
-    proxy_temp_path ${dir}/proxy;
-    fastcgi_temp_path ${dir}/fastcgi;
-    uwsgi_temp_path ${dir}/uwsgi;
-    scgi_temp_path ${dir}/scgi;
     server {
         listen 127.0.0.1:${listen};
         location / {
             ${location}
         }
-    }
-}
-`;
+    }`,
+  });
 }
 
 async function launchNginx(tag: string, upstream: number, pass: 'uwsgi' | 'http'): Promise<{ proc: Proc; port: number }> {
   const port = await allocPort();
   const dir = join(RUN_DIR, `${tag}-nginx`);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, port, upstream, pass));
-  const proc = new Proc(`${tag}-nginx`, ['nginx', '-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'nginx-error.log'), '-g', 'daemon off;'], 'SIGTERM');
+  const proc = new Proc(`${tag}-nginx`, ['nginx', '-p', `${dir}/`, '-c', nginxConf(dir, port, upstream, pass), '-e', join(dir, 'error.log')], 'SIGTERM');
   await waitReady(proc, { kind: 'http', port });
   return { proc, port };
 }
@@ -919,7 +909,7 @@ function report(groups: Group[], status: string): string {
     }
     out.push('', '## Commands', '', '```');
     for (const config of CONFIGS.filter((c) => wrkGroups.includes(c.group))) out.push(`${config.id}: ${config.command}`, `    ${wrkLine(config)}${config.warmup ? ` (after ${WARMUP} s unrecorded warm-up)` : ''}`);
-    out.push('nginx: nginx -c RUN/nginx.conf -p RUN -e RUN/nginx-error.log -g "daemon off;"  (1 worker; uwsgi_pass with /etc/nginx/uwsgi_params, or proxy_pass HTTP/1.0)', '```');
+    out.push('nginx: nginx -p RUN/ -c RUN/nginx.conf -e RUN/error.log, conf from test/helpers/peers.ts writeNginxConf()  (1 worker; uwsgi_pass with /etc/nginx/uwsgi_params, or proxy_pass HTTP/1.0)', '```');
     out.push('', '## Every run', '', rawTable());
   }
   out.push(...extraSections);
