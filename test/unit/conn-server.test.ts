@@ -3,7 +3,7 @@
  * process and in child processes, worker threads. No mocks.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -647,28 +647,43 @@ function runLoad(target: string, total: number, concurrency: number) {
   });
 }
 
-/** µs of this process's CPU (user + system) per connection while `run` runs. */
-async function cpuPerConnection(total: number, run: () => Promise<unknown>): Promise<number> {
-  const before = process.cpuUsage();
-  await run();
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / total;
+/** read(2)-family calls this process has made so far (all threads), from /proc/self/io `syscr`. */
+function readSyscalls(): number {
+  return Number(/^syscr:\s+(\d+)/m.exec(readFileSync('/proc/self/io', 'latin1'))?.[1] ?? NaN);
 }
 
-test('20,000 connections, 50 concurrent clients in another process: CPU per connection (server side)', async () => {
+/**
+ * While `run` runs: µs of this process's CPU (user + system) per connection (a figure to print,
+ * never asserted), and read(2) calls per connection. ConnServer makes a few per connection (at
+ * accept, the request, EOF; about 3-4 over TCP, 3 over a unix socket, the load client's pipe
+ * included): a busy loop re-reading a socket would show as hundreds.
+ */
+async function perConnection(total: number, run: () => Promise<unknown>): Promise<{ cpuUs: number; reads: number }> {
+  const before = process.cpuUsage();
+  const readsBefore = readSyscalls();
+  await run();
+  const used = process.cpuUsage(before);
+  return { cpuUs: (used.user + used.system) / total, reads: (readSyscalls() - readsBefore) / total };
+}
+
+/** Generous (4× what is seen), so that a loaded machine cannot fail it, yet far below a storm. */
+const MAX_READS_PER_CONNECTION = 16;
+
+test('20,000 connections, 50 concurrent clients in another process: all served, a few read() calls per connection (server side)', async () => {
   const total = 20000;
   const { listenFd, port } = listenTcp();
   counters.served = counters.nulls = counters.queued = 0;
   const server = new ConnServer(listenFd, serveUwsgiLike, ignoreDrain);
   server.start();
   let report: Awaited<ReturnType<typeof runLoad>> | undefined;
-  const perConnection = await cpuPerConnection(total, async () => (report = await runLoad(String(port), total, 50)));
+  const used = await perConnection(total, async () => (report = await runLoad(String(port), total, 50)));
   server.close();
   native.close(listenFd);
   assert.equal({ finished: report!.finished, bad: report!.bad }, { finished: total, bad: 0 }, report!.firstError);
   assert.is(counters.served, total);
   assert.is(server.connections, 0);
-  console.log(`  ConnServer (TCP): ${perConnection.toFixed(1)} µs CPU per connection (server side; the client is ` +
+  assert.ok(used.reads >= 1 && used.reads <= MAX_READS_PER_CONNECTION, `${used.reads.toFixed(2)} read() calls per connection (expected 1 to ${MAX_READS_PER_CONNECTION})`);
+  console.log(`  ConnServer (TCP): ${used.cpuUs.toFixed(1)} µs CPU and ${used.reads.toFixed(2)} read() calls per connection (server side; the client is ` +
     `a node process), ${Math.round(total / (report!.ms / 1000))} connections/s, ${counters.queued} writes queued`);
 
   // A shorter run of the same load against net.Server, for comparison.
@@ -676,10 +691,10 @@ test('20,000 connections, 50 concurrent clients in another process: CPU per conn
   await new Promise<void>((resolve) => baseline.listen(0, '127.0.0.1', resolve));
   const basePort = (baseline.address() as net.AddressInfo).port;
   netServed = 0;
-  const netPerConnection = await cpuPerConnection(5000, () => runLoad(String(basePort), 5000, 50));
+  const netUsed = await perConnection(5000, () => runLoad(String(basePort), 5000, 50));
   await new Promise((resolve) => baseline.close(resolve));
   assert.is(netServed, 5000);
-  console.log(`  net.Server (TCP, 5,000 connections): ${netPerConnection.toFixed(1)} µs CPU per connection (server side)`);
+  console.log(`  net.Server (TCP, 5,000 connections): ${netUsed.cpuUs.toFixed(1)} µs CPU per connection (server side)`);
 });
 
 let netServed = 0;
@@ -708,11 +723,12 @@ test('unix socket under load: 5,000 connections, 50 concurrent', async () => {
   server.start();
   try {
     let report: Awaited<ReturnType<typeof runLoad>> | undefined;
-    const perConnection = await cpuPerConnection(5000, async () => (report = await runLoad(file, 5000, 50)));
+    const used = await perConnection(5000, async () => (report = await runLoad(file, 5000, 50)));
     assert.equal({ finished: report!.finished, bad: report!.bad }, { finished: 5000, bad: 0 }, report!.firstError);
     assert.is(counters.served, 5000);
     assert.is(server.connections, 0);
-    console.log(`  ConnServer (unix): ${perConnection.toFixed(1)} µs CPU per connection (server side)`);
+    assert.ok(used.reads >= 1 && used.reads <= MAX_READS_PER_CONNECTION, `${used.reads.toFixed(2)} read() calls per connection (expected 1 to ${MAX_READS_PER_CONNECTION})`);
+    console.log(`  ConnServer (unix): ${used.cpuUs.toFixed(1)} µs CPU and ${used.reads.toFixed(2)} read() calls per connection (server side)`);
   } finally {
     server.close();
     native.close(listenFd);
