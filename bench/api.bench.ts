@@ -11,6 +11,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { get } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { median } from './common.js';
+import { pickPort } from '../test/helpers/ports.js';
+import { stopAll, track } from '../test/helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const rounds = Number(process.argv[2] ?? 3);
@@ -18,6 +20,7 @@ const rounds = Number(process.argv[2] ?? 3);
 function start(command: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    track(args[0] ?? command, child, { output: () => output });
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk;
@@ -40,12 +43,12 @@ function fetchJson(port: number, path: string): Promise<Record<string, number>> 
 }
 
 
-const http = 18950;
-const uwsgiPort = 18951;
-const nodePort = 18952;
-const tsgi = await start(process.execPath, ['dist/runtime/main.js', '--http-socket', `127.0.0.1:${http}`, '--socket', `127.0.0.1:${uwsgiPort}`,
+const http = await pickPort();
+const uwsgiPort = await pickPort();
+const nodePort = await pickPort();
+await start(process.execPath, ['dist/runtime/main.js', '--http-socket', `127.0.0.1:${http}`, '--socket', `127.0.0.1:${uwsgiPort}`,
   '--chdir', 'bench/apps', '--module', 'api_bench', '--master', '--processes', '1', '--async', '16', '--disable-logging'], {}, /all 1 workers ready/);
-const node = await start(process.execPath, ['bench/apps/hello_http.cjs'], { PORT: String(nodePort), VERBOSE: '1' }, /listening/);
+await start(process.execPath, ['bench/apps/hello_http.cjs'], { PORT: String(nodePort), VERBOSE: '1' }, /listening/);
 try {
   const figures: Record<string, number[]> = { signal_median_us: [], signal_p99_us: [], rpc_local: [], rpc_remote: [], http_roundtrip: [] };
   for (let round = 1; round <= rounds; round++) {
@@ -64,6 +67,5 @@ try {
   console.log(`RPC remote: ${m.rpc_remote} calls/s (${(m.rpc_remote! / m.http_roundtrip!).toFixed(2)}× an HTTP round trip)`);
   console.log(`HTTP round trip to raw node:http (new connection each): ${m.http_roundtrip} req/s`);
 } finally {
-  tsgi.kill('SIGTERM');
-  node.kill('SIGTERM');
+  await stopAll();
 }

@@ -31,7 +31,9 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { cacheAreaSize, SharedCache, type CacheOptions } from '../runtime/shared/cache.js';
 import { createRegion, mapRegion } from '../runtime/shared/region.js';
-import { freePort, machineBusy, median } from './common.js';
+import { machineBusy, median } from './common.js';
+import { pickPort } from '../test/helpers/ports.js';
+import { spawnTracked, stopAll, track } from '../test/helpers/processes.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const envNumber = (name: string, fallback: number) => {
@@ -210,6 +212,7 @@ interface Proc {
 
 function startChild(job: ChildJob, regionFd: number): Proc {
   const child = spawn(process.execPath, [SELF, '--child', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit', regionFd, 'ipc'] });
+  track(`cache child ${job.index}`, child, { output: () => '' });
   const ready = new Promise<void>((resolve) => child.once('message', () => resolve()));
   const output = new Promise<string>((resolve, reject) => {
     let text = '';
@@ -233,8 +236,8 @@ async function measure(backend: Backend, op: Op, regionFd: number, port: number 
 
 async function startRedis(): Promise<{ child: ChildProcess; port: number; version: string } | undefined> {
   if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) return undefined;
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+  const port = await pickPort();
+  const { child } = spawnTracked('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
   for (let tries = 0; tries < 100; tries++) {
     try {
       const socket = await redisConnect(port);
@@ -274,9 +277,7 @@ async function main(): Promise<void> {
   const region = createRegion(LAYOUT, 'tsgi-bench-cache');
   const cache = SharedCache.format(region.area('cache'), CACHE);
   for (let i = 0; i < KEYS; i++) cache.update(keyName(i), value);
-  const redis = await startRedis();
-  const stop = () => redis?.child.kill('SIGTERM');
-  process.on('exit', stop);
+  const redis = await startRedis(); // on processes.ts's record: stopped at exit whatever happens
   if (redis === undefined) process.stderr.write('redis-server not found (apt-get install -y redis-server): measuring tsgi only\n');
   const backends: Backend[] = redis ? ['tsgi', 'redis-seq', 'redis-pipe'] : ['tsgi'];
   const results = new Map<string, number[]>();
@@ -295,7 +296,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    stop();
+    await stopAll();
     region.close();
   }
   const stats = cache.stats();

@@ -1,6 +1,5 @@
-/** What several benchmarks share: medians, how busy the machine is, a free port for a reference server. */
+/** What several benchmarks share: medians and how busy the machine is (ports: test/helpers/ports.ts). */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 
 export const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -16,16 +15,4 @@ export async function machineBusy(ms = 300): Promise<number> {
   const after = sample();
   const total = after.total - before.total;
   return total > 0 ? 100 * (1 - (after.idle - before.idle) / total) : 0;
-}
-
-/** A port the kernel just handed out on 127.0.0.1 (for reference servers such as redis). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
 }

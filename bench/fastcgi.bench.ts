@@ -16,8 +16,9 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { availablePort, nginxBinary, spawnPeer, startNginx, waitForPort, type Nginx, type Peer } from '../test/helpers/peers.js';
+import { nginxBinary, spawnPeer, startNginx, waitForPort, type Nginx, type Peer } from '../test/helpers/peers.js';
 import { ROOT, tempDir } from '../test/helpers/tsgi.js';
+import { pickPort } from '../test/helpers/ports.js';
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -113,8 +114,8 @@ function wrk(url: string, seconds: number): { output: string; run: Omit<WrkRun, 
 }
 
 async function runOnce(config: Config, round: number, attempt: number, logDir: string): Promise<WrkRun | null> {
-  const upstream = await availablePort();
-  const port = await availablePort();
+  const upstream = await pickPort();
+  const port = await pickPort();
   let server: Peer | undefined;
   let nginx: Nginx | undefined;
   try {

@@ -28,10 +28,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, type WriteStream } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeNginxConf } from '../test/helpers/peers.js';
+import { portIsFree } from '../test/helpers/ports.js';
+import { handleSignals, stopAll as stopTracked, track, type TrackedProcess } from '../test/helpers/processes.js';
 
 // ------------------------------------------------------------------------------ settings
 
@@ -99,9 +102,10 @@ const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
 // ------------------------------------------------------------------------------ processes
 
-/** A process this runner started, in its own process group (pgid = pid). */
+/** A process this runner started, in its own process group (pgid = pid), tracked by processes.ts. */
 class Proc {
   readonly pid: number;
+  readonly tracked: TrackedProcess;
   readonly done: Promise<void>;
   exited = false;
   exitCode: number | null = null;
@@ -120,7 +124,7 @@ class Proc {
     });
     if (child.pid === undefined) throw new Error(`cannot start ${argv[0]}`);
     this.pid = child.pid;
-    live.add(this);
+    this.tracked = track(name, child, { stopSignal, group: true, output: () => this.output });
     const collect = (chunk: Buffer) => {
       this.#log.write(chunk);
       this.output = (this.output + chunk.toString('utf8')).slice(-65536);
@@ -148,51 +152,15 @@ class Proc {
   }
 }
 
-const live = new Set<Proc>();
-
-/** Members of process group `pgid` that are still running (zombies excluded). */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const [pid, stat] of readProcStats()) if (stat.pgrp === pgid && stat.state !== 'Z') members.push(pid);
-  return members;
-}
-
 /** Stops `proc` with its stop signal, then SIGKILLs whatever is left of its process group. */
 async function stopProc(proc: Proc, graceMs = 6000): Promise<void> {
-  if (!live.has(proc)) return;
-  if (!proc.exited) {
-    try {
-      process.kill(proc.pid, proc.stopSignal);
-    } catch {
-      // already gone
-    }
-  }
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && (!proc.exited || groupMembers(proc.pid).length > 0)) await sleep(50);
-  if (!proc.exited || groupMembers(proc.pid).length > 0) {
-    progress(`  ${proc.name} (pid ${proc.pid}) did not stop within ${graceMs} ms: SIGKILL to its process group`);
-    try {
-      process.kill(-proc.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    await Promise.race([proc.done, sleep(2000)]);
-  }
-  live.delete(proc);
-}
-
-function killAllNow(): void {
-  for (const proc of live) {
-    try {
-      process.kill(-proc.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  await proc.tracked.stop(graceMs);
+  if (proc.tracked.forceKilled) progress(`  ${proc.name} (pid ${proc.pid}) did not stop within ${graceMs} ms: SIGKILLed its process group`);
+  await Promise.race([proc.done, sleep(2000)]);
 }
 
 async function stopAll(): Promise<void> {
-  for (const proc of [...live].reverse()) await stopProc(proc, 3000);
+  for (const proc of await stopTracked(3000)) if (proc.forceKilled) progress(`  ${proc.name} (pid ${proc.pid}) did not stop within 3000 ms: SIGKILLed its process group`);
 }
 
 // ------------------------------------------------------------------------------ /proc
@@ -323,20 +291,12 @@ function sampleRss(pid: number): () => number | undefined {
 
 let nextPort = BASE_PORT;
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => done(true)));
-  });
-}
-
 /** A fresh port per server start (a new port never meets the last run's TIME_WAIT pairs). */
 async function allocPort(): Promise<number> {
   for (let tries = 0; tries < 2000; tries++) {
     if (nextPort >= MAX_PORT) nextPort = BASE_PORT;
     const port = nextPort++;
-    if (await portFree(port)) return port;
+    if (await portIsFree(port)) return port;
   }
   throw new Error(`no free port between ${BASE_PORT} and ${MAX_PORT}`);
 }
@@ -498,7 +458,7 @@ async function runWrk(name: string, args: string[], seconds: number): Promise<st
   }, (seconds + 30) * 1000);
   await proc.done;
   clearTimeout(timer);
-  live.delete(proc);
+  await stopProc(proc, 1000); // gone already: this only takes it off the record (and its group, if any is left)
   if (proc.exitCode !== 0) throw new Error(`wrk failed (exit ${proc.exitCode}, signal ${proc.exitSignal}): ${proc.tail(5)}`);
   return proc.output;
 }
@@ -582,43 +542,32 @@ async function launchFloorUpstream(tag: string): Promise<{ proc: Proc; port: num
   return { proc, port };
 }
 
+/** nginx.conf (after shared/anchors/conf/nginx.conf.tmpl): a master and 1 worker, access log off. */
 function nginxConf(dir: string, listen: number, upstream: number, pass: 'uwsgi' | 'http'): string {
   const location = pass === 'uwsgi'
     ? `include /etc/nginx/uwsgi_params;\n            uwsgi_pass 127.0.0.1:${upstream};`
     : `proxy_pass http://127.0.0.1:${upstream};`;
-  return `# written by bench/run.ts (after shared/anchors/conf/nginx.conf.tmpl): 1 worker, access log off
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
-events {
-    worker_connections 4096;
-    multi_accept on;
-}
-http {
-    access_log off;
-    keepalive_timeout 75s;
+  return writeNginxConf(dir, {
+    masterProcess: true,
+    logLevel: 'warn',
+    workerConnections: 4096,
+    multiAccept: true,
+    http: `    keepalive_timeout 75s;
     keepalive_requests 1000000;
-    client_body_temp_path ${dir}/client_body;
-    proxy_temp_path ${dir}/proxy;
-    fastcgi_temp_path ${dir}/fastcgi;
-    uwsgi_temp_path ${dir}/uwsgi;
-    scgi_temp_path ${dir}/scgi;
     server {
         listen 127.0.0.1:${listen};
         location / {
             ${location}
         }
-    }
-}
-`;
+    }`,
+  });
 }
 
 async function launchNginx(tag: string, upstream: number, pass: 'uwsgi' | 'http'): Promise<{ proc: Proc; port: number }> {
   const port = await allocPort();
   const dir = join(RUN_DIR, `${tag}-nginx`);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, port, upstream, pass));
-  const proc = new Proc(`${tag}-nginx`, ['nginx', '-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'nginx-error.log'), '-g', 'daemon off;'], 'SIGTERM');
+  const proc = new Proc(`${tag}-nginx`, ['nginx', '-p', `${dir}/`, '-c', nginxConf(dir, port, upstream, pass), '-e', join(dir, 'error.log')], 'SIGTERM');
   await waitReady(proc, { kind: 'http', port });
   return { proc, port };
 }
@@ -960,7 +909,7 @@ function report(groups: Group[], status: string): string {
     }
     out.push('', '## Commands', '', '```');
     for (const config of CONFIGS.filter((c) => wrkGroups.includes(c.group))) out.push(`${config.id}: ${config.command}`, `    ${wrkLine(config)}${config.warmup ? ` (after ${WARMUP} s unrecorded warm-up)` : ''}`);
-    out.push('nginx: nginx -c RUN/nginx.conf -p RUN -e RUN/nginx-error.log -g "daemon off;"  (1 worker; uwsgi_pass with /etc/nginx/uwsgi_params, or proxy_pass HTTP/1.0)', '```');
+    out.push('nginx: nginx -p RUN/ -c RUN/nginx.conf -e RUN/error.log, conf from test/helpers/peers.ts writeNginxConf()  (1 worker; uwsgi_pass with /etc/nginx/uwsgi_params, or proxy_pass HTTP/1.0)', '```');
     out.push('', '## Every run', '', rawTable());
   }
   out.push(...extraSections);
@@ -1016,7 +965,7 @@ async function runScheduler(): Promise<void> {
   await quietGate();
   const proc = new Proc('scheduler-bench', ['node', SCHEDULER_BENCH], 'SIGTERM');
   await proc.done;
-  live.delete(proc);
+  await stopProc(proc, 1000);
   const text = proc.output.trim();
   for (const line of text.split('\n')) progress(`  ${line}`);
   extraSections.push('', '## Green scheduler micro-benchmark', '', 'node dist/bench/scheduler.bench.js:', '', text.includes('|') ? text : '```\n' + text + '\n```');
@@ -1209,10 +1158,12 @@ async function interrupt(signal: string): Promise<void> {
   process.exit(130);
 }
 
+// These handlers stop everything gracefully and write a partial report; processes.ts's exit hook
+// still SIGKILLs any process group left behind.
+handleSignals(false);
 process.on('SIGINT', () => void interrupt('SIGINT'));
 process.on('SIGTERM', () => void interrupt('SIGTERM'));
 process.on('SIGHUP', () => void interrupt('SIGHUP'));
-process.on('exit', killAllNow);
 
 main().catch(async (error: unknown) => {
   progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

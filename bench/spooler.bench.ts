@@ -52,7 +52,9 @@ import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { encodeSpoolFile, spoolFileName, SPOOL_FILE_PREFIX } from '../runtime/spooler/spool-file.js';
-import { freePort, machineBusy, median } from './common.js';
+import { machineBusy, median } from './common.js';
+import { pickPort } from '../test/helpers/ports.js';
+import { killAllNow, track as trackProcess } from '../test/helpers/processes.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -134,24 +136,14 @@ async function bullWorkerChild(job: BullWorkerJob): Promise<void> {
 
 // ------------------------------------------------------------------------------ processes
 
-/** Every child still running, stopped by its pid at the end whatever happens. */
-const children = new Set<ChildProcess>();
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
+/**
+ * Every child goes on processes.ts's record, which stops it at exit whatever happens; a detached
+ * one (tsgi, redis: their own process group) is SIGKILLed as a group, so tsgi's workers and
+ * spoolers go with it.
+ */
+function track(name: string, child: ChildProcess, group = false): ChildProcess {
+  trackProcess(name, child, { group });
   return child;
-}
-
-function killAll(): void {
-  for (const child of children) {
-    try {
-      // tsgi runs in its own process group: its workers and spoolers go with it.
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
-  }
 }
 
 /** Waits for `child` to exit; SIGKILLs its group after `ms`. */
@@ -186,10 +178,10 @@ interface Tsgi {
  * directory nobody spools, as the Queue in this process is warm for BullMQ).
  */
 async function startTsgi(spoolArgs: string[], spoolers: number, dirs: RunDirs): Promise<Tsgi> {
-  const port = await freePort();
+  const port = await pickPort();
   const args = [MAIN, '--http-socket', `127.0.0.1:${port}`, '--wsgi-file', APP, '--master', ...spoolArgs, '--spooler-external', dirs.warm, '--disable-logging'];
   const env = { ...process.env, SPOOLER_BENCH_MARKS: dirs.marks, SPOOLER_BENCH_HANDLER: HANDLER };
-  const child = track(spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+  const child = track('tsgi', spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }), true);
   let text = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`tsgi not ready after 30 s:\n${text}`)), 30_000);
@@ -362,8 +354,8 @@ interface RedisServer {
 
 async function startRedis(): Promise<RedisServer | undefined> {
   if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) return undefined;
-  const port = await freePort();
-  const child = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore', detached: true }));
+  const port = await pickPort();
+  const child = track('redis', spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore', detached: true }), true);
   const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: () => null });
   client.on('error', () => {}); // refused until redis-server listens: connect() rejects, the loop retries
   for (let tries = 0; tries < 100; tries++) {
@@ -437,7 +429,7 @@ interface BullWorkers {
 /** Starts c.procs Worker processes (not yet fetching) on `queue`. */
 async function startBullWorkers(redis: RedisServer, queue: string, c: Consumers): Promise<BullWorkers> {
   const job: BullWorkerJob = { port: redis.port, queue, concurrency: c.conc };
-  const procs = Array.from({ length: c.procs }, () => track(spawn(process.execPath, [SELF, '--bull-worker', JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
+  const procs = Array.from({ length: c.procs }, () => track('bullmq worker', spawn(process.execPath, [SELF, '--bull-worker', JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
   await Promise.all(procs.map((child) => new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`BullMQ worker exited (${code}) before it was ready`)));
@@ -560,7 +552,7 @@ async function main(): Promise<void> {
   if (tmpfsOk) storages.push(['tmpfs', temps[1]!]);
   let redis: RedisServer | undefined;
   const cleanup = () => {
-    killAll();
+    killAllNow();
     for (const dir of temps) rmSync(dir, { recursive: true, force: true });
   };
   process.on('exit', cleanup);

@@ -22,8 +22,9 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Mongrel2Peer } from '../test/helpers/mongrel2-peer.js';
-import { FIXTURE_APPS, ROOT, freePort, sleep, startTsgi, type Server } from '../test/helpers/tsgi.js';
+import { FIXTURE_APPS, ROOT, sleep, startTsgi, type Server } from '../test/helpers/tsgi.js';
 import { nginxLikeVars, uwsgiRequest } from '../test/helpers/uwsgi-client.js';
+import { pickPort } from '../test/helpers/ports.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -42,8 +43,8 @@ interface Target {
 }
 
 async function zmqTarget(module: string, cwd: string, extra: string[]): Promise<Target> {
-  const pushAddress = `tcp://127.0.0.1:${freePort()}`;
-  const subAddress = `tcp://127.0.0.1:${freePort()}`;
+  const pushAddress = `tcp://127.0.0.1:${await pickPort()}`;
+  const subAddress = `tcp://127.0.0.1:${await pickPort()}`;
   const peer = await Mongrel2Peer.start(pushAddress, subAddress);
   const server = await startTsgi(['--zmq', `${pushAddress},${subAddress}`, '--module', module, '--disable-logging', ...extra], { cwd, ready: /pulling requests/ });
   await peer.waitForHandlers(1);
@@ -63,7 +64,7 @@ async function zmqTarget(module: string, cwd: string, extra: string[]): Promise<
 }
 
 async function uwsgiTarget(module: string, cwd: string, extra: string[]): Promise<Target> {
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--socket', `127.0.0.1:${port}`, '--listen', '4096', '--module', module, '--disable-logging', ...extra], { cwd });
   return {
     name: 'uwsgi (--socket)',

@@ -2,9 +2,9 @@
  * Real peers for integration tests and benchmarks: Debian's nginx and uWSGI, started as child
  * processes with everything (config, pid file, logs, temp dirs) inside one temp directory.
  *
- * Every process started here is tracked and stopped when the test process exits, even on an
- * uncaught error or SIGINT/SIGTERM, and, where util-linux `setpriv` is available, it also gets
- * its stop signal from the kernel if the test process dies without running any handler
+ * Every process started here is tracked by processes.ts and stopped when the test process exits,
+ * even on an uncaught error or SIGINT/SIGTERM, and, where util-linux `setpriv` is available, it
+ * also gets its stop signal from the kernel if the test process dies without running any handler
  * (PR_SET_PDEATHSIG). A missing binary is an Error that says to run `.ci/install-deps`: tests
  * fail, they never skip silently.
  *
@@ -12,110 +12,32 @@
  * const nginx = await startNginx({ http: `server { listen 127.0.0.1:${port}; location / { return 204; } }`, ports: [port] });
  * try { ... } finally { await nginx.stop(); }
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, tempDir } from './tsgi.js';
+import { spawnTracked, track as trackProcess, type TrackedProcess } from './processes.js';
+import { tempDir } from './tsgi.js';
 
 export const INSTALL_HINT = 'run `bash .ci/install-deps` (as root) to install nginx, uwsgi-core, wrk and iproute2';
 
 /** A child process started by this module (or handed to {@link track}). */
-export interface Peer {
-  name: string;
-  child: ChildProcess;
-  pid: number;
-  /** The signal that makes this program shut down (nginx: SIGTERM, uWSGI: SIGINT). */
-  stopSignal: NodeJS.Signals;
-  /** Everything the process wrote to stdout and stderr so far. */
-  output(): string;
-  /** Resolves with the exit code (or signal name) once the process has exited. */
-  exited: Promise<number | string>;
-  /** Sends `stopSignal`, waits up to `graceMs`, then SIGKILL; resolves once it has exited. */
-  stop(graceMs?: number): Promise<number | string>;
-}
+export type Peer = TrackedProcess;
 
-// ---------------------------------------------------------------- process tracking
-
-const live = new Set<Peer>();
-let handlersInstalled = false;
-
-function killAllNow(): void {
-  for (const peer of live) {
-    try {
-      process.kill(peer.pid, peer.stopSignal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
-function installExitHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.on('exit', killAllNow);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      killAllNow();
-      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
-    });
-  }
-}
+// ---------------------------------------------------------------- process tracking (processes.ts)
 
 /**
  * Tracks an already spawned child (a tsgi server, say) so that it is stopped with the others if
  * the test process exits before the test stops it.
  */
 export function track(name: string, child: ChildProcess, stopSignal: NodeJS.Signals = 'SIGTERM'): Peer {
-  installExitHandlers();
-  let out = '';
-  child.stdout?.on('data', (chunk: Buffer) => void (out += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => void (out += chunk.toString()));
-  const exited = new Promise<number | string>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode ?? child.signalCode ?? -1);
-    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
-  });
-  const peer: Peer = {
-    name,
-    child,
-    pid: child.pid ?? -1,
-    stopSignal,
-    output: () => out,
-    exited,
-    async stop(graceMs = 5000) {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill(stopSignal);
-        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-        await exited;
-        clearTimeout(timer);
-      }
-      live.delete(peer);
-      return exited;
-    },
-  };
-  live.add(peer);
-  void exited.then(() => live.delete(peer));
-  return peer;
+  return trackProcess(name, child, { stopSignal });
 }
 
-let pdeathsig: boolean | null = null;
-/** `setpriv --pdeathsig SIG cmd` when util-linux's setpriv supports it (it execs: same pid). */
-function withParentDeathSignal(command: string, args: string[], signal: NodeJS.Signals): [string, string[]] {
-  if (pdeathsig === null) {
-    const help = spawnSync('setpriv', ['--help'], { encoding: 'utf8' });
-    pdeathsig = help.status === 0 && help.stdout.includes('--pdeathsig');
-  }
-  return pdeathsig ? ['setpriv', ['--pdeathsig', signal, '--', command, ...args]] : [command, args];
-}
-
-/** Spawns `command` as a tracked peer (stdout/stderr captured, stdin closed). */
+/** Spawns `command` as a tracked peer (stdout/stderr captured, stdin closed, parent-death signal). */
 export function spawnPeer(name: string, command: string, args: string[], opts: { cwd?: string; stopSignal?: NodeJS.Signals; env?: NodeJS.ProcessEnv } = {}): Peer {
-  const stopSignal = opts.stopSignal ?? 'SIGTERM';
-  const [cmd, argv] = withParentDeathSignal(command, args, stopSignal);
-  const child = spawn(cmd, argv, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.on('error', () => {}); // ENOENT and friends show up as the exit below
-  return track(name, child, stopSignal);
+  return spawnTracked(name, command, args, { ...opts, parentDeathSignal: true });
 }
 
 // ---------------------------------------------------------------- ports
@@ -139,20 +61,6 @@ export async function waitForPort(port: number, peer?: Peer, timeoutMs = 10_000,
     if (Date.now() > deadline) throw new Error(`nothing accepted on ${host}:${port} within ${timeoutMs} ms${peer ? `; ${peer.name} said:\n${peer.output()}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/** A port from {@link freePort} that nothing listens on right now (checked by binding it). */
-export async function availablePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = freePort();
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no free port found in 50 attempts');
 }
 
 // ---------------------------------------------------------------- nginx
@@ -207,6 +115,10 @@ export interface NginxOptions {
   dir?: string;
   /** error_log level (default notice). */
   logLevel?: string;
+  /** events { worker_connections } (default 1024). */
+  workerConnections?: number;
+  /** events { multi_accept on } (default off). */
+  multiAccept?: boolean;
 }
 
 export interface Nginx extends Peer {
@@ -217,10 +129,14 @@ export interface Nginx extends Peer {
   errorLog(): string;
 }
 
-/** Writes `dir/nginx.conf` (daemon off, 1 worker, logs and temp paths in dir) and returns its path. */
-export function writeNginxConf(dir: string, opts: Pick<NginxOptions, 'http' | 'masterProcess' | 'logLevel'>): string {
+/**
+ * Writes `dir/nginx.conf` (daemon off, 1 worker, pid, error log and temp paths in dir, access
+ * log off) around `opts.http` and returns its path: the one nginx config writer for tests and
+ * benches. Run it with `nginx -p dir/ -c path`.
+ */
+export function writeNginxConf(dir: string, opts: Pick<NginxOptions, 'http' | 'masterProcess' | 'logLevel' | 'workerConnections' | 'multiAccept'>): string {
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const conf = `# written by test/helpers/peers.ts
+  const conf = `# written by test/helpers/peers.ts writeNginxConf()
 daemon off;
 master_process ${opts.masterProcess ? 'on' : 'off'};
 worker_processes 1;
@@ -228,7 +144,7 @@ ${asRoot ? 'user root;' : ''}
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log ${opts.logLevel ?? 'notice'};
 events {
-    worker_connections 1024;
+    worker_connections ${opts.workerConnections ?? 1024};${opts.multiAccept ? '\n    multi_accept on;' : ''}
 }
 http {
     access_log off;

@@ -13,6 +13,7 @@ import { attachCacheStore, openCacheStore, SharedCache, type CacheOptions } from
 import { SharedLock } from '../../runtime/shared/lock.js';
 import { SharedQueue, type QueueOptions } from '../../runtime/shared/queue.js';
 import { mapRegion, type RegionLayout } from '../../runtime/shared/region.js';
+import { track } from './processes.js';
 
 // ------------------------------------------------------------------------ checksummed values
 
@@ -126,6 +127,7 @@ const HELPER = fileURLToPath(import.meta.url);
 export function spawnChild(regionFd: number, config: ChildConfig): Promise<Child> {
   const stdio: Array<'inherit' | 'ignore' | 'ipc' | number> = ['ignore', 'inherit', 'inherit', regionFd >= 0 ? regionFd : 'ignore', 'ipc'];
   const child = spawn(process.execPath, [HELPER, JSON.stringify(config)], { stdio });
+  track('shared child', child, { output: () => '' }); // stopped at exit if a test fails before it ends
   let nextId = 1;
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   const waiters = new Map<string, Array<(value: unknown) => void>>();

@@ -1,6 +1,7 @@
 /**
  * Starts real tsgi processes for integration tests and talks to them. A test that fails can
- * print `server.log()` to see what the server said.
+ * print `server.log()` to see what the server said. Every server is tracked by processes.ts, so
+ * none outlives the test process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { track, type TrackedProcess } from './processes.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const MAIN = join(ROOT, 'dist/runtime/main.js');
@@ -18,6 +20,8 @@ export const FIXTURE_APPS = join(ROOT, 'test/apps');
 export interface Server {
   child: ChildProcess;
   pid: number;
+  /** The record processes.ts keeps of it: `tracked.stop(graceMs)` falls back to SIGKILL. */
+  tracked: TrackedProcess;
   /** Everything the server wrote to stdout and stderr so far. */
   log(): string;
   /** Resolves when the log matches `pattern` (rejects after `timeoutMs`). */
@@ -28,22 +32,33 @@ export interface Server {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-let portCounter = 0;
-/** A port below the ephemeral range (32768+), distinct per test process and call. */
-export function freePort(): number {
-  return 20000 + ((process.pid * 37 + portCounter++ * 7) % 9000);
-}
-
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'tsgi-test-'));
 }
 
+export interface StartOptions {
+  /** Working directory (default apps/). */
+  cwd?: string;
+  /** The log line to wait for before resolving (default /ready \(pid/); null resolves at once. */
+  ready?: RegExp | null;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Written to the server's standard input, which is then closed (default: no stdin at all). */
+  input?: string | Buffer;
+}
+
 /**
- * Runs `tsgi ...args` (cwd defaults to apps/). `ready` is the log line to wait for before
- * resolving; pass null to resolve at once (for processes expected to fail).
+ * Runs `tsgi ...args`. `ready` is the log line to wait for before resolving; pass null to
+ * resolve at once (for processes expected to fail).
  */
-export async function startTsgi(args: string[], opts: { cwd?: string; ready?: RegExp | null; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Server> {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: opts.cwd ?? APPS, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startTsgi(args: string[], opts: StartOptions = {}): Promise<Server> {
+  const stdin = opts.input === undefined ? 'ignore' : 'pipe';
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: opts.cwd ?? APPS, env: { ...process.env, ...opts.env }, stdio: [stdin, 'pipe', 'pipe'] });
+  if (opts.input !== undefined) {
+    // A server that exits before reading all of it closes the pipe: EPIPE then is no failure.
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(opts.input);
+  }
   let output = '';
   const waiters: Array<() => void> = [];
   const onData = (chunk: Buffer) => {
@@ -59,6 +74,7 @@ export async function startTsgi(args: string[], opts: { cwd?: string; ready?: Re
   const server: Server = {
     child,
     pid: child.pid!,
+    tracked: track('tsgi', child, { output: () => output }),
     log: () => output,
     exited,
     waitFor(pattern, timeoutMs = 10_000) {
@@ -97,8 +113,8 @@ export async function startTsgi(args: string[], opts: { cwd?: string; ready?: Re
 }
 
 /** Runs tsgi to completion (for CLI errors); resolves with its exit code and output. */
-export async function runTsgi(args: string[], opts: { cwd?: string; input?: string } = {}): Promise<{ code: number | string; output: string }> {
-  const server = await startTsgi(args, { cwd: opts.cwd, ready: null });
+export async function runTsgi(args: string[], opts: { cwd?: string; input?: string | Buffer } = {}): Promise<{ code: number | string; output: string }> {
+  const server = await startTsgi(args, { cwd: opts.cwd, ready: null, input: opts.input });
   const code = await server.exited;
   return { code, output: server.log() };
 }

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import uwsgi from '../../api/mod.js';
-import { freePort, httpGet, ROOT, startTsgi, tempDir } from '../helpers/tsgi.js';
+import { httpGet, ROOT, startTsgi, tempDir } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 const ESM_APP = `import uwsgi from 'tsgi';
 export function application(env, start_response) {
@@ -21,7 +22,7 @@ export function application(env, start_response) {
 `;
 
 async function serve(dir: string, module: string): Promise<Record<string, unknown>> {
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', module], { cwd: dir });
   try {
     return JSON.parse((await httpGet({ port }, '/')).body) as Record<string, unknown>;

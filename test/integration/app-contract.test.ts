@@ -10,11 +10,12 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, freePort, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 import { encodeArray } from '../helpers/uwsgi-client.js';
 
-const port = freePort();
-const socket = freePort();
+const port = await pickPort();
+const socket = await pickPort();
 const fifo = join(tempDir(), 'fifo');
 let server: Server;
 

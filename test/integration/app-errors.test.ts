@@ -1,10 +1,11 @@
 /** App errors: a stack that repeats on every request is logged once, then counted once a second. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, freePort, httpGet, startTsgi } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, startTsgi } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 test('an app that always throws: its stack once, then repeat counts, and a 500 for every request', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'always-throws', '--async', '8'], { cwd: FIXTURE_APPS });
   try {
     let sent = 0;

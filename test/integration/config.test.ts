@@ -4,7 +4,6 @@
  * workers; the same config from stdin and from exec://; --show-config and --dry-run; bad input
  * exiting 1 with one message.
  */
-import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
@@ -13,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { abstractPath } from '../../runtime/address.js';
 import { native } from '../../runtime/native.js';
-import { MAIN, ROOT, runTsgi, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { ROOT, runTsgi, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
 import { encodeUwsgiPacket, nginxLikeVars, parseRawHttpResponse, type RawHttpResponse } from '../helpers/uwsgi-client.js';
 
 const SEED = join(ROOT, 'test/config/seed');
@@ -22,9 +21,9 @@ const ALL_READY = /all 4 workers ready/;
 /** Each worker logs its own ready line; the master may report them all before the last is flushed. */
 const FOUR_READY = /(?:ready \(pid \d+\)[\s\S]*){4}/;
 
-/** Starts tsgi and waits for the master and the 4 workers to say they are ready. */
-async function startFour(args: string[], cwd: string): Promise<Server> {
-  const server = await startTsgi(args, { cwd, ready: ALL_READY, timeoutMs: 30_000 });
+/** Starts tsgi (with `input` on its standard input) and waits for the master and the 4 workers to say they are ready. */
+async function startFour(args: string[], cwd: string, input?: Buffer): Promise<Server> {
+  const server = await startTsgi(args, { cwd, ready: ALL_READY, timeoutMs: 30_000, input });
   await server.waitFor(FOUR_READY);
   return server;
 }
@@ -123,26 +122,12 @@ test('--dry-run: the five seed configs print the identical configuration and exi
   }
 });
 
-/** Runs tsgi with `input` on its standard input; resolves once `ready` shows in the log. */
-async function startWithStdin(args: string[], input: Buffer, cwd: string): Promise<{ log: () => string; stop: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  child.stdin.end(input);
-  for (const deadline = Date.now() + 30_000; !ALL_READY.test(output) || !FOUR_READY.test(output); await sleep(50)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`tsgi did not get ready:\n${output}`);
-  }
-  return { log: () => output, stop: () => (child.kill('SIGTERM'), exited) };
-}
-
 test('config from a pipe: tsgi --ini - < app.ini, and tsgi --sqlite3 - < app.db', async () => {
   for (const [option, file] of [['--ini', 'app.ini'], ['--sqlite3', 'app.db']] as const) {
     const name = `tsgi-stdin-${process.pid}-${file.replace('.', '-')}`;
     const dir = await seedCopy(name);
     // A pipe has no directory of its own: %d is the working directory.
-    const server = await startWithStdin([option, '-'], readFileSync(join(dir, file)), dir);
+    const server = await startFour([option, '-'], dir, readFileSync(join(dir, file)));
     try {
       const response = await ask(name);
       assert.is(response.status, 200);

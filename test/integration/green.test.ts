@@ -10,10 +10,11 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, freePort, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 const markers = tempDir();
-const port = freePort();
+const port = await pickPort();
 let server: Server;
 
 test.before(async () => {
@@ -157,7 +158,7 @@ test('env carries the CGI variables and tsgi keys', async () => {
 });
 
 test('all cores busy: connections wait in the backlog, none refused, one log line', async () => {
-  const p = freePort();
+  const p = await pickPort();
   const small = await startTsgi(['--http-socket', `127.0.0.1:${p}`, '--module', 'green', '--async', '2'], { cwd: FIXTURE_APPS });
   try {
     const started = Date.now();
@@ -172,16 +173,16 @@ test('all cores busy: connections wait in the backlog, none refused, one log lin
 });
 
 test('the seed apps: myapp hello, myapp:async, async2 and the uGreen example', async () => {
-  const p = freePort();
+  const p = await pickPort();
   const seed = await startTsgi(['--http-socket', `127.0.0.1:${p}`, '--module', 'myapp', '--async', '10']);
-  const pAsync = freePort();
+  const pAsync = await pickPort();
   const seedAsync = await startTsgi(['--http-socket', `127.0.0.1:${pAsync}`, '--module', 'myapp:async', '--async', '4000']);
-  const pUgreen = freePort();
+  const pUgreen = await pickPort();
   const ugreen = await startTsgi(['--http-socket', `127.0.0.1:${pUgreen}`, '--async', '4000', '--ugreen', '--module', 'ugreen', '--callable', 'async2']);
   try {
     assert.is((await httpGet({ port: p }, '/')).body, '<h1>Hello World</h1>');
     assert.is((await httpGet({ port: pAsync }, '/')).body, '<h1>One</h1><h2>Two</h2><h3>Three</h3>');
-    const pAsync2 = freePort();
+    const pAsync2 = await pickPort();
     const async2 = await startTsgi(['--http-socket', `127.0.0.1:${pAsync2}`, '--async', '4000', '--module', 'myapp', '--callable', 'async2']);
     try {
       // async2 sleeps 10 s; its bare async_sleep(20) applies after Three is sent, so the
@@ -204,7 +205,7 @@ test('the seed apps: myapp hello, myapp:async, async2 and the uGreen example', a
 });
 
 test('a TypeScript app runs without a build step', async () => {
-  const p = freePort();
+  const p = await pickPort();
   const typed = await startTsgi(['--http-socket', `127.0.0.1:${p}`, '--wsgi-file', 'typed.ts', '--async', '4'], { cwd: FIXTURE_APPS });
   try {
     assert.is((await httpGet({ port: p }, '/ts')).body, 'typescript on /ts\n');

@@ -14,12 +14,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeBeginRequest, encodeNameValues, encodeRecord, encodeStream, FastcgiConnection, nginxLikeFastcgiParams, TYPE } from '../helpers/fastcgi-client.js';
 import { nginxLikeVars, uwsgiRequest } from '../helpers/uwsgi-client.js';
-import { FIXTURE_APPS, freePort, sleep, startTsgi, type Server } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, sleep, startTsgi, type Server } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 const APP = join(FIXTURE_APPS, 'hardening.js');
-const httpPort = freePort();
-const uwsgiPort = freePort();
-const fastcgiPort = freePort();
+const httpPort = await pickPort();
+const uwsgiPort = await pickPort();
+const fastcgiPort = await pickPort();
 let server: Server;
 
 test.before(async () => {
@@ -300,7 +301,7 @@ test('header names with underscores are dropped (nginx underscores_in_headers of
 });
 
 test('--http-underscores-in-headers keeps them (and then they merge, as before)', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const kept = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--wsgi-file', APP, '--http-underscores-in-headers'], { cwd: FIXTURE_APPS });
   try {
     const env = await httpEnv(port, get('/env', 'X-Forwarded-For: 1.1.1.1\r\nX_Forwarded_For: 6.6.6.6\r\nX_Only: 1\r\n'));

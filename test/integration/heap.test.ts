@@ -7,7 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, freePort, httpGet, startTsgi, tempDir } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, startTsgi, tempDir } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 const MIB = 1024 * 1024;
 
@@ -28,7 +29,7 @@ function cmdline(pid: number): string[] {
 }
 
 test('a single process restarts in place with the default 1 MiB cap and keeps it', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'nursery'], { cwd: FIXTURE_APPS });
   try {
     const seen = await report(port);
@@ -42,7 +43,7 @@ test('a single process restarts in place with the default 1 MiB cap and keeps it
 });
 
 test('--max-semi-space 0 leaves V8 to grow the nursery', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'nursery', '--max-semi-space', '0'], { cwd: FIXTURE_APPS });
   try {
     const seen = await report(port);
@@ -54,7 +55,7 @@ test('--max-semi-space 0 leaves V8 to grow the nursery', async () => {
 });
 
 test('the master passes the cap to its workers and keeps none for itself', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'nursery', '--master', '--processes', '2', '--max-semi-space', '4'], { cwd: FIXTURE_APPS });
   try {
     const seen = await report(port);
@@ -68,7 +69,7 @@ test('the master passes the cap to its workers and keeps none for itself', async
 });
 
 test("node's own --max-semi-space-size in NODE_OPTIONS wins: no restart, no second flag", async () => {
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'nursery'], { cwd: FIXTURE_APPS, env: { NODE_OPTIONS: '--max-semi-space-size=2' } });
   try {
     const seen = await report(port);
@@ -81,7 +82,7 @@ test("node's own --max-semi-space-size in NODE_OPTIONS wins: no restart, no seco
 
 test('a config read from a command is read once, not again by the restarted process', async () => {
   const dir = tempDir();
-  const port = freePort();
+  const port = await pickPort();
   const script = join(dir, 'config.sh');
   const runs = join(dir, 'runs');
   writeFileSync(script, `echo run >> ${runs}\nprintf '[uwsgi]\\nhttp-socket = 127.0.0.1:${port}\\nmodule = nursery\\n'\n`);

@@ -6,11 +6,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, freePort, httpGet, sleep, startTsgi, tempDir } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, sleep, startTsgi, tempDir } from '../helpers/tsgi.js';
 import { nginxLikeVars, uwsgiRequest } from '../helpers/uwsgi-client.js';
+import { pickPort } from '../helpers/ports.js';
 
 test('a killed worker is respawned, with one log line naming the signal', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'green', '--master', '--processes', '2'], { cwd: FIXTURE_APPS, ready: /all 2 workers ready/ });
   try {
     const victim = Number((await httpGet({ port }, '/pid')).body);
@@ -28,7 +29,7 @@ test('a killed worker is respawned, with one log line naming the signal', async 
 });
 
 test('SIGHUP reloads gracefully under load: new workers take over, not one request fails', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--socket', `127.0.0.1:${port}`, '--module', 'green', '--master', '--processes', '2', '--async', '50'], { cwd: FIXTURE_APPS, ready: /all 2 workers ready/ });
   try {
     const before = new Set<string>();
@@ -95,7 +96,7 @@ test('a reload whose new code cannot load is aborted; the old workers keep servi
   const dir = tempDir();
   const app = join(dir, 'app.mjs');
   writeFileSync(app, "export const application = (env, sr) => { sr('200 OK', []); return 'v1'; };\n");
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'app', '--master', '--processes', '2'], { cwd: dir, ready: /all 2 workers ready/ });
   try {
     writeFileSync(app, "throw new Error('v2 is broken');\n");
@@ -113,7 +114,7 @@ test('a reload whose new code cannot load is aborted; the old workers keep servi
 
 test('an app that throws on import exits 1 with its stack trace, in master and single mode', async () => {
   for (const extra of [['--master', '--processes', '2'], []]) {
-    const server = await startTsgi(['--socket', `127.0.0.1:${freePort()}`, '--module', 'broken', ...extra], { cwd: FIXTURE_APPS, ready: null });
+    const server = await startTsgi(['--socket', `127.0.0.1:${await pickPort()}`, '--module', 'broken', ...extra], { cwd: FIXTURE_APPS, ready: null });
     const code = await server.exited;
     assert.is(code, 1, server.log());
     assert.match(server.log(), /Error: this app is broken on purpose\n\s+at /);

@@ -11,11 +11,12 @@ import * as assert from 'uvu/assert';
 import { abstractPath } from '../../runtime/address.js';
 import { native } from '../../runtime/native.js';
 import { encodeUwsgiPacket, nginxLikeVars, parseRawHttpResponse, uwsgiRequest } from '../helpers/uwsgi-client.js';
-import { FIXTURE_APPS, freePort, httpGet, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 const dir = tempDir();
-const uwsgiPort = freePort();
-const httpPort = freePort();
+const uwsgiPort = await pickPort();
+const httpPort = await pickPort();
 const unixPath = join(dir, 'uwsgi.sock');
 const httpUnixPath = join(dir, 'http.sock');
 const abstractName = `tsgi-test-${process.pid}`;
@@ -154,7 +155,7 @@ test('garbage on an HTTP socket gets a 400 and a log line; the worker carries on
 });
 
 test('uwsgi: a connection whose bytes arrive while every core is busy waits, whole, for a core', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const single = await startTsgi(['--socket', `127.0.0.1:${port}`, '--module', 'green', '--async', '1', '--no-defer-accept'], { cwd: FIXTURE_APPS });
   try {
     // Accepted while idle (no bytes yet, so no core taken)…
@@ -208,7 +209,7 @@ test('TCP sockets defer accept as uWSGI does; --no-defer-accept accepts at once'
   await closed;
   assert.is(parseRawHttpResponse(Buffer.concat(reply)).body.toString(), 'xyz\n', 'its request is served once it speaks');
 
-  const port = freePort();
+  const port = await pickPort();
   const eager = await startTsgi(['--socket', `127.0.0.1:${port}`, '--module', 'green', '--no-defer-accept'], { cwd: FIXTURE_APPS });
   try {
     const client = await silentClient(port);

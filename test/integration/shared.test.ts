@@ -6,10 +6,11 @@
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, freePort, httpGet, readStats, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, readStats, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
-const port = freePort();
-const statsPort = freePort();
+const port = await pickPort();
+const statsPort = await pickPort();
 let server: Server;
 
 test.before(async () => {
@@ -95,7 +96,7 @@ test('uwsgi.reload() reloads the instance gracefully', async () => {
 
 test('--cache-store keeps the cache across a restart', async () => {
   const store = join(tempDir(), 'cache.store');
-  const p = freePort();
+  const p = await pickPort();
   const args = ['--http-socket', `127.0.0.1:${p}`, '--module', 'shared', '--cache', '50', '--cache-blocksize', '1024', '--cache-store', store];
   const first = await startTsgi(args, { cwd: FIXTURE_APPS });
   assert.is((await get('/cache/set?k=kept&v=across-restarts', p)).body, 'true');

@@ -6,11 +6,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, freePort, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 const markers = tempDir();
 const watched = join(tempDir(), 'watched.txt');
-const port = freePort();
+const port = await pickPort();
 let server: Server;
 
 test.before(async () => {

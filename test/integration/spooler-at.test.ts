@@ -6,10 +6,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, freePort, httpGet, sleep, startTsgi, tempDir } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, sleep, startTsgi, tempDir } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 test('with --spooler-frequency 30, a task with at = now+2 s runs within a second of its time', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const markers = tempDir();
   const server = await startTsgi([
     '--http-socket', `127.0.0.1:${port}`, '--wsgi-file', join(FIXTURE_APPS, 'spooler.js'),

@@ -8,8 +8,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { APPS, FIXTURE_APPS, freePort, httpGet, readStats, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { APPS, FIXTURE_APPS, httpGet, readStats, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
 import { uwsgiRequest } from '../helpers/uwsgi-client.js';
+import { pickPort } from '../helpers/ports.js';
 
 const APP = join(FIXTURE_APPS, 'spooler.js');
 
@@ -21,7 +22,7 @@ interface Instance {
 }
 
 async function start(extra: string[] = [], dir = join(tempDir(), 'queue'), markers = tempDir()): Promise<Instance> {
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--wsgi-file', APP, '--spooler', dir, '--spooler-frequency', '0.2', ...extra], {
     env: { TSGI_TEST_MARKERS: markers }, ready: /spooler ready[\s\S]*all 1 workers ready|all 1 workers ready[\s\S]*spooler ready/,
   });
@@ -131,7 +132,7 @@ test('priority: numbered subdirectories run first, lowest first (uWSGI\'s --spoo
 });
 
 test('--stats lists each spooler process: directory, pid, tasks run, respawns, tasks running', async () => {
-  const statsPort = freePort();
+  const statsPort = await pickPort();
   const instance = await start(['--stats', `127.0.0.1:${statsPort}`]);
   const spoolers = async () => (await readStats(statsPort)).spoolers as Array<{ dir: string; pid: number; tasks: number; respawns: number; running: number }>;
   try {
@@ -165,7 +166,7 @@ test("a signal with target 'spooler' runs its handler in a spooler process", asy
 });
 
 test('spool() without a spooler is a clear error', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--wsgi-file', APP], { env: { TSGI_TEST_MARKERS: tempDir() }, ready: /ready/ });
   try {
     const response = await httpGet({ port }, `/spool?tasks=${encodeURIComponent('[{"a":"b"}]')}`);

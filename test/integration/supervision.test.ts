@@ -5,10 +5,11 @@
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, freePort, httpGet, sleep, startTsgi, tempDir } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, sleep, startTsgi, tempDir } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 test('a worker that keeps dying at once is respawned with growing delays while the others serve', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'supervised', '--master', '--processes', '2', '--disable-logging'], {
     cwd: FIXTURE_APPS, env: { TSGI_TEST_DIE_WORKER: '1' }, ready: /all 2 workers ready/,
   });
@@ -35,7 +36,7 @@ test('a worker that keeps dying at once is respawned with growing delays while t
 });
 
 test('malformed IPC messages from a child are logged and dropped; the master serves on', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'supervised', '--master', '--processes', '1'], { cwd: FIXTURE_APPS, ready: /all 1 workers ready/ });
   try {
     assert.is((await httpGet({ port }, '/bad-ipc')).status, 200);
@@ -51,7 +52,7 @@ test('malformed IPC messages from a child are logged and dropped; the master ser
 });
 
 test('a shutdown that waits for a running spooler task says so, with the mercy left, and logs every stop', async () => {
-  const port = freePort();
+  const port = await pickPort();
   const dir = join(tempDir(), 'queue');
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--wsgi-file', join(FIXTURE_APPS, 'spooler.js'), '--spooler', dir,
     '--spooler-processes', '2', '--spooler-frequency', '0.2', '--reload-mercy', '30'], {

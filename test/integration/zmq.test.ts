@@ -11,7 +11,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { XPublisher } from 'zeromq';
 import { Mongrel2Peer, type Exchange } from '../helpers/mongrel2-peer.js';
-import { FIXTURE_APPS, ROOT, freePort, runTsgi, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, ROOT, runTsgi, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 const markers = tempDir();
 const READY = /pulling requests from/;
@@ -26,8 +27,8 @@ async function startHandler(args: string[], opts: { cwd?: string; handlers?: num
   const dir = tempDir();
   let peer: Mongrel2Peer | undefined;
   for (let attempt = 1; peer === undefined; attempt++) {
-    const pushAddress = opts.ipc ? `ipc://${dir}/requests` : `tcp://127.0.0.1:${freePort()}`;
-    const subAddress = opts.ipc ? `ipc://${dir}/responses` : `tcp://127.0.0.1:${freePort()}`;
+    const pushAddress = opts.ipc ? `ipc://${dir}/requests` : `tcp://127.0.0.1:${await pickPort()}`;
+    const subAddress = opts.ipc ? `ipc://${dir}/responses` : `tcp://127.0.0.1:${await pickPort()}`;
     try {
       peer = await Mongrel2Peer.start(pushAddress, subAddress);
     } catch (error) {

@@ -14,7 +14,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startUwsgi } from '../helpers/peers.js';
 import { encodeUwsgiPacket } from '../helpers/uwsgi-client.js';
-import { FIXTURE_APPS, freePort, httpGet, sleep, startTsgi, tempDir } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, sleep, startTsgi, tempDir } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 const PEER_APP = join(FIXTURE_APPS, 'spooler_peer.py');
 const SPOOL_NAME = new RegExp(`^uwsgi_spoolfile_on_${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d+_\\d+_\\d+_\\d+_\\d+$`);
@@ -135,11 +136,11 @@ const utf8Bytes = (text: string) => Buffer.from(text).toString('latin1');
 test('tsgi queues (--spooler-external), real uWSGI spools: every pair, the binary body and `at` arrive', async () => {
   const queue = tempDir();
   const results = tempDir();
-  const http = freePort();
-  const peerSocket = freePort();
+  const http = await pickPort();
+  const peerSocket = await pickPort();
   const running = processes();
   try {
-    const tsgi = await running.start(startTsgi(['--http-socket', `127.0.0.1:${http}`, '--socket', `127.0.0.1:${freePort()}`, '--spooler-external', queue, '--module', 'spooler-interop'], { cwd: FIXTURE_APPS }));
+    const tsgi = await running.start(startTsgi(['--http-socket', `127.0.0.1:${http}`, '--socket', `127.0.0.1:${await pickPort()}`, '--spooler-external', queue, '--module', 'spooler-interop'], { cwd: FIXTURE_APPS }));
     const uwsgi = await running.start(startUwsgi(['--plugin', 'python3', '--master', '--processes', '1', '--socket', `127.0.0.1:${peerSocket}`,
       '--spooler', queue, '--spooler-frequency', '1', '--wsgi-file', PEER_APP, '--env', `SPOOLER_RESULTS=${results}`], { port: peerSocket }));
     const logs = () => `--- tsgi\n${tsgi.log()}\n--- uWSGI\n${uwsgi.output()}`;
@@ -176,10 +177,10 @@ test('tsgi queues (--spooler-external), real uWSGI spools: every pair, the binar
 test('real uWSGI queues (--spooler-external), tsgi spools: every pair, the binary body and `at` arrive', async () => {
   const queue = tempDir();
   const results = tempDir();
-  const peerHttp = freePort();
+  const peerHttp = await pickPort();
   const running = processes();
   try {
-    const tsgi = await running.start(startTsgi(['--socket', `127.0.0.1:${freePort()}`, '--spooler', queue, '--spooler-frequency', '0.5', '--module', 'spooler-interop'],
+    const tsgi = await running.start(startTsgi(['--socket', `127.0.0.1:${await pickPort()}`, '--spooler', queue, '--spooler-frequency', '0.5', '--module', 'spooler-interop'],
       { cwd: FIXTURE_APPS, env: { TSGI_SPOOL_RESULTS: results }, ready: /spooler ready \(pid/ }));
     const uwsgi = await running.start(startUwsgi(['--plugin', 'python3', '--master', '--processes', '1', '--http-socket', `127.0.0.1:${peerHttp}`,
       '--spooler-external', queue, '--wsgi-file', PEER_APP], { port: peerHttp }));
@@ -218,7 +219,7 @@ test('real uWSGI queues (--spooler-external), tsgi spools: every pair, the binar
 test('tsgi and uWSGI spooling one directory: their locks exclude each other, every task runs exactly once', async () => {
   const queue = tempDir();
   const results = tempDir();
-  const [http, peerHttp] = [freePort(), freePort()];
+  const [http, peerHttp] = [await pickPort(), await pickPort()];
   const running = processes();
   try {
     const [tsgi, uwsgi] = await Promise.all([
@@ -257,7 +258,7 @@ test('tsgi and uWSGI spooling one directory: their locks exclude each other, eve
 test('network enqueue (modifier1 17): tsgi answers as uWSGI does and writes the same spool file', async () => {
   const tsgiQueue = tempDir();
   const uwsgiQueue = tempDir();
-  const [tsgiPort, tsgiNoSpooler, uwsgiPort, uwsgiNoSpooler] = [freePort(), freePort(), freePort(), freePort()];
+  const [tsgiPort, tsgiNoSpooler, uwsgiPort, uwsgiNoSpooler] = [await pickPort(), await pickPort(), await pickPort(), await pickPort()];
   const running = processes();
   try {
     // Queue-only instances on both sides: nothing runs the tasks, so their files stay to compare.
@@ -312,7 +313,7 @@ test('network enqueue (modifier1 17): tsgi answers as uWSGI does and writes the 
 test('network enqueue (modifier1 17) stores non-ASCII bytes of the dict as sent, like uWSGI', async () => {
   const tsgiQueue = tempDir();
   const uwsgiQueue = tempDir();
-  const [tsgiPort, uwsgiPort] = [freePort(), freePort()];
+  const [tsgiPort, uwsgiPort] = [await pickPort(), await pickPort()];
   const running = processes();
   try {
     await Promise.all([
@@ -337,7 +338,7 @@ test('network enqueue (modifier1 17) stores non-ASCII bytes of the dict as sent,
 // (ping, RPC, signals and cache are registered by runtime/protocols/uwsgi.ts, whatever the app).
 test('network enqueue (modifier1 17) works whatever the app imports, as uWSGI serves it without any app', async () => {
   const queue = tempDir();
-  const port = freePort();
+  const port = await pickPort();
   const running = processes();
   try {
     // env-echo.js never imports 'tsgi'.

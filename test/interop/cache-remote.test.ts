@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startUwsgi, type Peer } from '../helpers/peers.js';
-import { FIXTURE_APPS, freePort, httpGet, startTsgi, type Server } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, startTsgi, type Server } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
-const http = freePort();
-const socket = freePort();
-const peerSocket = freePort();
-const peerHttp = freePort();
+const http = await pickPort();
+const socket = await pickPort();
+const peerSocket = await pickPort();
+const peerHttp = await pickPort();
 let tsgi: Server;
 let uwsgi: Peer;
 

@@ -12,16 +12,16 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { INSTALL_HINT, availablePort, nginxUwsgiParamsPath, startNginx, startUwsgi, track, uwsgiHttpPluginArgs, type Nginx, type Peer } from '../helpers/peers.js';
+import { INSTALL_HINT, nginxUwsgiParamsPath, startNginx, startUwsgi, uwsgiHttpPluginArgs, type Nginx, type Peer } from '../helpers/peers.js';
 import { APPS, FIXTURE_APPS, httpGet, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { pickPort } from '../helpers/ports.js';
 
 // ---------------------------------------------------------------- helpers
 
 /** Starts tsgi, tracked so it cannot outlive this process; its stop() falls back to SIGKILL after 10 s. */
 async function tsgi(args: string[], cwd = FIXTURE_APPS): Promise<Server> {
   const server = await startTsgi(args, { cwd });
-  const peer = track('tsgi', server.child);
-  server.stop = () => peer.stop(10_000);
+  server.stop = () => server.tracked.stop(10_000);
   return server;
 }
 
@@ -182,8 +182,8 @@ function nginxErrors(nginx: Nginx): string[] {
 // ---------------------------------------------------------------- tests
 
 test('nginx uwsgi_pass 127.0.0.1:PORT + Debian uwsgi_params → tsgi --socket: status, headers, exact env, 200 KB POST body', async () => {
-  const upstream = await availablePort();
-  const port = await availablePort();
+  const upstream = await pickPort();
+  const port = await pickPort();
   let server: Server | undefined;
   let nginx: Nginx | undefined;
   try {
@@ -284,7 +284,7 @@ test('nginx uwsgi_pass 127.0.0.1:PORT + Debian uwsgi_params → tsgi --socket: s
 test('nginx uwsgi_pass unix:/tmp/…sock → tsgi --master --processes 2 --socket /tmp/…sock', async () => {
   const dir = tempDir();
   const socketPath = join(dir, 'tsgi.sock');
-  const port = await availablePort();
+  const port = await pickPort();
   let server: Server | undefined;
   let nginx: Nginx | undefined;
   try {
@@ -326,8 +326,8 @@ test('nginx uwsgi_pass unix:/tmp/…sock → tsgi --master --processes 2 --socke
 });
 
 test('nginx uwsgi_buffering off + generator app: chunks reach the client while the generator runs; a hang-up frees the core', async () => {
-  const upstream = await availablePort();
-  const port = await availablePort();
+  const upstream = await pickPort();
+  const port = await pickPort();
   let server: Server | undefined;
   let nginx: Nginx | undefined;
   try {
@@ -416,9 +416,9 @@ function agentRequest(port: number, path: string, agent: Agent | false, body?: B
 }
 
 test('nginx proxy_pass (HTTP/1.0, and HTTP/1.1 + upstream keepalive 16) → tsgi --http-socket', async () => {
-  const upstream = await availablePort();
-  const plain = await availablePort();
-  const pooled = await availablePort();
+  const upstream = await pickPort();
+  const plain = await pickPort();
+  const pooled = await pickPort();
   let server: Server | undefined;
   let nginx: Nginx | undefined;
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
@@ -503,7 +503,7 @@ test('nginx proxy_pass (HTTP/1.0, and HTTP/1.1 + upstream keepalive 16) → tsgi
 test('uWSGI --http router --http-to @name → tsgi --socket @name (same abstract address as uWSGI)', async () => {
   const pluginArgs = uwsgiHttpPluginArgs(); // throws (with the install hint) when uWSGI is missing
   const name = `tsgi-test-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const port = await availablePort();
+  const port = await pickPort();
   let server: Server | undefined;
   let uwsgi: Peer | undefined;
   try {
@@ -531,7 +531,7 @@ test('uWSGI --http router --http-to @name → tsgi --socket @name (same abstract
 
 test('nginx uwsgi_pass unix:@name cannot reach tsgi --socket @name (502, ENOENT), as the README warns', async () => {
   const name = `tsgi-nginx-${process.pid}`;
-  const port = await availablePort();
+  const port = await pickPort();
   let server: Server | undefined;
   let nginx: Nginx | undefined;
   try {
