@@ -1,7 +1,7 @@
 /**
  * uWSGI's magic variables: `%` and one character, substituted in every value read from a config
  * file as it is read (`%d` the file's directory with a trailing `/`, `%n` its name without the
- * extension, `%p` its absolute path, …; the table is in ../shared/spec/config.md §3). `%(` is
+ * extension, `%p` its absolute path, …; the table is in uWSGI's docs, `Configuration.rst`, "Magic variables"). `%(` is
  * left alone for the placeholder pass. Unlike uWSGI, an unknown `%z` is an error rather than a
  * silent empty string, so a typo cannot turn a path into a different one.
  */

@@ -1,5 +1,5 @@
 /**
- * What the master does on its loop besides supervising (semantics.md §1): refresh each
+ * What the master does on its loop besides supervising (uWSGI's `core/master.c`): refresh each
  * worker's memory figures on the scoreboard once a second, sweep expired cache items every
  * `--cache-expire-freq` seconds, and reap the cache and queue locks of a child that died
  * holding one. A single process without master runs the same duties for itself.

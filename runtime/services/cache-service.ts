@@ -1,5 +1,5 @@
 /**
- * The cache over the uwsgi protocol (modifier1 111, spec/wire.md §9): the 0.9.8-style commands
+ * The cache over the uwsgi protocol (modifier1 111, uWSGI's `plugins/cache` and `core/cache.c`): the 0.9.8-style commands
  * (mod2 0 get, 1 set, 2 del) and uWSGI 2.0's "magic" dict protocol (mod2 17) that uWSGI
  * instances use with each other, as a server on every uwsgi socket and as a client for
  * `cache_*(…, 'name@host:port')`. Failures close the connection without a reply, as uWSGI.

@@ -1,5 +1,5 @@
 /**
- * uwsgi packets that are not requests (spec/wire.md §4): ping (100), remote signals (110),
+ * uwsgi packets that are not requests (uWSGI docs, `Protocol.rst`, the modifier1 table): ping (100), remote signals (110),
  * RPC (173). Each modifier1 registers a service; a service answers with raw bytes or closes
  * the connection without a reply, as uWSGI does on failure.
  */

@@ -1,7 +1,7 @@
 /**
  * uWSGI RPC: a per-process function table (every worker imports the app, so each registers its
  * functions), local calls, and remote calls over the uwsgi protocol with modifier1 173 in both
- * directions (spec/wire.md §10, semantics.md §3).
+ * directions (uWSGI's `core/rpc.c` and `plugins/rpc/rpc_plugin.c`).
  */
 import { tsgiError } from '../errors.js';
 import { logError } from '../logger.js';

@@ -1,5 +1,5 @@
 /**
- * Remote uWSGI signals over the uwsgi protocol (spec/wire.md §7): `[110, 0, signum]` asks a node
+ * Remote uWSGI signals over the uwsgi protocol (uWSGI's `plugins/signal/signal_plugin.c`): `[110, 0, signum]` asks a node
  * to raise a signal; it answers `[255, 0, 1]` once the signal is queued to its master.
  */
 import { workerContext } from '../context.js';

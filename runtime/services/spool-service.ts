@@ -1,5 +1,5 @@
 /**
- * Network enqueue (modifier1 17, spec/wire.md §8): a peer sends `[17, size, 0]` + a dict and
+ * Network enqueue (modifier1 17, uWSGI's `core/spooler.c`): a peer sends `[17, size, 0]` + a dict and
  * gets `[255, 0, 1]` once the task is on disk, `[255, 0, 0]` when it could not be queued.
  */
 import { workerContext } from '../context.js';

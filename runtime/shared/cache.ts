@@ -1,5 +1,5 @@
 /**
- * uWSGI's cache (semantics.md §4, 2.0 `core/cache.c`) as a data structure in shared memory:
+ * uWSGI's cache (uWSGI 2.0's `core/cache.c`) as a data structure in shared memory:
  * every worker maps the same area and reads and writes it in place under a {@link SharedLock}.
  *
  * What is uWSGI's, exactly: `--cache N` gives N slots of which N−1 are usable; values up to

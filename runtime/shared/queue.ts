@@ -1,5 +1,5 @@
 /**
- * uWSGI's queue (semantics.md §5, `core/queue.c`) in shared memory: `--queue N` slots of
+ * uWSGI's queue (uWSGI's `core/queue.c`) in shared memory: `--queue N` slots of
  * `--queue-blocksize` bytes (8192), every worker reading and writing them in place under a
  * {@link SharedLock}.
  *

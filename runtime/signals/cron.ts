@@ -1,5 +1,5 @@
 /**
- * uWSGI's cron matching (semantics.md §7): fields minute, hour, day, month, weekday; -1 = any,
+ * uWSGI's cron matching (uWSGI's `core/signal.c`): fields minute, hour, day, month, weekday; -1 = any,
  * -N = every N (value % N == 0); weekday 0 or 7 = Sunday; when both day and weekday are set
  * they are OR-ed, as crontab does.
  */

@@ -25,7 +25,7 @@ export interface SignalPeer {
 /** The IPC acts the hub serves. */
 export type SignalRequest = Outgoing<ChildActs, 'register-signal' | 'raise-signal' | 'add-timer' | 'add-cron' | 'add-file-monitor'>;
 
-/** Targets as uWSGI spells them (semantics.md §7). */
+/** Targets as uWSGI spells them (uWSGI's `core/signal.c`). */
 const WORKER_N = /^worker(\d+)$/;
 
 export class SignalHub {

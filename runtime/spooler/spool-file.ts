@@ -1,5 +1,5 @@
 /**
- * The spool file, byte-compatible with uWSGI (spec/wire.md §8): `[17, u16le dict length, 0]`,
+ * The spool file, byte-compatible with uWSGI (uWSGI's `core/spooler.c`): `[17, u16le dict length, 0]`,
  * the dict (u16le key length, key, u16le value length, value), then the optional raw body to
  * the end of the file. Real uWSGI reads what tsgi writes and the other way round.
  */

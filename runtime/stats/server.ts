@@ -1,6 +1,6 @@
 /**
  * `--stats ADDR`: the master writes one JSON document to every connection and closes it, in
- * the shape of uWSGI's stats server (semantics.md §11), so `uwsgitop` and friends read tsgi.
+ * the shape of uWSGI's stats server (uWSGI's `core/stats.c` and the docs' `StatsServer.rst`), so `uwsgitop` and friends read tsgi.
  * `--stats-http` prefixes HTTP response headers; `--stats-minified` drops the indentation.
  */
 import { unlinkSync } from 'node:fs';

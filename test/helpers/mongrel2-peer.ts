@@ -1,7 +1,7 @@
 /**
  * A stand-in for the Mongrel2 web server (not packaged for Debian) built on the zeromq package:
  * it binds a PUSH socket (requests out) and a SUB socket (responses in), as Mongrel2 binds its
- * send_spec and recv_spec, and speaks the handler wire format byte for byte (spec/wire.md §13):
+ * send_spec and recv_spec, and speaks the handler wire format byte for byte (uWSGI's `plugins/mongrel2/mongrel2.c`):
  * JSON or tnetstring headers, netstring bodies, disconnect messages, and responses addressed
  * to one or several connection ids.
  */

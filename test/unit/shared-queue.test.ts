@@ -1,6 +1,6 @@
 /**
  * The shared queue (runtime/shared/queue.ts): uWSGI's exact push/pop/pull/get/set/last/slot
- * semantics (semantics.md §5, core/queue.c), and real processes sharing one queue.
+ * semantics (uWSGI's core/queue.c), and real processes sharing one queue.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,4 +1,4 @@
-/** The spool file's bytes (wire.md §8) and the names tasks get. */
+/** The spool file's bytes (uWSGI's core/spooler.c) and the names tasks get. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeSpoolFile, encodeSpoolFile, spoolFileName, SPOOL_FILE_PREFIX } from '../../runtime/spooler/spool-file.js';

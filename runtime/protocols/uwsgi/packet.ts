@@ -1,6 +1,6 @@
 /**
  * Building uwsgi packets (header + dict or array) and talking to a uwsgi node as a client:
- * what RPC and remote signals send, byte-compatible with uWSGI (spec/wire.md §1-2, §7, §10).
+ * what RPC and remote signals send, byte-compatible with uWSGI (uWSGI docs, `Protocol.rst`; `core/rpc.c`, `plugins/signal`).
  */
 import { connect, Socket } from 'node:net';
 import { abstractPath } from '../../address.js';

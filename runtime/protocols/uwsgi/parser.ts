@@ -1,6 +1,6 @@
 /**
  * Incremental parser for uwsgi protocol requests (what nginx `uwsgi_pass` sends):
- * `header(4) | vars(datasize) | body`. See /work/shared/spec/wire.md §1–3.
+ * `header(4) | vars(datasize) | body`. See uWSGI's docs, `Protocol.rst`, and `core/protocol.c`.
  *
  * Pure: it never touches a socket. The connection code pushes the chunks it reads and gets
  * back {@link NEED_MORE}, {@link DONE} or a negative error code (see {@link UWSGI_ERRORS}).

@@ -1,7 +1,7 @@
 /**
  * The uwsgi protocol on a `--socket`: one request per connection (nginx `uwsgi_pass`), the
  * vars block parsed straight into the env, the response written as raw HTTP bytes and ended by
- * closing the connection — byte for byte what uWSGI does (spec/wire.md §3).
+ * closing the connection — byte for byte what uWSGI does (uWSGI's `core/protocol.c`).
  *
  * The connections are the addon's (native ConnServer), not net.Sockets: accept, the first read
  * right after accept, writes and close happen in C, and JS sees only bytes in and hands bytes

@@ -1,5 +1,5 @@
 /**
- * `--zmq PULL,PUB`: the worker is a Mongrel2 handler (spec/wire.md §13). It connects a PULL
+ * `--zmq PULL,PUB`: the worker is a Mongrel2 handler (uWSGI's `plugins/mongrel2/mongrel2.c`). It connects a PULL
  * socket to Mongrel2's PUSH (requests) and a PUB socket to its SUB (responses); every request
  * gets a core, as on any other socket, and every chunk the app produces is published as its own
  * message `UUID len:ID, <raw HTTP bytes>`, followed by an empty one that closes the connection.

@@ -1,5 +1,5 @@
 /**
- * Mongrel2's handler wire format (spec/wire.md §13), pure: no sockets, no files. A request
+ * Mongrel2's handler wire format (uWSGI's `plugins/mongrel2/mongrel2.c`), pure: no sockets, no files. A request
  * message becomes an env exactly as uWSGI 2.0's mongrel2 plugin builds it; response frames are
  * encoded here and decoded too (the Mongrel2 stand-in of the tests and benchmarks reads them).
  *
