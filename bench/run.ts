@@ -20,6 +20,7 @@
  * leave runs where they used ≥ FOREIGN_MAX % out of the medians when ≥ 2 clean runs remain (marked †).
  * BENCH_EXTRA_ROUNDS (2): afterwards, configurations with fewer clean runs than rounds are run again
  * (interleaved among themselves), at most this many more times. BENCH_OUT (bench/out).
+ * BENCH_BASELINE=DIR: the `baseline` group compares this tsgi with the built checkout in DIR.
  *
  * Every run starts its servers fresh, waits until they answer, warms up, runs wrk, then stops
  * them (SIGTERM/SIGINT, then SIGKILL of their process group). Every process started here gets its
@@ -65,7 +66,7 @@ const OUT_DIR = resolve(process.env.BENCH_OUT ?? join(ROOT, 'bench', 'out'));
 const MAX_PORT = 32000;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-const GROUPS = ['keepalive', 'close', 'nginx', 'longpoll', 'scheduler', 'profile'] as const;
+const GROUPS = ['keepalive', 'close', 'nginx', 'longpoll', 'scheduler', 'profile', 'baseline'] as const;
 type Group = (typeof GROUPS)[number];
 const DEFAULT_GROUPS: Group[] = ['keepalive', 'close', 'nginx', 'longpoll', 'scheduler'];
 
@@ -498,13 +499,17 @@ function tsgiArgs(socket: string, module: string, extra: string[]): string[] {
   return ['node', TSGI_MAIN, ...socket.split(' '), '--chdir', 'bench/apps', '--module', module, '--disable-logging', ...extra];
 }
 
-/** tsgi with one socket; waits for the worker's `ready` (or the master's `all N workers ready`). */
-async function launchTsgi(tag: string, kind: 'http' | 'uwsgi', module: string, extra: string[], nodeArgs: string[] = []): Promise<{ proc: Proc; port: number }> {
+/**
+ * tsgi with one socket; waits for the worker's `ready` (or the master's `all N workers ready`).
+ * `root`: another built checkout to run instead (BENCH_BASELINE, the `baseline` group).
+ */
+async function launchTsgi(tag: string, kind: 'http' | 'uwsgi', module: string, extra: string[], nodeArgs: string[] = [], root = TSGI_ROOT): Promise<{ proc: Proc; port: number }> {
   const port = await allocPort();
   const socket = `${kind === 'http' ? '--http-socket' : '--socket'} 127.0.0.1:${port}`;
   const argv = tsgiArgs(socket, module, extra);
+  argv[1] = join(root, 'dist', 'runtime', 'main.js');
   argv.splice(1, 0, ...nodeArgs);
-  const proc = new Proc(`${tag}-tsgi`, argv, 'SIGTERM');
+  const proc = new Proc(`${tag}-tsgi`, argv, 'SIGTERM', { cwd: root });
   const master = extra.includes('--master');
   await waitReady(proc, { kind, port }, master ? /all \d+ workers ready/ : /ready \(pid \d+\)/);
   return { proc, port };
@@ -616,6 +621,32 @@ const behindNginx = (upstream: (tag: string) => Promise<{ proc: Proc; port: numb
   }
 };
 
+/**
+ * BENCH_BASELINE=DIR (a checkout of an earlier commit, installed and built): the `baseline`
+ * group runs this tsgi and that one side by side, interleaved, on hello keep-alive, behind nginx
+ * and with 1,000 long-polls — a before/after of a change that should not move the figures.
+ */
+const BASELINE = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : undefined;
+
+function baselineConfigs(): Config[] {
+  if (BASELINE === undefined) return [];
+  const sides = [['now', TSGI_ROOT], ['before', BASELINE]] as const;
+  return sides.flatMap(([side, root]) => [
+    { ...syncConfig(`bl_ka_${side}`, 'baseline', `tsgi (${side}) --http-socket, 1 worker, keep-alive`, `${TSGI_CMD} --http-socket 127.0.0.1:P --chdir bench/apps --module hello_tsgi --disable-logging`, false,
+      async (tag) => {
+        const { proc, port } = await launchTsgi(tag, 'http', 'hello_tsgi', [], [], root);
+        return { url: U(port), rssPid: proc.pid, procs: [proc] };
+      }) },
+    syncConfig(`bl_ng_${side}`, 'baseline', `nginx → uwsgi_pass → tsgi (${side}) --socket, 1 worker`, `${TSGI_CMD} --socket 127.0.0.1:U --chdir bench/apps --module hello_tsgi --disable-logging`, false,
+      behindNginx((tag) => launchTsgi(tag, 'uwsgi', 'hello_tsgi', [], [], root), 'uwsgi')),
+    { ...longpollConfig(`bl_lp_${side}`, `tsgi (${side}) --async ${LP_CONNS}, 1 worker, 1 s long-polls`, `${TSGI_CMD} --http-socket 127.0.0.1:P --chdir bench/apps --module longpoll --disable-logging --async ${LP_CONNS}`, LP_CONNS,
+      async (tag) => {
+        const { proc, port } = await launchTsgi(tag, 'http', 'longpoll', ['--async', String(LP_CONNS)], [], root);
+        return { url: U(port), rssPid: proc.pid, procs: [proc] };
+      }), group: 'baseline' as Group },
+  ]);
+}
+
 const CONFIGS: Config[] = [
   // hello, keep-alive
   syncConfig('ka_tsgi1', 'keepalive', 'tsgi --http-socket, 1 worker (single process)', `${TSGI_CMD} --http-socket 127.0.0.1:P --chdir bench/apps --module hello_tsgi --disable-logging`, false, tsgiHttp([])),
@@ -669,6 +700,7 @@ const CONFIGS: Config[] = [
     }, RAMP_SPLIT(BIG.conns)),
   longpollConfig('lp_node_big_ramp', `node:http + setTimeout(1000) (reference); wrk split ${RAMP_SPLIT(BIG.conns)}× ${RAMP_MS} ms apart`, 'PORT=P node bench/apps/sleep_http.cjs', BIG.conns,
     nodeHttp('sleep_http.cjs'), RAMP_SPLIT(BIG.conns)),
+  ...baselineConfigs(),
 ];
 
 interface Comparison {
@@ -702,6 +734,10 @@ const COMPARISONS: Comparison[] = [
   { group: 'longpoll', subject: 'lp_tsgi', reference: 'lp_node_semi1', metric: 'rss' },
   { group: 'longpoll', subject: 'lp_tsgi_big', reference: 'lp_node_big', metric: 'rss' },
   { group: 'longpoll', subject: 'lp_tsgi_big_ramp', reference: 'lp_node_big_ramp', metric: 'rss' },
+  { group: 'baseline', subject: 'bl_ka_now', reference: 'bl_ka_before', metric: 'rps' },
+  { group: 'baseline', subject: 'bl_ng_now', reference: 'bl_ng_before', metric: 'rps' },
+  { group: 'baseline', subject: 'bl_lp_now', reference: 'bl_lp_before', metric: 'rss' },
+  { group: 'baseline', subject: 'bl_lp_now', reference: 'bl_lp_before', metric: 'rps' },
 ];
 
 // ------------------------------------------------------------------------------ results
