@@ -5,28 +5,13 @@
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, sleep, startTsgi } from '../helpers/tsgi.js';
 import { pickPort } from '../helpers/ports.js';
-import { describe, expectPath, get, header, RawConn, useHttpPort, withConn, type RawResponse } from '../helpers/http-raw.js';
+import { useHttpEdgeServer } from '../helpers/http-edge.js';
+import { describe, expectPath, get, header, RawConn, withConn, type RawResponse } from '../helpers/http-raw.js';
 
-const port = await pickPort();
-const dir = tempDir();
-const unixPath = join(dir, 'http.sock');
-let server: Server;
-
-test.before(async () => {
-  server = await startTsgi([
-    '--http-socket', `127.0.0.1:${port}`, '--http-socket', unixPath,
-    '--wsgi-file', join(FIXTURE_APPS, 'http-edge.js'), '--async', '8', '--socket-timeout', '1',
-  ], { cwd: FIXTURE_APPS });
-});
-test.after(async () => {
-  for (const conn of RawConn.all) conn.destroy();
-  const code = await server.stop();
-  assert.is(code, 0, `graceful shutdown exits 0; log:\n${server.log()}`);
-});
-
-useHttpPort(port);
+const edge = await useHttpEdgeServer(test);
+const { port, unixPath } = edge;
 
 
 // ----- 8. client disconnect -----

@@ -2,31 +2,14 @@
  * `--http-socket` and bad clients: oversized and slow heads, garbage, missing Host, request
  * smuggling, and an app that throws mid-response. Raw TCP throughout.
  */
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
-import { pickPort } from '../helpers/ports.js';
-import { describe, expectPath, get, header, RawConn, useHttpPort, withConn } from '../helpers/http-raw.js';
+import { httpGet, sleep } from '../helpers/tsgi.js';
+import { useHttpEdgeServer } from '../helpers/http-edge.js';
+import { describe, expectPath, get, header, withConn } from '../helpers/http-raw.js';
 
-const port = await pickPort();
-const dir = tempDir();
-const unixPath = join(dir, 'http.sock');
-let server: Server;
-
-test.before(async () => {
-  server = await startTsgi([
-    '--http-socket', `127.0.0.1:${port}`, '--http-socket', unixPath,
-    '--wsgi-file', join(FIXTURE_APPS, 'http-edge.js'), '--async', '8', '--socket-timeout', '1',
-  ], { cwd: FIXTURE_APPS });
-});
-test.after(async () => {
-  for (const conn of RawConn.all) conn.destroy();
-  const code = await server.stop();
-  assert.is(code, 0, `graceful shutdown exits 0; log:\n${server.log()}`);
-});
-
-useHttpPort(port);
+const edge = await useHttpEdgeServer(test);
+const { port } = edge;
 
 
 // ----- 7. errors -----
@@ -38,7 +21,7 @@ test('headers over 16 KiB get 431 and the connection closes', async () => {
     assert.is(response.status, 431, response.statusLine);
     await conn.untilClosed(2000);
   });
-  await server.waitFor(/TSGI_ERR_HTTP_PARSE: HPE_HEADER_OVERFLOW/);
+  await edge.server.waitFor(/TSGI_ERR_HTTP_PARSE: HPE_HEADER_OVERFLOW/);
   assert.is((await httpGet({ port }, '/path?after=431')).body, 'path /path?after=431\n');
 });
 
@@ -52,7 +35,7 @@ test('a request head that stops half-way gets 408 after about --socket-timeout, 
     assert.ok(waited >= 900 && waited <= 4000, `408 after ${waited} ms (--socket-timeout 1)`);
     await conn.untilClosed(2000);
   });
-  await server.waitFor(/TSGI_ERR_REQUEST_TIMEOUT/);
+  await edge.server.waitFor(/TSGI_ERR_REQUEST_TIMEOUT/);
   // The same after a first, complete request on a keep-alive connection.
   await withConn(async (conn) => {
     await conn.write(get('/path?n=1'));
@@ -82,7 +65,7 @@ test('garbage after a valid request: the request is answered, then the connectio
     const rest = await conn.untilClosed(2000);
     assert.is(rest.length, 0, `nothing after the answer; got ${describe(rest)}`);
   });
-  await server.waitFor(/TSGI_ERR_HTTP_PARSE/);
+  await edge.server.waitFor(/TSGI_ERR_HTTP_PARSE/);
 });
 
 test('an HTTP/1.1 request without Host gets 400 and the connection closes (RFC 9112 §3.2); HTTP/1.0 needs none', async () => {
@@ -91,7 +74,7 @@ test('an HTTP/1.1 request without Host gets 400 and the connection closes (RFC 9
     const rest = await conn.untilClosed(2000);
     assert.match(rest.toString('latin1'), /^HTTP\/1\.1 400 Bad Request\r\n/);
   });
-  await server.waitFor(/TSGI_ERR_HTTP_PARSE: HPE_MISSING_HOST an HTTP\/1\.1 request without a Host header/);
+  await edge.server.waitFor(/TSGI_ERR_HTTP_PARSE: HPE_MISSING_HOST an HTTP\/1\.1 request without a Host header/);
   await withConn(async (conn) => {
     await conn.write('GET /path?old HTTP/1.0\r\n\r\n');
     const reply = await conn.untilClosed(2000);
@@ -100,7 +83,7 @@ test('an HTTP/1.1 request without Host gets 400 and the connection closes (RFC 9
 });
 
 test('bytes pipelined after a request that closes the connection are ignored, without an uncaught exception', async () => {
-  const logBefore = server.log().length;
+  const logBefore = edge.server.log().length;
   const cases = [
     // The client asked for close (llhttp: HPE_CLOSED_CONNECTION on the next bytes).
     `${get('/path?n=1', 'Connection: close\r\n')}${get('/path?n=2')}`,
@@ -122,7 +105,7 @@ test('bytes pipelined after a request that closes the connection are ignored, wi
   // Log lines are flushed once per event-loop turn: let them arrive.
   assert.is((await httpGet({ port }, '/path?after=closed')).body, 'path /path?after=closed\n');
   await sleep(300);
-  const log = server.log().slice(logBefore);
+  const log = edge.server.log().slice(logBefore);
   assert.not.match(log, /uncaught exception/, `worker log:\n${log}`);
 });
 
@@ -146,7 +129,7 @@ test('an app that throws after its first chunk breaks the connection: no final 0
     assert.not.ok(raw.endsWith('0\r\n\r\n'), `the response must not look complete: ${JSON.stringify(raw)}`);
     assert.not.ok(raw.includes('\r\n0\r\n\r\n'), `no last-chunk marker: ${JSON.stringify(raw)}`);
   });
-  await server.waitFor(/failing after the first chunk/);
+  await edge.server.waitFor(/failing after the first chunk/);
   assert.is((await httpGet({ port }, '/path?after=throw')).body, 'path /path?after=throw\n');
 });
 

@@ -4,31 +4,14 @@
  * server sends is checked, not what node:http makes of it.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, httpGet, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
-import { pickPort } from '../helpers/ports.js';
-import { CRLF, describe, expectPath, get, header, post, RawConn, useHttpPort, withConn } from '../helpers/http-raw.js';
+import { httpGet, sleep } from '../helpers/tsgi.js';
+import { useHttpEdgeServer } from '../helpers/http-edge.js';
+import { CRLF, describe, expectPath, get, header, post, withConn } from '../helpers/http-raw.js';
 
-const port = await pickPort();
-const dir = tempDir();
-const unixPath = join(dir, 'http.sock');
-let server: Server;
-
-test.before(async () => {
-  server = await startTsgi([
-    '--http-socket', `127.0.0.1:${port}`, '--http-socket', unixPath,
-    '--wsgi-file', join(FIXTURE_APPS, 'http-edge.js'), '--async', '8', '--socket-timeout', '1',
-  ], { cwd: FIXTURE_APPS });
-});
-test.after(async () => {
-  for (const conn of RawConn.all) conn.destroy();
-  const code = await server.stop();
-  assert.is(code, 0, `graceful shutdown exits 0; log:\n${server.log()}`);
-});
-
-useHttpPort(port);
+const edge = await useHttpEdgeServer(test);
+const { port } = edge;
 
 
 // ----- 1. pipelining -----

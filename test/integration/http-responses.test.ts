@@ -2,31 +2,13 @@
  * `--http-socket` responses at the byte level: HTTP/1.0 framing, statuses without a body, and
  * framing headers the app sets itself. Raw TCP throughout.
  */
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
-import { pickPort } from '../helpers/ports.js';
-import { describe, expectPath, get, header, headerValues, RawConn, useHttpPort, withConn } from '../helpers/http-raw.js';
+import { useHttpEdgeServer } from '../helpers/http-edge.js';
+import { describe, expectPath, get, header, headerValues, withConn } from '../helpers/http-raw.js';
 
-const port = await pickPort();
-const dir = tempDir();
-const unixPath = join(dir, 'http.sock');
-let server: Server;
+await useHttpEdgeServer(test);
 
-test.before(async () => {
-  server = await startTsgi([
-    '--http-socket', `127.0.0.1:${port}`, '--http-socket', unixPath,
-    '--wsgi-file', join(FIXTURE_APPS, 'http-edge.js'), '--async', '8', '--socket-timeout', '1',
-  ], { cwd: FIXTURE_APPS });
-});
-test.after(async () => {
-  for (const conn of RawConn.all) conn.destroy();
-  const code = await server.stop();
-  assert.is(code, 0, `graceful shutdown exits 0; log:\n${server.log()}`);
-});
-
-useHttpPort(port);
 
 
 // ----- 4. HTTP/1.0 -----
