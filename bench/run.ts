@@ -35,7 +35,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeNginxConf } from '../test/helpers/peers.js';
 import { portIsFree } from '../test/helpers/ports.js';
-import { handleSignals, stopAll as stopTracked, track, type TrackedProcess } from '../test/helpers/processes.js';
+import { handleSignals, readProcStats, stopAll as stopTracked, track, type ProcStat, type TrackedProcess } from '../test/helpers/processes.js';
 
 // ------------------------------------------------------------------------------ settings
 
@@ -165,36 +165,6 @@ async function stopAll(): Promise<void> {
 }
 
 // ------------------------------------------------------------------------------ /proc
-
-interface ProcStat {
-  ppid: number;
-  pgrp: number;
-  state: string;
-  /** utime + stime, in clock ticks */
-  ticks: number;
-}
-
-function readProcStats(): Map<number, ProcStat> {
-  const stats = new Map<number, ProcStat>();
-  for (const entry of readdirSync('/proc')) {
-    const first = entry.charCodeAt(0);
-    if (first < 48 || first > 57) continue;
-    let text: string;
-    try {
-      text = readFileSync(`/proc/${entry}/stat`, 'latin1');
-    } catch {
-      continue;
-    }
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    stats.set(Number(entry), {
-      state: f[0]!,
-      ppid: Number(f[1]),
-      pgrp: Number(f[2]),
-      ticks: Number(f[11]) + Number(f[12]),
-    });
-  }
-  return stats;
-}
 
 function isMine(pid: number, stats: Map<number, ProcStat>): boolean {
   for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {

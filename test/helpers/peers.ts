@@ -238,3 +238,30 @@ export async function startUwsgi(args: string[], opts: { port?: number; cwd?: st
   }
   return peer;
 }
+
+/**
+ * The params nginx sends with `include uwsgi_params;` / `include fastcgi_params;`, in order:
+ * Debian's file evaluated with `vars` (an `if_not_empty` param is left out when empty), then
+ * every request header as HTTP_NAME unless a param already sets that name.
+ */
+export function expectedNginxParams(kind: 'uwsgi' | 'fastcgi', vars: Record<string, string>, requestHeaders: Array<[string, string]>): Array<[string, string]> {
+  const params: Array<[string, string]> = [];
+  const file = kind === 'uwsgi' ? nginxUwsgiParamsPath() : '/etc/nginx/fastcgi_params';
+  const directive = new RegExp(`^\\s*${kind}_param\\s+(\\S+)\\s+(\\S+?)(\\s+if_not_empty)?\\s*;`);
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const match = directive.exec(line);
+    if (!match) continue;
+    const [, name, value, ifNotEmpty] = match as unknown as [string, string, string, string | undefined];
+    const evaluated = value.replace(/\$([a-z_]+)/g, (_, variable: string) => {
+      if (!(variable in vars)) throw new Error(`${kind}_params uses $${variable}, which this test does not know the value of`);
+      return vars[variable]!;
+    });
+    if (ifNotEmpty && evaluated === '') continue;
+    params.push([name, evaluated]);
+  }
+  const set = new Set(params.map(([name]) => name));
+  const headers = requestHeaders
+    .map(([name, value]): [string, string] => [`HTTP_${name.toUpperCase().replaceAll('-', '_')}`, value])
+    .filter(([name]) => !set.has(name));
+  return [...params, ...headers];
+}

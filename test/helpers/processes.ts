@@ -96,9 +96,18 @@ export function handleSignals(enabled: boolean): void {
   signalsHandled = enabled;
 }
 
-/** Pids of the members of process group `pgid` still running (zombies excluded), from /proc. */
-export function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
+/** A process as /proc/PID/stat shows it. */
+export interface ProcStat {
+  ppid: number;
+  pgrp: number;
+  state: string;
+  /** utime + stime, in clock ticks */
+  ticks: number;
+}
+
+/** Every process's /proc/PID/stat, by pid (a process gone while reading is skipped). */
+export function readProcStats(): Map<number, ProcStat> {
+  const stats = new Map<number, ProcStat>();
   for (const entry of readdirSync('/proc')) {
     const first = entry.charCodeAt(0);
     if (first < 48 || first > 57) continue;
@@ -108,9 +117,16 @@ export function groupMembers(pgid: number): number[] {
     } catch {
       continue;
     }
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z') members.push(Number(entry));
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    stats.set(Number(entry), { state: f[0]!, ppid: Number(f[1]), pgrp: Number(f[2]), ticks: Number(f[11]) + Number(f[12]) });
   }
+  return stats;
+}
+
+/** Pids of the members of process group `pgid` still running (zombies excluded), from /proc. */
+export function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const [pid, stat] of readProcStats()) if (stat.pgrp === pgid && stat.state !== 'Z') members.push(pid);
   return members;
 }
 

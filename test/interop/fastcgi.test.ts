@@ -6,12 +6,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { nginxBinary, startNginx, type Nginx, type Peer } from '../helpers/peers.js';
+import { expectedNginxParams, nginxBinary, startNginx, type Nginx, type Peer } from '../helpers/peers.js';
 import { FIXTURE_APPS, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
 import { pickPort } from '../helpers/ports.js';
 import { track } from '../helpers/processes.js';
@@ -96,26 +96,6 @@ function requestHead(method: string, target: string, headers: Array<[string, str
   return `${method} ${target} HTTP/1.1\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n`;
 }
 
-/** The params nginx sends for `include fastcgi_params;` evaluated with `vars`, then the headers not already set. */
-function expectedFastcgiParams(vars: Record<string, string>, requestHeaders: Array<[string, string]>): Array<[string, string]> {
-  const params: Array<[string, string]> = [];
-  for (const line of readFileSync(FASTCGI_PARAMS, 'utf8').split('\n')) {
-    const match = /^\s*fastcgi_param\s+(\S+)\s+(\S+?)(\s+if_not_empty)?\s*;/.exec(line);
-    if (!match) continue;
-    const [, name, value, ifNotEmpty] = match as unknown as [string, string, string, string | undefined];
-    const evaluated = value.replace(/\$([a-z_]+)/g, (_, variable: string) => {
-      if (!(variable in vars)) throw new Error(`fastcgi_params uses $${variable}, which this test does not know the value of`);
-      return vars[variable]!;
-    });
-    if (ifNotEmpty && evaluated === '') continue;
-    params.push([name, evaluated]);
-  }
-  const set = new Set(params.map(([name]) => name));
-  const headers = requestHeaders
-    .map(([name, value]): [string, string] => [`HTTP_${name.toUpperCase().replaceAll('-', '_')}`, value])
-    .filter(([name]) => !set.has(name));
-  return [...params, ...headers];
-}
 
 function nginxVersion(): string {
   const run = spawnSync(nginxBinary(), ['-v'], { encoding: 'utf8' });
@@ -248,7 +228,7 @@ test('nginx fastcgi_pass + Debian fastcgi_params (keepalive upstream, fastcgi_ke
     assert.is(Number(get.headers['content-length']), get.body.length);
     const echo = JSON.parse(get.body.toString()) as { vars: Record<string, string>; body: { length: number } };
     const documentUri = Buffer.from('/a b/café/x/y', 'utf8').toString('latin1');
-    const expected = expectedFastcgiParams({
+    const expected = expectedNginxParams('fastcgi', {
       query_string: 'q=1&r=%20', request_method: 'GET', content_type: '', content_length: '',
       fastcgi_script_name: documentUri, request_uri: target, document_uri: documentUri, document_root: join(nginx.dir, 'html'),
       server_protocol: 'HTTP/1.1', scheme: 'http', https: '', nginx_version: nginxVersion(),

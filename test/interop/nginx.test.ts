@@ -12,7 +12,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { INSTALL_HINT, nginxUwsgiParamsPath, startNginx, startUwsgi, uwsgiHttpPluginArgs, type Nginx, type Peer } from '../helpers/peers.js';
+import { expectedNginxParams, INSTALL_HINT, nginxUwsgiParamsPath, startNginx, startUwsgi, uwsgiHttpPluginArgs, type Nginx, type Peer } from '../helpers/peers.js';
 import { APPS, FIXTURE_APPS, httpGet, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
 import { pickPort } from '../helpers/ports.js';
 
@@ -123,32 +123,6 @@ function asBytes(text: string): string {
 /** What an nginx variable evaluates to for one request (only those uwsgi_params uses). */
 type NginxVars = Record<string, string>;
 
-/**
- * The vars nginx sends for `uwsgi_pass` with `include uwsgi_params;`, in order: the params of
- * Debian's /etc/nginx/uwsgi_params evaluated with `vars` (an `if_not_empty` param is left out
- * when empty), then every request header as HTTP_NAME unless a param already sets that name.
- */
-function expectedUwsgiVars(vars: NginxVars, requestHeaders: Array<[string, string]>): Array<[string, string]> {
-  const params: Array<[string, string]> = [];
-  const text = readFileSync(nginxUwsgiParamsPath(), 'utf8');
-  for (const line of text.split('\n')) {
-    const match = /^\s*uwsgi_param\s+(\S+)\s+(\S+?)(\s+if_not_empty)?\s*;/.exec(line);
-    if (!match) continue;
-    const [, name, value, ifNotEmpty] = match as unknown as [string, string, string, string | undefined];
-    const evaluated = value.replace(/\$([a-z_]+)/g, (_, variable: string) => {
-      if (!(variable in vars)) throw new Error(`uwsgi_params uses $${variable}, which this test does not know the value of`);
-      return vars[variable]!;
-    });
-    if (ifNotEmpty && evaluated === '') continue;
-    params.push([name, evaluated]);
-  }
-  const set = new Set(params.map(([name]) => name));
-  const headers = requestHeaders
-    .map(([name, value]): [string, string] => [`HTTP_${name.toUpperCase().replaceAll('-', '_')}`, value])
-    .filter(([name]) => !set.has(name));
-  return [...params, ...headers];
-}
-
 function parseEcho(result: Exchange): Echo {
   try {
     return JSON.parse(result.body.toString('utf8')) as Echo;
@@ -211,7 +185,7 @@ test('nginx uwsgi_pass 127.0.0.1:PORT + Debian uwsgi_params → tsgi --socket: s
     assert.ok(/^nginx/.test(get.headers.server ?? ''), `Server header is nginx's: ${get.headers.server}`);
     const getEcho = parseEcho(get);
     assert.is(Number(get.headers['content-length']), get.body.length, 'Content-Length from the app reaches the client');
-    const getExpected = expectedUwsgiVars({
+    const getExpected = expectedNginxParams('uwsgi', {
       ...baseVars(nginx, port, 'tsgi.test'),
       query_string: 'q=1&r=%20&s=%C3%A9',
       request_method: 'GET',
@@ -246,7 +220,7 @@ test('nginx uwsgi_pass 127.0.0.1:PORT + Debian uwsgi_params → tsgi --socket: s
     assert.is(post.status, 200, post.raw.toString('latin1').slice(0, 500));
     const postEcho = parseEcho(post);
     assert.equal(postEcho.body, { length: body.length, sha1: sha1(body) }, 'the POST body arrives intact');
-    assert.equal(Object.entries(postEcho.vars), expectedUwsgiVars({
+    assert.equal(Object.entries(postEcho.vars), expectedNginxParams('uwsgi', {
       ...baseVars(nginx, port, 'tsgi.test'),
       query_string: 'x=1',
       request_method: 'POST',
