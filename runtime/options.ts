@@ -191,7 +191,7 @@ export function applyOption(options: Options, name: string, value: string | true
   const row = byName.get(name);
   // Short names (-s, -p) exist on the command line only, as in uWSGI: in a file `p = 4` is a variable.
   if (!row || (row.short === name && origin !== COMMAND_LINE)) throw unknownOption(name, origin);
-  if (row.immediate) throw new Error(`--${row.name} is read by the config expander (config/expand.ts), not applied`);
+  if (row.immediate) throw tsgiError('TSGI_ERR_INTERNAL', `--${row.name} is read by the config expander (config/expand.ts), not applied`);
   const converted = convert(row, value, origin);
   const target = options as unknown as Record<string, unknown>;
   if (row.repeatable) (target[row.name] as unknown[]).push(converted);

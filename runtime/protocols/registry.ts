@@ -4,6 +4,7 @@
  * accepted connections or received messages into `core.serve(env, writer, conn)` calls and owns
  * the connections it accepted, so graceful stop can close them at the right moment.
  */
+import { tsgiError } from '../errors.js';
 import type { Scheduler } from '../../green/scheduler.js';
 import type { Core } from '../worker/core.js';
 import type { Options } from '../options.js';
@@ -64,6 +65,6 @@ export function registerProtocol(name: string, factory: ProtocolFactory): void {
 export async function createProtocolServer(name: string, context: ProtocolContext): Promise<ProtocolServer> {
   if (!protocols.has(name) && MODULES[name] !== undefined) await import(MODULES[name]);
   const factory = protocols.get(name);
-  if (!factory) throw new Error(`no protocol named ${name} (known: ${PROTOCOLS.join(', ')})`);
+  if (!factory) throw tsgiError('TSGI_ERR_INTERNAL', `no protocol named ${name} (known: ${PROTOCOLS.join(', ')})`);
   return factory(context);
 }

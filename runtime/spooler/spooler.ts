@@ -9,6 +9,7 @@
  * finds it gone (nlink 0) and skips it. A spooler that dies mid-task loses its lock with its
  * process and the file stays: it runs again later (at-least-once).
  */
+import { tsgiError } from '../errors.js';
 import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { Scheduler } from '../../green/scheduler.js';
 import { GreenThread } from '../../green/thread.js';
@@ -253,7 +254,7 @@ export class Spooler {
     this.#queue = [];
     const deadline = Date.now() + mercy * 1000;
     while (this.scheduler.busyCount > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
-    for (const thread of this.scheduler.threads) thread.halt(new Error('spooler stopping'));
+    for (const thread of this.scheduler.threads) thread.halt(tsgiError('TSGI_ERR_CANCELLED', 'spooler stopping'));
   }
 
   get busy(): number {

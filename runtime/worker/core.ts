@@ -205,7 +205,7 @@ function clientErrorStatus(error: unknown): number {
 }
 
 function notLoaded(): never {
-  throw new Error('the application is not loaded yet');
+  throw tsgiError('TSGI_ERR_INTERNAL', 'the application is not loaded yet');
 }
 
 /** The numeric code of "NNN Reason" (or "NNN"), or -1. */

@@ -5,6 +5,7 @@
  * Pure: it never touches a socket. The connection code pushes the chunks it reads and gets
  * back {@link NEED_MORE}, {@link DONE} or a negative error code (see {@link UWSGI_ERRORS}).
  */
+import { tsgiError, type ErrorCode } from '../../errors.js';
 import { isReservedKey, leadingDigits } from '../cgi.js';
 import { internedName } from '../interned-names.js';
 
@@ -111,9 +112,7 @@ export function parseArray(buf: Buffer, start: number, end: number): Buffer[] {
 }
 
 function truncatedArrayError(): Error {
-  return Object.assign(new Error('an item length runs past the end of the uwsgi array'), {
-    code: UWSGI_ERRORS[UWSGI_ERR_TRUNCATED_VARS],
-  });
+  return tsgiError(UWSGI_ERRORS[UWSGI_ERR_TRUNCATED_VARS] as ErrorCode, 'an item length runs past the end of the uwsgi array');
 }
 
 /**
