@@ -32,118 +32,21 @@
  * Key encoding and hashing happen before the lock; a value read is copied into a scratch
  * buffer under it and into its own Buffer after it.
  *
- * Area layout (offsets from the start of the area, which must be 8-byte aligned):
- *
- *   0        lock (16 bytes, lock.ts), then in the same cache line what every operation
- *            writes, so that a write moves as few cache lines between cores as possible:
- *            16 f64 hits, 24 f64 misses, 32 i32 sequence number of the optimistic readers,
- *            36 i32 free-stack top, 40 i32 live count, 48 f64 publication counter
- *   64       header: i32 magic 'TSGC', version, items, blocksize, keysize, buckets;
- *            at 112 f64 counters: full, tooBig, keyTooLong, (spare), swept, repairs,
- *            nextScan (earliest expiry, to skip idle sweeps)
- *   256      buckets: u32 × buckets (item index + 1, 0 = empty)
- *   …        items: 48 bytes each: i32 state, hash, keylen, vallen, next, prev (index + 1),
- *            2 spare, f64 expires (absolute s, 0 = never), f64 publication number
- *   …        free stack: u32 × items
- *   …        keys: items × keysize (64-byte aligned)
- *   …        values: items × blocksize (64-byte aligned)
+ * The area layout is in cache/layout.ts, the public types in cache/types.ts.
  *
  * `--cache-store FILE` maps the same layout from a regular file ({@link openCacheStore}), so the
  * cache survives restarts; the header must match the options or startup fails
  * (TSGI_ERR_CACHE_STORE).
  */
-import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { native, type NativeSystemError } from '../native.js';
 import { tsgiError } from '../errors.js';
 import { LOCK_BYTES, LOCK_SPARE_OFFSET, SharedLock } from './lock.js';
+import { cacheAreaSize, describeGeometry, F, Format, geometry, H, Hot, I, Item, Offset, State, type Geometry } from './cache/layout.js';
+import type { CacheArea, CacheBytes, CacheOptions, CacheStats } from './cache/types.js';
 
-/** Where a cache lives: a region area (region.ts) or any mapped buffer slice. */
-export interface CacheArea {
-  readonly buffer: ArrayBuffer;
-  readonly byteOffset: number;
-  readonly byteLength: number;
-}
-
-export interface CacheOptions {
-  /** `--cache N`: slots, of which N−1 are usable (uWSGI reserves slot 0). */
-  items: number;
-  /** `--cache-blocksize`: the largest value in bytes. Default 65536. */
-  blocksize?: number;
-  /** Largest key in bytes. Default 2048. */
-  keysize?: number;
-  /** Hash buckets. Default 65536 (uWSGI's hashsize). */
-  buckets?: number;
-  /** uWSGI `lazy_expire=1`: expired items are deleted on access and never swept. */
-  lazyExpire?: boolean;
-  /** For messages. Default "default". */
-  name?: string;
-  /** Current time in whole seconds. Default `Math.floor(Date.now() / 1000)`; tests pass their own. */
-  clock?: () => number;
-  /**
-   * Called (outside the lock) each time a new key does not fit: where the caller logs uWSGI's
-   * `*** DANGER cache "<name>" is FULL !!! ***`.
-   */
-  onFull?: (name: string) => void;
-}
-
-/** Counters and sizes, read under the lock (a consistent snapshot). */
-export interface CacheStats {
-  name: string;
-  /** Live items now. */
-  items: number;
-  /** Usable items: `--cache` − 1. */
-  capacity: number;
-  blocksize: number;
-  keysize: number;
-  hits: number;
-  misses: number;
-  /** set/update of a new key refused because all N−1 items were in use. */
-  full: number;
-  /** set/update refused because the value was larger than blocksize. */
-  tooBig: number;
-  /** set/update refused because the key was longer than keysize. */
-  keyTooLong: number;
-  /** Expired items removed by sweep() or lazily. */
-  swept: number;
-  /** Index rebuilds after a process died holding the lock (or a store was reopened). */
-  repairs: number;
-  /** Times the lock was taken over from a dead holder. */
-  lockSteals: number;
-}
-
-/** Keys and values: bytes (Buffer or any Uint8Array) or strings (stored as UTF-8). */
-export type CacheBytes = string | Uint8Array;
-
-const MAGIC = 0x43475354; // 'TSGC'
-const VERSION = 1;
-const FREE = 0;
-const LIVE = 1;
-
-// Header, as indexes into the Int32Array / Float64Array views of the area.
-const H_MAGIC = 16;
-const H_VERSION = 17;
-const H_ITEMS = 18;
-const H_BLOCKSIZE = 19;
-const H_KEYSIZE = 20;
-const H_BUCKETS = 21;
-// Written by every set/update/del, so they live in the lock's cache line (see HOT_* below).
-const H_FREE_TOP = 9;
-const H_COUNT = 10;
-const F_FULL = 14;
-const F_TOO_BIG = 15;
-const F_KEY_TOO_LONG = 16;
-const F_SEQ = 6; // in the lock's cache line too
-const F_SWEPT = 18;
-const F_REPAIRS = 19;
-const F_NEXT_SCAN = 20;
-const BUCKETS_OFFSET = 256;
-// The counters every get bumps live in the lock's own cache line (lock.ts: LOCK_SPARE_OFFSET),
-// which the holder owns already: elsewhere they would drag one more line between the cores.
-const HOT_HITS = 0;
-const HOT_MISSES = 1;
-// At LOCK_SPARE_OFFSET + 16: i32 sequence number for optimistic readers (odd while a write is
-// under way). In the lock line too: writers own it anyway.
+export { cacheAreaSize } from './cache/layout.js';
+export type { CacheArea, CacheBytes, CacheOptions, CacheStats } from './cache/types.js';
 
 /**
  * Lock-free get/exists (#readOptimistic) rely on x86's total store order: a writer's stores are
@@ -160,68 +63,8 @@ const RETRY = -2;
 /** A process adds its hits/misses to the shared counters at least every this many gets. */
 export const COUNT_FLUSH = 1024;
 
-// Items.
-const ITEM_BYTES = 48;
-const ITEM_WORDS = ITEM_BYTES / 4;
-const I_STATE = 0;
-const I_HASH = 1;
-const I_KEYLEN = 2;
-const I_VALLEN = 3;
-const I_NEXT = 4;
-const I_PREV = 5;
-const ITEM_F64 = ITEM_BYTES / 8;
-const I_EXPIRES = 4; // f64 index inside the item
-const I_SEQ = 5;
-
 /** Items the sweeper examines per lock hold, so a sweep never stalls the workers for long. */
 const SWEEP_BATCH = 1024;
-
-const align = (value: number, to: number) => Math.ceil(value / to) * to;
-
-interface Geometry {
-  items: number;
-  blocksize: number;
-  keysize: number;
-  buckets: number;
-  itemsOffset: number;
-  freeOffset: number;
-  keysOffset: number;
-  valuesOffset: number;
-  size: number;
-}
-
-function optionError(message: string): never {
-  throw tsgiError('TSGI_ERR_OPT_VALUE', message);
-}
-
-function geometry(options: CacheOptions): Geometry {
-  const items = options.items;
-  const blocksize = options.blocksize ?? 65536;
-  const keysize = options.keysize ?? 2048;
-  const buckets = options.buckets ?? 65536;
-  const name = options.name ?? 'default';
-  const positive = (value: number, what: string, max: number) => {
-    if (!Number.isSafeInteger(value) || value < 1 || value > max) optionError(`cache "${name}": ${what} must be an integer in 1..${max}, got ${value}`);
-  };
-  positive(items, '--cache (items)', 2 ** 31 - 1);
-  positive(blocksize, '--cache-blocksize', 2 ** 31 - 1);
-  positive(keysize, 'keysize', 65535);
-  positive(buckets, 'buckets (hashsize)', 2 ** 28);
-  const itemsOffset = align(BUCKETS_OFFSET + 4 * buckets, 8);
-  const freeOffset = itemsOffset + ITEM_BYTES * items;
-  const keysOffset = align(freeOffset + 4 * items, 64);
-  const valuesOffset = align(keysOffset + items * keysize, 64);
-  const size = align(valuesOffset + items * blocksize, 8);
-  if (size > bufferConstants.MAX_LENGTH) {
-    optionError(`cache "${name}": ${items} items × (${blocksize} + ${keysize}) bytes is ${size} bytes, more than one process can address as a buffer (${bufferConstants.MAX_LENGTH}); lower --cache or --cache-blocksize`);
-  }
-  return { items, blocksize, keysize, buckets, itemsOffset, freeOffset, keysOffset, valuesOffset, size };
-}
-
-/** Bytes the cache area takes for `options` (for the region layout or the store file). */
-export function cacheAreaSize(options: CacheOptions): number {
-  return geometry(options).size;
-}
 
 const defaultClock = () => Math.floor(Date.now() / 1000);
 
@@ -282,7 +125,7 @@ export class SharedCache {
     this.#itemsW = g.itemsOffset / 4;
     this.#itemsF = g.itemsOffset / 8;
     this.#freeW = g.freeOffset / 4;
-    this.#bucketsW = BUCKETS_OFFSET / 4;
+    this.#bucketsW = Offset.BUCKETS / 4;
     // +4: a UTF-8 write that stops short of a character still proves the key is too long.
     this.#keyScratch = Buffer.allocUnsafeSlow(g.keysize + 4);
     this.#valueScratch = Buffer.allocUnsafeSlow(g.blocksize);
@@ -313,12 +156,12 @@ export class SharedCache {
     const { items, blocksize, keysize, buckets, keysOffset } = this.#g;
     const i32 = this.#i32;
     this.#bytes.fill(0, 0, keysOffset);
-    i32[H_MAGIC] = MAGIC;
-    i32[H_VERSION] = VERSION;
-    i32[H_ITEMS] = items;
-    i32[H_BLOCKSIZE] = blocksize;
-    i32[H_KEYSIZE] = keysize;
-    i32[H_BUCKETS] = buckets;
+    i32[H.MAGIC] = Format.MAGIC;
+    i32[H.VERSION] = Format.VERSION;
+    i32[H.ITEMS] = items;
+    i32[H.BLOCKSIZE] = blocksize;
+    i32[H.KEYSIZE] = keysize;
+    i32[H.BUCKETS] = buckets;
     this.#rebuildFreeStack();
   }
 
@@ -326,8 +169,8 @@ export class SharedCache {
   #headerMismatch(): string | undefined {
     const i32 = this.#i32;
     const g = this.#g;
-    if (i32[H_MAGIC] !== MAGIC || i32[H_VERSION] !== VERSION) return 'no tsgi cache of this version';
-    const found = { items: i32[H_ITEMS]!, blocksize: i32[H_BLOCKSIZE]!, keysize: i32[H_KEYSIZE]!, buckets: i32[H_BUCKETS]! };
+    if (i32[H.MAGIC] !== Format.MAGIC || i32[H.VERSION] !== Format.VERSION) return 'no tsgi cache of this version';
+    const found = { items: i32[H.ITEMS]!, blocksize: i32[H.BLOCKSIZE]!, keysize: i32[H.KEYSIZE]!, buckets: i32[H.BUCKETS]! };
     if (found.items === g.items && found.blocksize === g.blocksize && found.keysize === g.keysize && found.buckets === g.buckets) return undefined;
     return describeGeometry(found);
   }
@@ -345,7 +188,7 @@ export class SharedCache {
         if (index < 0) {
           vallen = MISSING;
         } else {
-          vallen = this.#i32[this.#itemsW + index * ITEM_WORDS + I_VALLEN]!;
+          vallen = this.#i32[this.#itemsW + index * Item.WORDS + I.VALLEN]!;
           const start = this.#g.valuesOffset + index * this.#g.blocksize;
           this.#bytes.copy(this.#valueScratch, 0, start, start + vallen);
         }
@@ -417,11 +260,11 @@ export class SharedCache {
     try {
       this.#mutate();
       const { items, itemsOffset, freeOffset } = this.#g;
-      for (let i = 0; i < items; i++) Atomics.store(this.#i32, this.#itemsW + i * ITEM_WORDS + I_STATE, FREE);
-      this.#bytes.fill(0, BUCKETS_OFFSET, itemsOffset);
+      for (let i = 0; i < items; i++) Atomics.store(this.#i32, this.#itemsW + i * Item.WORDS + I.STATE, State.FREE);
+      this.#bytes.fill(0, Offset.BUCKETS, itemsOffset);
       this.#bytes.fill(0, itemsOffset, freeOffset);
       this.#rebuildFreeStack();
-      this.#f64[F_NEXT_SCAN] = 0;
+      this.#f64[F.NEXT_SCAN] = 0;
       lock.repaired();
       return true;
     } finally {
@@ -439,9 +282,9 @@ export class SharedCache {
     const f64 = this.#f64;
     this.#enter();
     try {
-      const next = f64[F_NEXT_SCAN]!;
+      const next = f64[F.NEXT_SCAN]!;
       if (next === 0 || next > now) return 0;
-      f64[F_NEXT_SCAN] = 0; // recomputed below from the items that stay
+      f64[F.NEXT_SCAN] = 0; // recomputed below from the items that stay
     } finally {
       this.#leave();
     }
@@ -452,15 +295,15 @@ export class SharedCache {
       try {
         const end = Math.min(items, start + SWEEP_BATCH);
         for (let i = start; i < end; i++) {
-          if (this.#i32[this.#itemsW + i * ITEM_WORDS + I_STATE] !== LIVE) continue;
-          const expires = f64[this.#itemsF + i * ITEM_F64 + I_EXPIRES]!;
+          if (this.#i32[this.#itemsW + i * Item.WORDS + I.STATE] !== State.LIVE) continue;
+          const expires = f64[this.#itemsF + i * Item.F64 + I.EXPIRES]!;
           if (expires === 0) continue;
           if (expires <= now) {
             this.#remove(i);
-            f64[F_SWEPT]!++;
+            f64[F.SWEPT]!++;
             removed++;
-          } else if (f64[F_NEXT_SCAN] === 0 || f64[F_NEXT_SCAN]! > expires) {
-            f64[F_NEXT_SCAN] = expires;
+          } else if (f64[F.NEXT_SCAN] === 0 || f64[F.NEXT_SCAN]! > expires) {
+            f64[F.NEXT_SCAN] = expires;
           }
         }
       } finally {
@@ -482,17 +325,17 @@ export class SharedCache {
       const f64 = this.#f64;
       return {
         name: this.name,
-        items: this.#i32[H_COUNT]!,
+        items: this.#i32[H.COUNT]!,
         capacity: this.capacity,
         blocksize: this.#g.blocksize,
         keysize: this.#g.keysize,
-        hits: this.#hot[HOT_HITS]!,
-        misses: this.#hot[HOT_MISSES]!,
-        full: f64[F_FULL]!,
-        tooBig: f64[F_TOO_BIG]!,
-        keyTooLong: f64[F_KEY_TOO_LONG]!,
-        swept: f64[F_SWEPT]!,
-        repairs: f64[F_REPAIRS]!,
+        hits: this.#hot[Hot.HITS]!,
+        misses: this.#hot[Hot.MISSES]!,
+        full: f64[F.FULL]!,
+        tooBig: f64[F.TOO_BIG]!,
+        keyTooLong: f64[F.KEY_TOO_LONG]!,
+        swept: f64[F.SWEPT]!,
+        repairs: f64[F.REPAIRS]!,
         lockSteals: lock.steals,
       };
     } finally {
@@ -563,19 +406,19 @@ export class SharedCache {
     let rounds = 0;
     while (link !== 0) {
       const index = link - 1;
-      const w = this.#itemsW + index * ITEM_WORDS;
-      if (i32[w + I_HASH] === (hash | 0) && i32[w + I_KEYLEN] === keylen && this.#keyEquals(index, key, keylen)) {
+      const w = this.#itemsW + index * Item.WORDS;
+      if (i32[w + I.HASH] === (hash | 0) && i32[w + I.KEYLEN] === keylen && this.#keyEquals(index, key, keylen)) {
         if (lazy) {
-          const expires = this.#f64[this.#itemsF + index * ITEM_F64 + I_EXPIRES]!;
+          const expires = this.#f64[this.#itemsF + index * Item.F64 + I.EXPIRES]!;
           if (expires !== 0 && expires <= this.#clock()) {
             this.#remove(index);
-            this.#f64[F_SWEPT]!++;
+            this.#f64[F.SWEPT]!++;
             return -1;
           }
         }
         return index;
       }
-      link = i32[w + I_NEXT]!;
+      link = i32[w + I.NEXT]!;
       if (++rounds > this.#g.items) {
         // A loop in a chain cannot come from a crash the repair did not see, but should memory
         // ever be damaged, rebuilding the index beats spinning forever under the lock.
@@ -606,8 +449,8 @@ export class SharedCache {
     else if (value instanceof Uint8Array) vallen = value.length;
     else argumentError(`a cache value must be a string or a Buffer, got ${typeof value}`);
     if (keylen === 0 || vallen === 0) return false;
-    if (keylen < 0) return this.#fail(F_KEY_TOO_LONG);
-    if (vallen > this.#g.blocksize) return this.#fail(F_TOO_BIG);
+    if (keylen < 0) return this.#fail(F.KEY_TOO_LONG);
+    if (vallen > this.#g.blocksize) return this.#fail(F.TOO_BIG);
 
     const i32 = this.#i32;
     let full = false;
@@ -617,27 +460,27 @@ export class SharedCache {
       const hash = this.#keyHash;
       const existing = this.#find(keyBytes, keylen, hash);
       if (existing >= 0 && !overwrite) return false;
-      if (existing < 0 && i32[H_COUNT]! >= this.#g.items - 1) {
-        this.#f64[F_FULL]!++;
+      if (existing < 0 && i32[H.COUNT]! >= this.#g.items - 1) {
+        this.#f64[F.FULL]!++;
         full = true;
         return false;
       }
       const absolute = expires > 0 ? this.#clock() + Math.ceil(expires) : 0;
       // Pop a free item: there is always one, since at most items − 1 are live.
-      const top = i32[H_FREE_TOP]! - 1;
-      if (top < 0) throw tsgiError('TSGI_ERR_SHM', `cache "${this.name}": no free item although only ${i32[H_COUNT]} of ${this.capacity} are live (damaged memory)`);
+      const top = i32[H.FREE_TOP]! - 1;
+      if (top < 0) throw tsgiError('TSGI_ERR_SHM', `cache "${this.name}": no free item although only ${i32[H.COUNT]} of ${this.capacity} are live (damaged memory)`);
       const index = i32[this.#freeW + top]!;
-      i32[H_FREE_TOP] = top;
+      i32[H.FREE_TOP] = top;
       this.#fill(index, keyBytes, keylen, hash, value, vallen, absolute);
       if (existing >= 0) {
         this.#replace(existing, index);
       } else {
         this.#linkHead(index);
-        i32[H_COUNT]!++;
+        i32[H.COUNT]!++;
       }
       if (absolute !== 0) {
-        const next = this.#f64[F_NEXT_SCAN]!;
-        if (next === 0 || next > absolute) this.#f64[F_NEXT_SCAN] = absolute;
+        const next = this.#f64[F.NEXT_SCAN]!;
+        if (next === 0 || next > absolute) this.#f64[F.NEXT_SCAN] = absolute;
       }
       return true;
     } finally {
@@ -647,7 +490,7 @@ export class SharedCache {
   }
 
   /** Bumps a failure counter (under the lock: other processes bump it too); returns false. */
-  #fail(counter: number): false {
+  #fail(counter: F): false {
     this.#enter();
     try {
       this.#f64[counter]!++;
@@ -690,8 +533,8 @@ export class SharedCache {
   }
 
   #flushCounts(): void {
-    this.#hot[HOT_HITS]! += this.#pendingHits;
-    this.#hot[HOT_MISSES]! += this.#pendingMisses;
+    this.#hot[Hot.HITS]! += this.#pendingHits;
+    this.#hot[Hot.MISSES]! += this.#pendingMisses;
     this.#pendingHits = 0;
     this.#pendingMisses = 0;
   }
@@ -738,10 +581,10 @@ export class SharedCache {
           break;
         }
         const index = link - 1;
-        const w = this.#itemsW + index * ITEM_WORDS;
-        if (i32[w + I_HASH] === (hash | 0) && i32[w + I_KEYLEN] === keylen && this.#keyEquals(index, key, keylen)) {
-          const vallen = i32[w + I_VALLEN]!;
-          const expires = this.#f64[this.#itemsF + index * ITEM_F64 + I_EXPIRES]!;
+        const w = this.#itemsW + index * Item.WORDS;
+        if (i32[w + I.HASH] === (hash | 0) && i32[w + I.KEYLEN] === keylen && this.#keyEquals(index, key, keylen)) {
+          const vallen = i32[w + I.VALLEN]!;
+          const expires = this.#f64[this.#itemsF + index * Item.F64 + I.EXPIRES]!;
           if (!(vallen > 0 && vallen <= g.blocksize) || (this.#lazy && expires !== 0 && expires <= this.#clock())) {
             result = RETRY;
           } else {
@@ -753,7 +596,7 @@ export class SharedCache {
           }
           break;
         }
-        link = i32[w + I_NEXT]!;
+        link = i32[w + I.NEXT]!;
       }
       if (Atomics.load(seq, 0) === before) return result;
     }
@@ -770,20 +613,20 @@ export class SharedCache {
     if (typeof value === 'string') bytes.write(value, valueStart, vallen, 'utf8');
     else asBuffer(value).copy(bytes, valueStart, 0, vallen);
     const i32 = this.#i32;
-    const w = this.#itemsW + index * ITEM_WORDS;
-    i32[w + I_HASH] = hash | 0;
-    i32[w + I_KEYLEN] = keylen;
-    i32[w + I_VALLEN] = vallen;
-    i32[w + I_NEXT] = 0;
-    i32[w + I_PREV] = 0;
-    const f = this.#itemsF + index * ITEM_F64;
-    this.#f64[f + I_EXPIRES] = expires;
-    this.#f64[f + I_SEQ] = ++this.#f64[F_SEQ]!;
-    Atomics.store(i32, w + I_STATE, LIVE); // the publication: everything above is in place
+    const w = this.#itemsW + index * Item.WORDS;
+    i32[w + I.HASH] = hash | 0;
+    i32[w + I.KEYLEN] = keylen;
+    i32[w + I.VALLEN] = vallen;
+    i32[w + I.NEXT] = 0;
+    i32[w + I.PREV] = 0;
+    const f = this.#itemsF + index * Item.F64;
+    this.#f64[f + I.EXPIRES] = expires;
+    this.#f64[f + I.SEQ] = ++this.#f64[F.SEQ]!;
+    Atomics.store(i32, w + I.STATE, State.LIVE); // the publication: everything above is in place
   }
 
   #bucketOf(index: number): number {
-    return this.#bucketsW + ((this.#i32[this.#itemsW + index * ITEM_WORDS + I_HASH]! >>> 0) % this.#g.buckets);
+    return this.#bucketsW + ((this.#i32[this.#itemsW + index * Item.WORDS + I.HASH]! >>> 0) % this.#g.buckets);
   }
 
   #linkHead(index: number): void {
@@ -791,10 +634,10 @@ export class SharedCache {
     const i32 = this.#i32;
     const bucket = this.#bucketOf(index);
     const head = i32[bucket]!;
-    const w = this.#itemsW + index * ITEM_WORDS;
-    i32[w + I_NEXT] = head;
-    i32[w + I_PREV] = 0;
-    if (head !== 0) i32[this.#itemsW + (head - 1) * ITEM_WORDS + I_PREV] = index + 1;
+    const w = this.#itemsW + index * Item.WORDS;
+    i32[w + I.NEXT] = head;
+    i32[w + I.PREV] = 0;
+    if (head !== 0) i32[this.#itemsW + (head - 1) * Item.WORDS + I.PREV] = index + 1;
     i32[bucket] = index + 1;
   }
 
@@ -802,18 +645,18 @@ export class SharedCache {
   #replace(old: number, fresh: number): void {
     this.#mutate();
     const i32 = this.#i32;
-    const wo = this.#itemsW + old * ITEM_WORDS;
-    const wf = this.#itemsW + fresh * ITEM_WORDS;
-    const prev = i32[wo + I_PREV]!;
-    const next = i32[wo + I_NEXT]!;
-    i32[wf + I_PREV] = prev;
-    i32[wf + I_NEXT] = next;
-    if (prev !== 0) i32[this.#itemsW + (prev - 1) * ITEM_WORDS + I_NEXT] = fresh + 1;
+    const wo = this.#itemsW + old * Item.WORDS;
+    const wf = this.#itemsW + fresh * Item.WORDS;
+    const prev = i32[wo + I.PREV]!;
+    const next = i32[wo + I.NEXT]!;
+    i32[wf + I.PREV] = prev;
+    i32[wf + I.NEXT] = next;
+    if (prev !== 0) i32[this.#itemsW + (prev - 1) * Item.WORDS + I.NEXT] = fresh + 1;
     else i32[this.#bucketOf(old)] = fresh + 1;
-    if (next !== 0) i32[this.#itemsW + (next - 1) * ITEM_WORDS + I_PREV] = fresh + 1;
-    Atomics.store(i32, wo + I_STATE, FREE);
-    i32[wo + I_NEXT] = 0;
-    i32[wo + I_PREV] = 0;
+    if (next !== 0) i32[this.#itemsW + (next - 1) * Item.WORDS + I.PREV] = fresh + 1;
+    Atomics.store(i32, wo + I.STATE, State.FREE);
+    i32[wo + I.NEXT] = 0;
+    i32[wo + I.PREV] = 0;
     this.#pushFree(old);
   }
 
@@ -821,17 +664,17 @@ export class SharedCache {
   #remove(index: number): void {
     this.#mutate();
     const i32 = this.#i32;
-    const w = this.#itemsW + index * ITEM_WORDS;
-    Atomics.store(i32, w + I_STATE, FREE);
+    const w = this.#itemsW + index * Item.WORDS;
+    Atomics.store(i32, w + I.STATE, State.FREE);
     this.#unlinkOnly(index);
     this.#pushFree(index);
-    i32[H_COUNT]!--;
+    i32[H.COUNT]!--;
   }
 
   #pushFree(index: number): void {
-    const top = this.#i32[H_FREE_TOP]!;
+    const top = this.#i32[H.FREE_TOP]!;
     this.#i32[this.#freeW + top] = index;
-    this.#i32[H_FREE_TOP] = top + 1;
+    this.#i32[H.FREE_TOP] = top + 1;
   }
 
   /** Free stack = every non-live item (item 0 on top), count = live items. */
@@ -840,11 +683,11 @@ export class SharedCache {
     let top = 0;
     let live = 0;
     for (let i = this.#g.items - 1; i >= 0; i--) {
-      if (i32[this.#itemsW + i * ITEM_WORDS + I_STATE] === LIVE) live++;
+      if (i32[this.#itemsW + i * Item.WORDS + I.STATE] === State.LIVE) live++;
       else i32[this.#freeW + top++] = i;
     }
-    i32[H_FREE_TOP] = top;
-    i32[H_COUNT] = live;
+    i32[H.FREE_TOP] = top;
+    i32[H.COUNT] = live;
   }
 
   /**
@@ -860,58 +703,58 @@ export class SharedCache {
     const i32 = this.#i32;
     const f64 = this.#f64;
     const bytes = this.#bytes;
-    bytes.fill(0, BUCKETS_OFFSET, g.itemsOffset);
+    bytes.fill(0, Offset.BUCKETS, g.itemsOffset);
     let nextScan = 0;
     for (let index = 0; index < g.items; index++) {
-      const w = this.#itemsW + index * ITEM_WORDS;
-      i32[w + I_NEXT] = 0;
-      i32[w + I_PREV] = 0;
-      if (i32[w + I_STATE] !== LIVE) {
-        i32[w + I_STATE] = FREE;
+      const w = this.#itemsW + index * Item.WORDS;
+      i32[w + I.NEXT] = 0;
+      i32[w + I.PREV] = 0;
+      if (i32[w + I.STATE] !== State.LIVE) {
+        i32[w + I.STATE] = State.FREE;
         continue;
       }
-      const keylen = i32[w + I_KEYLEN]!;
-      const vallen = i32[w + I_VALLEN]!;
+      const keylen = i32[w + I.KEYLEN]!;
+      const vallen = i32[w + I.VALLEN]!;
       const keyStart = g.keysOffset + index * g.keysize;
       if (keylen < 1 || keylen > g.keysize || vallen < 1 || vallen > g.blocksize ||
-          djb33x(bytes.subarray(keyStart, keyStart + keylen)) !== i32[w + I_HASH]! >>> 0) {
-        Atomics.store(i32, w + I_STATE, FREE);
+          djb33x(bytes.subarray(keyStart, keyStart + keylen)) !== i32[w + I.HASH]! >>> 0) {
+        Atomics.store(i32, w + I.STATE, State.FREE);
         continue;
       }
       const key = bytes.subarray(keyStart, keyStart + keylen);
-      const twin = this.#find(key, keylen, i32[w + I_HASH]! >>> 0, false);
+      const twin = this.#find(key, keylen, i32[w + I.HASH]! >>> 0, false);
       if (twin >= 0) {
-        const seq = (i: number) => f64[this.#itemsF + i * ITEM_F64 + I_SEQ]!;
+        const seq = (i: number) => f64[this.#itemsF + i * Item.F64 + I.SEQ]!;
         if (seq(twin) > seq(index)) {
-          Atomics.store(i32, w + I_STATE, FREE);
+          Atomics.store(i32, w + I.STATE, State.FREE);
           continue;
         }
         this.#unlinkOnly(twin);
-        Atomics.store(i32, this.#itemsW + twin * ITEM_WORDS + I_STATE, FREE);
+        Atomics.store(i32, this.#itemsW + twin * Item.WORDS + I.STATE, State.FREE);
       }
       this.#linkHead(index);
     }
     this.#rebuildFreeStack();
     for (let index = 0; index < g.items; index++) {
-      if (i32[this.#itemsW + index * ITEM_WORDS + I_STATE] !== LIVE) continue;
-      const expires = f64[this.#itemsF + index * ITEM_F64 + I_EXPIRES]!;
+      if (i32[this.#itemsW + index * Item.WORDS + I.STATE] !== State.LIVE) continue;
+      const expires = f64[this.#itemsF + index * Item.F64 + I.EXPIRES]!;
       if (expires !== 0 && (nextScan === 0 || expires < nextScan)) nextScan = expires;
     }
-    f64[F_NEXT_SCAN] = nextScan;
-    f64[F_REPAIRS]!++;
+    f64[F.NEXT_SCAN] = nextScan;
+    f64[F.REPAIRS]!++;
     this.#lock.repaired();
   }
 
   #unlinkOnly(index: number): void {
     const i32 = this.#i32;
-    const w = this.#itemsW + index * ITEM_WORDS;
-    const prev = i32[w + I_PREV]!;
-    const next = i32[w + I_NEXT]!;
-    if (prev !== 0) i32[this.#itemsW + (prev - 1) * ITEM_WORDS + I_NEXT] = next;
+    const w = this.#itemsW + index * Item.WORDS;
+    const prev = i32[w + I.PREV]!;
+    const next = i32[w + I.NEXT]!;
+    if (prev !== 0) i32[this.#itemsW + (prev - 1) * Item.WORDS + I.NEXT] = next;
     else i32[this.#bucketOf(index)] = next;
-    if (next !== 0) i32[this.#itemsW + (next - 1) * ITEM_WORDS + I_PREV] = prev;
-    i32[w + I_NEXT] = 0;
-    i32[w + I_PREV] = 0;
+    if (next !== 0) i32[this.#itemsW + (next - 1) * Item.WORDS + I.PREV] = prev;
+    i32[w + I.NEXT] = 0;
+    i32[w + I.PREV] = 0;
   }
 
   /**
@@ -934,35 +777,35 @@ export class SharedCache {
           if (index < 0 || index >= g.items) { problems.push(`bucket ${b}: link ${link} out of range`); break; }
           if (seen.has(index)) { problems.push(`item ${index} linked twice`); break; }
           seen.add(index);
-          const w = this.#itemsW + index * ITEM_WORDS;
-          if (i32[w + I_STATE] !== LIVE) problems.push(`item ${index} in bucket ${b} is not live`);
-          if (i32[w + I_PREV] !== prev) problems.push(`item ${index}: prev ${i32[w + I_PREV]} ≠ ${prev}`);
+          const w = this.#itemsW + index * Item.WORDS;
+          if (i32[w + I.STATE] !== State.LIVE) problems.push(`item ${index} in bucket ${b} is not live`);
+          if (i32[w + I.PREV] !== prev) problems.push(`item ${index}: prev ${i32[w + I.PREV]} ≠ ${prev}`);
           if (this.#bucketOf(index) !== this.#bucketsW + b) problems.push(`item ${index} is in bucket ${b}, its hash says otherwise`);
           const keyStart = g.keysOffset + index * g.keysize;
-          const key = this.#bytes.toString('latin1', keyStart, keyStart + i32[w + I_KEYLEN]!);
+          const key = this.#bytes.toString('latin1', keyStart, keyStart + i32[w + I.KEYLEN]!);
           if (keys.has(key)) problems.push(`key ${JSON.stringify(key)} is live twice`);
           keys.add(key);
           prev = link;
-          link = i32[w + I_NEXT]!;
+          link = i32[w + I.NEXT]!;
         }
       }
       let live = 0;
       for (let index = 0; index < g.items; index++) {
-        if (i32[this.#itemsW + index * ITEM_WORDS + I_STATE] === LIVE) {
+        if (i32[this.#itemsW + index * Item.WORDS + I.STATE] === State.LIVE) {
           live++;
           if (!seen.has(index)) problems.push(`live item ${index} is in no chain`);
         }
       }
-      if (live !== i32[H_COUNT]) problems.push(`count ${i32[H_COUNT]} ≠ ${live} live items`);
+      if (live !== i32[H.COUNT]) problems.push(`count ${i32[H.COUNT]} ≠ ${live} live items`);
       if (live > g.items - 1) problems.push(`${live} live items > capacity ${g.items - 1}`);
-      const top = i32[H_FREE_TOP]!;
+      const top = i32[H.FREE_TOP]!;
       if (top !== g.items - live) problems.push(`free stack holds ${top}, expected ${g.items - live}`);
       const free = new Set<number>();
       for (let k = 0; k < Math.min(top, g.items); k++) {
         const index = i32[this.#freeW + k]!;
         if (free.has(index)) problems.push(`item ${index} is free twice`);
         free.add(index);
-        if (i32[this.#itemsW + index * ITEM_WORDS + I_STATE] === LIVE) problems.push(`live item ${index} is on the free stack`);
+        if (i32[this.#itemsW + index * Item.WORDS + I.STATE] === State.LIVE) problems.push(`live item ${index} is on the free stack`);
       }
       // (Odd is right while this very call is repairing: #leave evens it.)
       if ((Atomics.load(this.#seq, 0) & 1) !== 0 && !this.#writing) problems.push('the sequence number is odd outside a write');
@@ -973,10 +816,6 @@ export class SharedCache {
   }
 }
 
-function describeGeometry(g: { items: number; blocksize: number; keysize: number; buckets: number }): string {
-  return `--cache ${g.items} --cache-blocksize ${g.blocksize} (keysize ${g.keysize}, ${g.buckets} buckets)`;
-}
-
 /** Reads the geometry a store file was written with, from its first bytes; undefined if it is not a cache file. */
 function readStoreHeader(path: string): { items: number; blocksize: number; keysize: number; buckets: number } | undefined {
   let fd: number | undefined;
@@ -985,8 +824,8 @@ function readStoreHeader(path: string): { items: number; blocksize: number; keys
     const head = Buffer.alloc(LOCK_BYTES + 32);
     if (readSync(fd, head, 0, head.length, 0) < head.length) return undefined;
     const word = (i: number) => head.readInt32LE(i * 4);
-    if (word(H_MAGIC) !== MAGIC || word(H_VERSION) !== VERSION) return undefined;
-    return { items: word(H_ITEMS), blocksize: word(H_BLOCKSIZE), keysize: word(H_KEYSIZE), buckets: word(H_BUCKETS) };
+    if (word(H.MAGIC) !== Format.MAGIC || word(H.VERSION) !== Format.VERSION) return undefined;
+    return { items: word(H.ITEMS), blocksize: word(H.BLOCKSIZE), keysize: word(H.KEYSIZE), buckets: word(H.BUCKETS) };
   } catch {
     return undefined;
   } finally {
