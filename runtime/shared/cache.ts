@@ -23,14 +23,14 @@
  * words ({@link SharedCache.repair}): of two live copies of a key (an update cut short) the newer
  * wins. So a crash leaves each key with its old or its new value, never a torn one.
  *
- * What is ours, for speed: writes (set/update/del/clear/sweep) take the lock; get and exists
- * do not, on x86: they read optimistically under a sequence number that writers make odd while
- * they change anything (a seqlock), and retry or fall back to the lock when it moved. So reads
- * from several workers do not serialise on one cache line. Per-process hit/miss counts are
- * added to the shared counters in batches (every {@link COUNT_FLUSH} gets, and whenever that
- * process holds the lock anyway): uWSGI's own counters are bumped racily under a read lock.
- * Key encoding and hashing happen before the lock; a value read is copied into a scratch
- * buffer under it and into its own Buffer after it.
+ * What is ours, for speed: get and exists do not take the lock on x86 (cache/seqlock.ts).
+ * Per-process hit/miss counts are added to the shared counters in batches (every
+ * {@link COUNT_FLUSH} gets, and whenever that process holds the lock anyway): uWSGI's own
+ * counters are bumped racily under a read lock. Key encoding and hashing happen before the
+ * lock; a value read is copied into a scratch buffer under it and into its own Buffer after it.
+ *
+ * The class keeps its typed views in one {@link CacheMemory} (cache/layout.ts), which the
+ * functions of cache/ take: plain calls, which V8 inlines like the private methods they were.
  *
  * The area layout is in cache/layout.ts, the public types in cache/types.ts.
  *
@@ -41,25 +41,14 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { native, type NativeSystemError } from '../native.js';
 import { tsgiError } from '../errors.js';
-import { LOCK_BYTES, LOCK_SPARE_OFFSET, SharedLock } from './lock.js';
-import { cacheAreaSize, describeGeometry, F, Format, geometry, H, Hot, I, Item, Offset, State, type Geometry } from './cache/layout.js';
+import { LOCK_BYTES, SharedLock } from './lock.js';
+import { cacheAreaSize, CacheMemory, describeGeometry, F, Format, geometry, H, headerMismatch, Hot, I, Item, keyEquals, Offset, State, writeHeader } from './cache/layout.js';
+import { endWrite, mutate, Read, readOptimistic } from './cache/seqlock.js';
 import type { CacheArea, CacheBytes, CacheOptions, CacheStats } from './cache/types.js';
 
 export { cacheAreaSize } from './cache/layout.js';
 export type { CacheArea, CacheBytes, CacheOptions, CacheStats } from './cache/types.js';
 
-/**
- * Lock-free get/exists (#readOptimistic) rely on x86's total store order: a writer's stores are
- * seen in program order and a reader's loads happen in program order, so a seqlock needs no
- * fences. Elsewhere (ARM's weaker ordering would need a load barrier JS cannot express) every
- * read takes the lock.
- */
-const OPTIMISTIC_READS = process.arch === 'x64' || process.arch === 'ia32';
-const OPTIMISTIC_ATTEMPTS = 8;
-const OPTIMISTIC_WAIT_SPINS = 2000;
-/** Results of #readOptimistic besides a value length. */
-const MISSING = -1;
-const RETRY = -2;
 /** A process adds its hits/misses to the shared counters at least every this many gets. */
 export const COUNT_FLUSH = 1024;
 
@@ -89,20 +78,9 @@ function asBuffer(value: Uint8Array): Buffer {
 export class SharedCache {
   readonly name: string;
   readonly #lock: SharedLock;
-  readonly #i32: Int32Array;
-  readonly #f64: Float64Array;
-  readonly #hot: Float64Array;
-  readonly #seq: Int32Array;
-  /** This process holds the lock and has made the sequence number odd. */
-  #writing = false;
+  readonly #m: CacheMemory;
   #pendingHits = 0;
   #pendingMisses = 0;
-  readonly #bytes: Buffer;
-  readonly #g: Geometry;
-  readonly #itemsW: number;
-  readonly #itemsF: number;
-  readonly #freeW: number;
-  readonly #bucketsW: number;
   readonly #keyScratch: Buffer;
   readonly #valueScratch: Buffer;
   readonly #lazy: boolean;
@@ -110,22 +88,13 @@ export class SharedCache {
   readonly #onFull: ((name: string) => void) | undefined;
 
   private constructor(area: CacheArea, options: CacheOptions) {
-    this.#g = geometry(options);
-    const g = this.#g;
+    const g = geometry(options);
     this.name = options.name ?? 'default';
     if (area.byteLength < g.size || area.byteOffset % 8 !== 0) {
       throw tsgiError('TSGI_ERR_SHM', `cache "${this.name}" needs ${g.size} bytes at an 8-byte aligned offset, the area has ${area.byteLength} at ${area.byteOffset}`);
     }
     this.#lock = new SharedLock(area.buffer, area.byteOffset);
-    this.#i32 = new Int32Array(area.buffer, area.byteOffset, g.keysOffset / 4);
-    this.#f64 = new Float64Array(area.buffer, area.byteOffset, g.keysOffset / 8);
-    this.#hot = new Float64Array(area.buffer, area.byteOffset + LOCK_SPARE_OFFSET, 2);
-    this.#seq = new Int32Array(area.buffer, area.byteOffset + LOCK_SPARE_OFFSET + 16, 1);
-    this.#bytes = Buffer.from(area.buffer, area.byteOffset, g.size);
-    this.#itemsW = g.itemsOffset / 4;
-    this.#itemsF = g.itemsOffset / 8;
-    this.#freeW = g.freeOffset / 4;
-    this.#bucketsW = Offset.BUCKETS / 4;
+    this.#m = new CacheMemory(area, g);
     // +4: a UTF-8 write that stops short of a character still proves the key is too long.
     this.#keyScratch = Buffer.allocUnsafeSlow(g.keysize + 4);
     this.#valueScratch = Buffer.allocUnsafeSlow(g.blocksize);
@@ -140,39 +109,19 @@ export class SharedCache {
    */
   static format(area: CacheArea, options: CacheOptions): SharedCache {
     const cache = new SharedCache(area, options);
-    cache.#format();
+    const m = cache.#m;
+    m.bytes.fill(0, 0, m.keysOffset);
+    writeHeader(m);
+    cache.#rebuildFreeStack();
     return cache;
   }
 
   /** Worker: a handle on the cache the master formatted in `area`; the header must match `options`. */
   static attach(area: CacheArea, options: CacheOptions): SharedCache {
     const cache = new SharedCache(area, options);
-    const mismatch = cache.#headerMismatch();
+    const mismatch = headerMismatch(cache.#m);
     if (mismatch !== undefined) throw tsgiError('TSGI_ERR_SHM', `cache "${cache.name}": the shared area holds ${mismatch}`);
     return cache;
-  }
-
-  #format(): void {
-    const { items, blocksize, keysize, buckets, keysOffset } = this.#g;
-    const i32 = this.#i32;
-    this.#bytes.fill(0, 0, keysOffset);
-    i32[H.MAGIC] = Format.MAGIC;
-    i32[H.VERSION] = Format.VERSION;
-    i32[H.ITEMS] = items;
-    i32[H.BLOCKSIZE] = blocksize;
-    i32[H.KEYSIZE] = keysize;
-    i32[H.BUCKETS] = buckets;
-    this.#rebuildFreeStack();
-  }
-
-  /** undefined when the header describes this geometry, else what it describes. */
-  #headerMismatch(): string | undefined {
-    const i32 = this.#i32;
-    const g = this.#g;
-    if (i32[H.MAGIC] !== Format.MAGIC || i32[H.VERSION] !== Format.VERSION) return 'no tsgi cache of this version';
-    const found = { items: i32[H.ITEMS]!, blocksize: i32[H.BLOCKSIZE]!, keysize: i32[H.KEYSIZE]!, buckets: i32[H.BUCKETS]! };
-    if (found.items === g.items && found.blocksize === g.blocksize && found.keysize === g.keysize && found.buckets === g.buckets) return undefined;
-    return describeGeometry(found);
   }
 
   // ---------------------------------------------------------------------------- public API
@@ -180,23 +129,24 @@ export class SharedCache {
   /** uWSGI `cache_get`: a copy of the value, or null (missing, or expired with lazyExpire). */
   get(key: CacheBytes): Buffer | null {
     const keylen = this.#encodeKey(key);
-    let vallen = keylen > 0 && OPTIMISTIC_READS ? this.#readOptimistic(keylen, true) : RETRY;
-    if (vallen === RETRY) {
+    const m = this.#m;
+    let vallen = keylen > 0 ? readOptimistic(m, this.#keyBytes, keylen, this.#keyHash, true, this.#valueScratch, this.#lazy, this.#clock) : Read.RETRY;
+    if (vallen === Read.RETRY) {
       this.#enter();
       try {
         const index = keylen > 0 ? this.#find(this.#keyBytes, keylen, this.#keyHash) : -1;
         if (index < 0) {
-          vallen = MISSING;
+          vallen = Read.MISSING;
         } else {
-          vallen = this.#i32[this.#itemsW + index * Item.WORDS + I.VALLEN]!;
-          const start = this.#g.valuesOffset + index * this.#g.blocksize;
-          this.#bytes.copy(this.#valueScratch, 0, start, start + vallen);
+          vallen = m.i32[m.itemsW + index * Item.WORDS + I.VALLEN]!;
+          const start = m.valuesOffset + index * m.blocksize;
+          m.bytes.copy(this.#valueScratch, 0, start, start + vallen);
         }
       } finally {
         this.#leave();
       }
     }
-    if (vallen === MISSING) {
+    if (vallen === Read.MISSING) {
       this.#count(false);
       return null;
     }
@@ -212,10 +162,8 @@ export class SharedCache {
   exists(key: CacheBytes): boolean {
     const keylen = this.#encodeKey(key);
     if (keylen <= 0) return false;
-    if (OPTIMISTIC_READS) {
-      const found = this.#readOptimistic(keylen, false);
-      if (found !== RETRY) return found !== MISSING;
-    }
+    const found = readOptimistic(this.#m, this.#keyBytes, keylen, this.#keyHash, false, this.#valueScratch, this.#lazy, this.#clock);
+    if (found !== Read.RETRY) return found !== Read.MISSING;
     this.#enter();
     try {
       return this.#find(this.#keyBytes, keylen, this.#keyHash) >= 0;
@@ -258,13 +206,14 @@ export class SharedCache {
     const lock = this.#lock;
     lock.acquire(); // the clear rebuilds everything a repair would
     try {
-      this.#mutate();
-      const { items, itemsOffset, freeOffset } = this.#g;
-      for (let i = 0; i < items; i++) Atomics.store(this.#i32, this.#itemsW + i * Item.WORDS + I.STATE, State.FREE);
-      this.#bytes.fill(0, Offset.BUCKETS, itemsOffset);
-      this.#bytes.fill(0, itemsOffset, freeOffset);
+      const m = this.#m;
+      mutate(m);
+      const { items, itemsOffset, freeOffset } = m;
+      for (let i = 0; i < items; i++) Atomics.store(m.i32, m.itemsW + i * Item.WORDS + I.STATE, State.FREE);
+      m.bytes.fill(0, Offset.BUCKETS, itemsOffset);
+      m.bytes.fill(0, itemsOffset, freeOffset);
       this.#rebuildFreeStack();
-      this.#f64[F.NEXT_SCAN] = 0;
+      m.f64[F.NEXT_SCAN] = 0;
       lock.repaired();
       return true;
     } finally {
@@ -279,7 +228,8 @@ export class SharedCache {
    */
   sweep(now: number = this.#clock()): number {
     if (this.#lazy) return 0;
-    const f64 = this.#f64;
+    const m = this.#m;
+    const f64 = m.f64;
     this.#enter();
     try {
       const next = f64[F.NEXT_SCAN]!;
@@ -289,14 +239,14 @@ export class SharedCache {
       this.#leave();
     }
     let removed = 0;
-    const { items } = this.#g;
+    const { items } = m;
     for (let start = 0; start < items; start += SWEEP_BATCH) {
       this.#enter();
       try {
         const end = Math.min(items, start + SWEEP_BATCH);
         for (let i = start; i < end; i++) {
-          if (this.#i32[this.#itemsW + i * Item.WORDS + I.STATE] !== State.LIVE) continue;
-          const expires = f64[this.#itemsF + i * Item.F64 + I.EXPIRES]!;
+          if (m.i32[m.itemsW + i * Item.WORDS + I.STATE] !== State.LIVE) continue;
+          const expires = f64[m.itemsF + i * Item.F64 + I.EXPIRES]!;
           if (expires === 0) continue;
           if (expires <= now) {
             this.#remove(i);
@@ -322,15 +272,16 @@ export class SharedCache {
     this.#enter();
     try {
       this.#flushCounts();
-      const f64 = this.#f64;
+      const m = this.#m;
+      const f64 = m.f64;
       return {
         name: this.name,
-        items: this.#i32[H.COUNT]!,
+        items: m.i32[H.COUNT]!,
         capacity: this.capacity,
-        blocksize: this.#g.blocksize,
-        keysize: this.#g.keysize,
-        hits: this.#hot[Hot.HITS]!,
-        misses: this.#hot[Hot.MISSES]!,
+        blocksize: m.blocksize,
+        keysize: m.keysize,
+        hits: m.hot[Hot.HITS]!,
+        misses: m.hot[Hot.MISSES]!,
         full: f64[F.FULL]!,
         tooBig: f64[F.TOO_BIG]!,
         keyTooLong: f64[F.KEY_TOO_LONG]!,
@@ -345,17 +296,17 @@ export class SharedCache {
 
   /** Usable items (`--cache` − 1). */
   get capacity(): number {
-    return Math.max(0, this.#g.items - 1);
+    return Math.max(0, this.#m.items - 1);
   }
 
   /** The largest value in bytes. */
   get blocksize(): number {
-    return this.#g.blocksize;
+    return this.#m.blocksize;
   }
 
   /** The largest key in bytes. */
   get keysize(): number {
-    return this.#g.keysize;
+    return this.#m.keysize;
   }
 
   /** The lock guarding this cache (for the master's reap, and for tests). */
@@ -365,7 +316,7 @@ export class SharedCache {
 
   /** msync of a file-backed cache (--cache-store), e.g. at a clean shutdown. */
   sync(): void {
-    native.shmSync(this.#bytes.buffer as ArrayBuffer);
+    native.shmSync(this.#m.bytes.buffer as ArrayBuffer);
   }
 
   // ---------------------------------------------------------------------------- internals
@@ -380,7 +331,7 @@ export class SharedCache {
    * scratch buffer. All of it happens before the lock is taken, to keep the critical section short.
    */
   #encodeKey(key: CacheBytes): number {
-    const keysize = this.#g.keysize;
+    const keysize = this.#m.keysize;
     let length: number;
     if (typeof key === 'string') {
       length = key.length === 0 ? 0 : this.#keyScratch.write(key, 0, 'utf8');
@@ -401,25 +352,26 @@ export class SharedCache {
    * when the free stack cannot be trusted yet) an expired item is deleted and reported missing.
    */
   #find(key: Buffer, keylen: number, hash: number, lazy: boolean = this.#lazy): number {
-    const i32 = this.#i32;
-    let link = i32[this.#bucketsW + (hash % this.#g.buckets)]!;
+    const m = this.#m;
+    const i32 = m.i32;
+    let link = i32[m.bucketsW + (hash % m.buckets)]!;
     let rounds = 0;
     while (link !== 0) {
       const index = link - 1;
-      const w = this.#itemsW + index * Item.WORDS;
-      if (i32[w + I.HASH] === (hash | 0) && i32[w + I.KEYLEN] === keylen && this.#keyEquals(index, key, keylen)) {
+      const w = m.itemsW + index * Item.WORDS;
+      if (i32[w + I.HASH] === (hash | 0) && i32[w + I.KEYLEN] === keylen && keyEquals(m, index, key, keylen)) {
         if (lazy) {
-          const expires = this.#f64[this.#itemsF + index * Item.F64 + I.EXPIRES]!;
+          const expires = m.f64[m.itemsF + index * Item.F64 + I.EXPIRES]!;
           if (expires !== 0 && expires <= this.#clock()) {
             this.#remove(index);
-            this.#f64[F.SWEPT]!++;
+            m.f64[F.SWEPT]!++;
             return -1;
           }
         }
         return index;
       }
       link = i32[w + I.NEXT]!;
-      if (++rounds > this.#g.items) {
+      if (++rounds > m.items) {
         // A loop in a chain cannot come from a crash the repair did not see, but should memory
         // ever be damaged, rebuilding the index beats spinning forever under the lock.
         this.repair();
@@ -427,16 +379,6 @@ export class SharedCache {
       }
     }
     return -1;
-  }
-
-  #keyEquals(index: number, key: Buffer, keylen: number): boolean {
-    const start = this.#g.keysOffset + index * this.#g.keysize;
-    const bytes = this.#bytes;
-    if (keylen <= 32) {
-      for (let i = 0; i < keylen; i++) if (bytes[start + i] !== key[i]) return false;
-      return true;
-    }
-    return key.compare(bytes, start, start + keylen, 0, keylen) === 0;
   }
 
   #store(key: CacheBytes, value: CacheBytes, expires: number, overwrite: boolean): boolean {
@@ -450,9 +392,10 @@ export class SharedCache {
     else argumentError(`a cache value must be a string or a Buffer, got ${typeof value}`);
     if (keylen === 0 || vallen === 0) return false;
     if (keylen < 0) return this.#fail(F.KEY_TOO_LONG);
-    if (vallen > this.#g.blocksize) return this.#fail(F.TOO_BIG);
+    const m = this.#m;
+    if (vallen > m.blocksize) return this.#fail(F.TOO_BIG);
 
-    const i32 = this.#i32;
+    const i32 = m.i32;
     let full = false;
     this.#enter();
     try {
@@ -460,8 +403,8 @@ export class SharedCache {
       const hash = this.#keyHash;
       const existing = this.#find(keyBytes, keylen, hash);
       if (existing >= 0 && !overwrite) return false;
-      if (existing < 0 && i32[H.COUNT]! >= this.#g.items - 1) {
-        this.#f64[F.FULL]!++;
+      if (existing < 0 && i32[H.COUNT]! >= m.items - 1) {
+        m.f64[F.FULL]!++;
         full = true;
         return false;
       }
@@ -469,7 +412,7 @@ export class SharedCache {
       // Pop a free item: there is always one, since at most items − 1 are live.
       const top = i32[H.FREE_TOP]! - 1;
       if (top < 0) throw tsgiError('TSGI_ERR_SHM', `cache "${this.name}": no free item although only ${i32[H.COUNT]} of ${this.capacity} are live (damaged memory)`);
-      const index = i32[this.#freeW + top]!;
+      const index = i32[m.freeW + top]!;
       i32[H.FREE_TOP] = top;
       this.#fill(index, keyBytes, keylen, hash, value, vallen, absolute);
       if (existing >= 0) {
@@ -479,8 +422,8 @@ export class SharedCache {
         i32[H.COUNT]!++;
       }
       if (absolute !== 0) {
-        const next = this.#f64[F.NEXT_SCAN]!;
-        if (next === 0 || next > absolute) this.#f64[F.NEXT_SCAN] = absolute;
+        const next = m.f64[F.NEXT_SCAN]!;
+        if (next === 0 || next > absolute) m.f64[F.NEXT_SCAN] = absolute;
       }
       return true;
     } finally {
@@ -493,11 +436,230 @@ export class SharedCache {
   #fail(counter: F): false {
     this.#enter();
     try {
-      this.#f64[counter]!++;
+      this.#m.f64[counter]!++;
     } finally {
       this.#leave();
     }
     return false;
+  }
+
+  /**
+   * Rebuilds the index (chains, free stack, count, next sweep time) from the items' state words,
+   * then clears the lock's dirty flag. Called with the lock held when {@link SharedLock.acquire}
+   * reports that a holder died inside; idempotent, so a repairer dying halfway is repaired again.
+   * A live item whose sizes or hash do not add up is dropped; of two live items with one key
+   * (an update cut short after publishing) the newer stays.
+   */
+  repair(): void {
+    const m = this.#m;
+    mutate(m);
+    const i32 = m.i32;
+    const f64 = m.f64;
+    const bytes = m.bytes;
+    bytes.fill(0, Offset.BUCKETS, m.itemsOffset);
+    let nextScan = 0;
+    for (let index = 0; index < m.items; index++) {
+      const w = m.itemsW + index * Item.WORDS;
+      i32[w + I.NEXT] = 0;
+      i32[w + I.PREV] = 0;
+      if (i32[w + I.STATE] !== State.LIVE) {
+        i32[w + I.STATE] = State.FREE;
+        continue;
+      }
+      const keylen = i32[w + I.KEYLEN]!;
+      const vallen = i32[w + I.VALLEN]!;
+      const keyStart = m.keysOffset + index * m.keysize;
+      if (keylen < 1 || keylen > m.keysize || vallen < 1 || vallen > m.blocksize ||
+          djb33x(bytes.subarray(keyStart, keyStart + keylen)) !== i32[w + I.HASH]! >>> 0) {
+        Atomics.store(i32, w + I.STATE, State.FREE);
+        continue;
+      }
+      const key = bytes.subarray(keyStart, keyStart + keylen);
+      const twin = this.#find(key, keylen, i32[w + I.HASH]! >>> 0, false);
+      if (twin >= 0) {
+        const seq = (i: number) => f64[m.itemsF + i * Item.F64 + I.SEQ]!;
+        if (seq(twin) > seq(index)) {
+          Atomics.store(i32, w + I.STATE, State.FREE);
+          continue;
+        }
+        this.#unlinkOnly(twin);
+        Atomics.store(i32, m.itemsW + twin * Item.WORDS + I.STATE, State.FREE);
+      }
+      this.#linkHead(index);
+    }
+    this.#rebuildFreeStack();
+    for (let index = 0; index < m.items; index++) {
+      if (i32[m.itemsW + index * Item.WORDS + I.STATE] !== State.LIVE) continue;
+      const expires = f64[m.itemsF + index * Item.F64 + I.EXPIRES]!;
+      if (expires !== 0 && (nextScan === 0 || expires < nextScan)) nextScan = expires;
+    }
+    f64[F.NEXT_SCAN] = nextScan;
+    f64[F.REPAIRS]!++;
+    this.#lock.repaired();
+  }
+
+  /**
+   * Checks every invariant of the index against the items (for tests and debugging): returns
+   * the problems found, [] when consistent. Takes the lock (repairing first if needed).
+   */
+  verify(): string[] {
+    const problems: string[] = [];
+    this.#enter();
+    try {
+      const m = this.#m;
+      const i32 = m.i32;
+      const seen = new Set<number>();
+      const keys = new Set<string>();
+      for (let b = 0; b < m.buckets; b++) {
+        let link = i32[m.bucketsW + b]!;
+        let prev = 0;
+        while (link !== 0) {
+          const index = link - 1;
+          if (index < 0 || index >= m.items) { problems.push(`bucket ${b}: link ${link} out of range`); break; }
+          if (seen.has(index)) { problems.push(`item ${index} linked twice`); break; }
+          seen.add(index);
+          const w = m.itemsW + index * Item.WORDS;
+          if (i32[w + I.STATE] !== State.LIVE) problems.push(`item ${index} in bucket ${b} is not live`);
+          if (i32[w + I.PREV] !== prev) problems.push(`item ${index}: prev ${i32[w + I.PREV]} ≠ ${prev}`);
+          if (this.#bucketOf(index) !== m.bucketsW + b) problems.push(`item ${index} is in bucket ${b}, its hash says otherwise`);
+          const keyStart = m.keysOffset + index * m.keysize;
+          const key = m.bytes.toString('latin1', keyStart, keyStart + i32[w + I.KEYLEN]!);
+          if (keys.has(key)) problems.push(`key ${JSON.stringify(key)} is live twice`);
+          keys.add(key);
+          prev = link;
+          link = i32[w + I.NEXT]!;
+        }
+      }
+      let live = 0;
+      for (let index = 0; index < m.items; index++) {
+        if (i32[m.itemsW + index * Item.WORDS + I.STATE] === State.LIVE) {
+          live++;
+          if (!seen.has(index)) problems.push(`live item ${index} is in no chain`);
+        }
+      }
+      if (live !== i32[H.COUNT]) problems.push(`count ${i32[H.COUNT]} ≠ ${live} live items`);
+      if (live > m.items - 1) problems.push(`${live} live items > capacity ${m.items - 1}`);
+      const top = i32[H.FREE_TOP]!;
+      if (top !== m.items - live) problems.push(`free stack holds ${top}, expected ${m.items - live}`);
+      const free = new Set<number>();
+      for (let k = 0; k < Math.min(top, m.items); k++) {
+        const index = i32[m.freeW + k]!;
+        if (free.has(index)) problems.push(`item ${index} is free twice`);
+        free.add(index);
+        if (i32[m.itemsW + index * Item.WORDS + I.STATE] === State.LIVE) problems.push(`live item ${index} is on the free stack`);
+      }
+      // (Odd is right while this very call is repairing: #leave evens it.)
+      if ((Atomics.load(m.seq, 0) & 1) !== 0 && !m.writing) problems.push('the sequence number is odd outside a write');
+    } finally {
+      this.#leave();
+    }
+    return problems;
+  }
+
+  /** Writes a whole item into free item `index`, then publishes it (state LIVE, new seq). */
+  #fill(index: number, key: Buffer, keylen: number, hash: number, value: CacheBytes, vallen: number, expires: number): void {
+    const m = this.#m;
+    mutate(m);
+    const bytes = m.bytes;
+    key.copy(bytes, m.keysOffset + index * m.keysize, 0, keylen);
+    const valueStart = m.valuesOffset + index * m.blocksize;
+    if (typeof value === 'string') bytes.write(value, valueStart, vallen, 'utf8');
+    else asBuffer(value).copy(bytes, valueStart, 0, vallen);
+    const i32 = m.i32;
+    const w = m.itemsW + index * Item.WORDS;
+    i32[w + I.HASH] = hash | 0;
+    i32[w + I.KEYLEN] = keylen;
+    i32[w + I.VALLEN] = vallen;
+    i32[w + I.NEXT] = 0;
+    i32[w + I.PREV] = 0;
+    const f = m.itemsF + index * Item.F64;
+    m.f64[f + I.EXPIRES] = expires;
+    m.f64[f + I.SEQ] = ++m.f64[F.SEQ]!;
+    Atomics.store(i32, w + I.STATE, State.LIVE); // the publication: everything above is in place
+  }
+
+  #bucketOf(index: number): number {
+    const m = this.#m;
+    return m.bucketsW + ((m.i32[m.itemsW + index * Item.WORDS + I.HASH]! >>> 0) % m.buckets);
+  }
+
+  #linkHead(index: number): void {
+    const m = this.#m;
+    mutate(m);
+    const i32 = m.i32;
+    const bucket = this.#bucketOf(index);
+    const head = i32[bucket]!;
+    const w = m.itemsW + index * Item.WORDS;
+    i32[w + I.NEXT] = head;
+    i32[w + I.PREV] = 0;
+    if (head !== 0) i32[m.itemsW + (head - 1) * Item.WORDS + I.PREV] = index + 1;
+    i32[bucket] = index + 1;
+  }
+
+  /** Puts item `fresh` where `old` is in its chain, then frees `old`. */
+  #replace(old: number, fresh: number): void {
+    const m = this.#m;
+    mutate(m);
+    const i32 = m.i32;
+    const wo = m.itemsW + old * Item.WORDS;
+    const wf = m.itemsW + fresh * Item.WORDS;
+    const prev = i32[wo + I.PREV]!;
+    const next = i32[wo + I.NEXT]!;
+    i32[wf + I.PREV] = prev;
+    i32[wf + I.NEXT] = next;
+    if (prev !== 0) i32[m.itemsW + (prev - 1) * Item.WORDS + I.NEXT] = fresh + 1;
+    else i32[this.#bucketOf(old)] = fresh + 1;
+    if (next !== 0) i32[m.itemsW + (next - 1) * Item.WORDS + I.PREV] = fresh + 1;
+    Atomics.store(i32, wo + I.STATE, State.FREE);
+    i32[wo + I.NEXT] = 0;
+    i32[wo + I.PREV] = 0;
+    this.#pushFree(old);
+  }
+
+  /** Un-publishes item `index` (state FREE first: that is the deletion), unlinks and frees it. */
+  #remove(index: number): void {
+    const m = this.#m;
+    mutate(m);
+    const i32 = m.i32;
+    const w = m.itemsW + index * Item.WORDS;
+    Atomics.store(i32, w + I.STATE, State.FREE);
+    this.#unlinkOnly(index);
+    this.#pushFree(index);
+    i32[H.COUNT]!--;
+  }
+
+  #pushFree(index: number): void {
+    const m = this.#m;
+    const top = m.i32[H.FREE_TOP]!;
+    m.i32[m.freeW + top] = index;
+    m.i32[H.FREE_TOP] = top + 1;
+  }
+
+  /** Free stack = every non-live item (item 0 on top), count = live items. */
+  #rebuildFreeStack(): void {
+    const m = this.#m;
+    const i32 = m.i32;
+    let top = 0;
+    let live = 0;
+    for (let i = m.items - 1; i >= 0; i--) {
+      if (i32[m.itemsW + i * Item.WORDS + I.STATE] === State.LIVE) live++;
+      else i32[m.freeW + top++] = i;
+    }
+    i32[H.FREE_TOP] = top;
+    i32[H.COUNT] = live;
+  }
+
+  #unlinkOnly(index: number): void {
+    const m = this.#m;
+    const i32 = m.i32;
+    const w = m.itemsW + index * Item.WORDS;
+    const prev = i32[w + I.PREV]!;
+    const next = i32[w + I.NEXT]!;
+    if (prev !== 0) i32[m.itemsW + (prev - 1) * Item.WORDS + I.NEXT] = next;
+    else i32[this.#bucketOf(index)] = next;
+    if (next !== 0) i32[m.itemsW + (next - 1) * Item.WORDS + I.PREV] = prev;
+    i32[w + I.NEXT] = 0;
+    i32[w + I.PREV] = 0;
   }
 
   // Locking, and what optimistic readers need from writers.
@@ -508,33 +670,19 @@ export class SharedCache {
   }
 
   /**
-   * Ends a write (the sequence number becomes even again: optimistic readers may read), adds
-   * this process's pending hit/miss counts while the lock's cache line is ours, and releases.
+   * Ends a write (seqlock.ts: the sequence number becomes even again), adds this process's
+   * pending hit/miss counts while the lock's cache line is ours, and releases.
    */
   #leave(): void {
-    if (this.#writing) {
-      this.#writing = false;
-      Atomics.store(this.#seq, 0, (Atomics.load(this.#seq, 0) + 1) | 0);
-    }
+    endWrite(this.#m);
     if (this.#pendingHits + this.#pendingMisses !== 0) this.#flushCounts();
     this.#lock.release();
   }
 
-  /**
-   * Called (with the lock held) before the first change a reader could see: makes the sequence
-   * number odd, so optimistic readers retry or take the lock. Left odd by a writer that died;
-   * repair() keeps it odd until the index is whole again.
-   */
-  #mutate(): void {
-    if (this.#writing) return;
-    this.#writing = true;
-    const seq = Atomics.load(this.#seq, 0);
-    if ((seq & 1) === 0) Atomics.store(this.#seq, 0, (seq + 1) | 0);
-  }
-
   #flushCounts(): void {
-    this.#hot[Hot.HITS]! += this.#pendingHits;
-    this.#hot[Hot.MISSES]! += this.#pendingMisses;
+    const hot = this.#m.hot;
+    hot[Hot.HITS]! += this.#pendingHits;
+    hot[Hot.MISSES]! += this.#pendingMisses;
     this.#pendingHits = 0;
     this.#pendingMisses = 0;
   }
@@ -547,272 +695,6 @@ export class SharedCache {
       this.#enter();
       this.#leave();
     }
-  }
-
-  /**
-   * get/exists without the lock (x86 only, see OPTIMISTIC_READS): a seqlock read. Writers make
-   * the sequence number odd before their first visible change and even after the last; a
-   * reader that saw the same even number before and after walking the chain and copying the
-   * value (into the scratch buffer) has a consistent copy. Everything it reads is bounds-checked,
-   * since a racing writer can make links and sizes momentarily meaningless. Returns the value
-   * length, MISSING, or RETRY when the locked path must decide (busy writers, a dead writer's
-   * odd number, an expired item under lazyExpire).
-   */
-  #readOptimistic(keylen: number, copy: boolean): number {
-    const seq = this.#seq;
-    const i32 = this.#i32;
-    const g = this.#g;
-    const key = this.#keyBytes;
-    const hash = this.#keyHash;
-    for (let attempt = 0, waits = 0; attempt < OPTIMISTIC_ATTEMPTS;) {
-      const before = Atomics.load(seq, 0);
-      if ((before & 1) !== 0) {
-        // A write is under way (they take a microsecond or so): wait for it rather than queue
-        // on the lock behind it. A writer that died leaves the number odd: the lock then decides.
-        if (++waits > OPTIMISTIC_WAIT_SPINS) return RETRY;
-        continue;
-      }
-      attempt++;
-      let result: number = MISSING;
-      let link = i32[this.#bucketsW + (hash % g.buckets)]!;
-      for (let rounds = 0; link !== 0; rounds++) {
-        if (!(link > 0 && link <= g.items) || rounds > g.items) {
-          result = RETRY;
-          break;
-        }
-        const index = link - 1;
-        const w = this.#itemsW + index * Item.WORDS;
-        if (i32[w + I.HASH] === (hash | 0) && i32[w + I.KEYLEN] === keylen && this.#keyEquals(index, key, keylen)) {
-          const vallen = i32[w + I.VALLEN]!;
-          const expires = this.#f64[this.#itemsF + index * Item.F64 + I.EXPIRES]!;
-          if (!(vallen > 0 && vallen <= g.blocksize) || (this.#lazy && expires !== 0 && expires <= this.#clock())) {
-            result = RETRY;
-          } else {
-            if (copy) {
-              const start = g.valuesOffset + index * g.blocksize;
-              this.#bytes.copy(this.#valueScratch, 0, start, start + vallen);
-            }
-            result = vallen;
-          }
-          break;
-        }
-        link = i32[w + I.NEXT]!;
-      }
-      if (Atomics.load(seq, 0) === before) return result;
-    }
-    return RETRY;
-  }
-
-  /** Writes a whole item into free item `index`, then publishes it (state LIVE, new seq). */
-  #fill(index: number, key: Buffer, keylen: number, hash: number, value: CacheBytes, vallen: number, expires: number): void {
-    this.#mutate();
-    const g = this.#g;
-    const bytes = this.#bytes;
-    key.copy(bytes, g.keysOffset + index * g.keysize, 0, keylen);
-    const valueStart = g.valuesOffset + index * g.blocksize;
-    if (typeof value === 'string') bytes.write(value, valueStart, vallen, 'utf8');
-    else asBuffer(value).copy(bytes, valueStart, 0, vallen);
-    const i32 = this.#i32;
-    const w = this.#itemsW + index * Item.WORDS;
-    i32[w + I.HASH] = hash | 0;
-    i32[w + I.KEYLEN] = keylen;
-    i32[w + I.VALLEN] = vallen;
-    i32[w + I.NEXT] = 0;
-    i32[w + I.PREV] = 0;
-    const f = this.#itemsF + index * Item.F64;
-    this.#f64[f + I.EXPIRES] = expires;
-    this.#f64[f + I.SEQ] = ++this.#f64[F.SEQ]!;
-    Atomics.store(i32, w + I.STATE, State.LIVE); // the publication: everything above is in place
-  }
-
-  #bucketOf(index: number): number {
-    return this.#bucketsW + ((this.#i32[this.#itemsW + index * Item.WORDS + I.HASH]! >>> 0) % this.#g.buckets);
-  }
-
-  #linkHead(index: number): void {
-    this.#mutate();
-    const i32 = this.#i32;
-    const bucket = this.#bucketOf(index);
-    const head = i32[bucket]!;
-    const w = this.#itemsW + index * Item.WORDS;
-    i32[w + I.NEXT] = head;
-    i32[w + I.PREV] = 0;
-    if (head !== 0) i32[this.#itemsW + (head - 1) * Item.WORDS + I.PREV] = index + 1;
-    i32[bucket] = index + 1;
-  }
-
-  /** Puts item `fresh` where `old` is in its chain, then frees `old`. */
-  #replace(old: number, fresh: number): void {
-    this.#mutate();
-    const i32 = this.#i32;
-    const wo = this.#itemsW + old * Item.WORDS;
-    const wf = this.#itemsW + fresh * Item.WORDS;
-    const prev = i32[wo + I.PREV]!;
-    const next = i32[wo + I.NEXT]!;
-    i32[wf + I.PREV] = prev;
-    i32[wf + I.NEXT] = next;
-    if (prev !== 0) i32[this.#itemsW + (prev - 1) * Item.WORDS + I.NEXT] = fresh + 1;
-    else i32[this.#bucketOf(old)] = fresh + 1;
-    if (next !== 0) i32[this.#itemsW + (next - 1) * Item.WORDS + I.PREV] = fresh + 1;
-    Atomics.store(i32, wo + I.STATE, State.FREE);
-    i32[wo + I.NEXT] = 0;
-    i32[wo + I.PREV] = 0;
-    this.#pushFree(old);
-  }
-
-  /** Un-publishes item `index` (state FREE first: that is the deletion), unlinks and frees it. */
-  #remove(index: number): void {
-    this.#mutate();
-    const i32 = this.#i32;
-    const w = this.#itemsW + index * Item.WORDS;
-    Atomics.store(i32, w + I.STATE, State.FREE);
-    this.#unlinkOnly(index);
-    this.#pushFree(index);
-    i32[H.COUNT]!--;
-  }
-
-  #pushFree(index: number): void {
-    const top = this.#i32[H.FREE_TOP]!;
-    this.#i32[this.#freeW + top] = index;
-    this.#i32[H.FREE_TOP] = top + 1;
-  }
-
-  /** Free stack = every non-live item (item 0 on top), count = live items. */
-  #rebuildFreeStack(): void {
-    const i32 = this.#i32;
-    let top = 0;
-    let live = 0;
-    for (let i = this.#g.items - 1; i >= 0; i--) {
-      if (i32[this.#itemsW + i * Item.WORDS + I.STATE] === State.LIVE) live++;
-      else i32[this.#freeW + top++] = i;
-    }
-    i32[H.FREE_TOP] = top;
-    i32[H.COUNT] = live;
-  }
-
-  /**
-   * Rebuilds the index (chains, free stack, count, next sweep time) from the items' state words,
-   * then clears the lock's dirty flag. Called with the lock held when {@link SharedLock.acquire}
-   * reports that a holder died inside; idempotent, so a repairer dying halfway is repaired again.
-   * A live item whose sizes or hash do not add up is dropped; of two live items with one key
-   * (an update cut short after publishing) the newer stays.
-   */
-  repair(): void {
-    this.#mutate();
-    const g = this.#g;
-    const i32 = this.#i32;
-    const f64 = this.#f64;
-    const bytes = this.#bytes;
-    bytes.fill(0, Offset.BUCKETS, g.itemsOffset);
-    let nextScan = 0;
-    for (let index = 0; index < g.items; index++) {
-      const w = this.#itemsW + index * Item.WORDS;
-      i32[w + I.NEXT] = 0;
-      i32[w + I.PREV] = 0;
-      if (i32[w + I.STATE] !== State.LIVE) {
-        i32[w + I.STATE] = State.FREE;
-        continue;
-      }
-      const keylen = i32[w + I.KEYLEN]!;
-      const vallen = i32[w + I.VALLEN]!;
-      const keyStart = g.keysOffset + index * g.keysize;
-      if (keylen < 1 || keylen > g.keysize || vallen < 1 || vallen > g.blocksize ||
-          djb33x(bytes.subarray(keyStart, keyStart + keylen)) !== i32[w + I.HASH]! >>> 0) {
-        Atomics.store(i32, w + I.STATE, State.FREE);
-        continue;
-      }
-      const key = bytes.subarray(keyStart, keyStart + keylen);
-      const twin = this.#find(key, keylen, i32[w + I.HASH]! >>> 0, false);
-      if (twin >= 0) {
-        const seq = (i: number) => f64[this.#itemsF + i * Item.F64 + I.SEQ]!;
-        if (seq(twin) > seq(index)) {
-          Atomics.store(i32, w + I.STATE, State.FREE);
-          continue;
-        }
-        this.#unlinkOnly(twin);
-        Atomics.store(i32, this.#itemsW + twin * Item.WORDS + I.STATE, State.FREE);
-      }
-      this.#linkHead(index);
-    }
-    this.#rebuildFreeStack();
-    for (let index = 0; index < g.items; index++) {
-      if (i32[this.#itemsW + index * Item.WORDS + I.STATE] !== State.LIVE) continue;
-      const expires = f64[this.#itemsF + index * Item.F64 + I.EXPIRES]!;
-      if (expires !== 0 && (nextScan === 0 || expires < nextScan)) nextScan = expires;
-    }
-    f64[F.NEXT_SCAN] = nextScan;
-    f64[F.REPAIRS]!++;
-    this.#lock.repaired();
-  }
-
-  #unlinkOnly(index: number): void {
-    const i32 = this.#i32;
-    const w = this.#itemsW + index * Item.WORDS;
-    const prev = i32[w + I.PREV]!;
-    const next = i32[w + I.NEXT]!;
-    if (prev !== 0) i32[this.#itemsW + (prev - 1) * Item.WORDS + I.NEXT] = next;
-    else i32[this.#bucketOf(index)] = next;
-    if (next !== 0) i32[this.#itemsW + (next - 1) * Item.WORDS + I.PREV] = prev;
-    i32[w + I.NEXT] = 0;
-    i32[w + I.PREV] = 0;
-  }
-
-  /**
-   * Checks every invariant of the index against the items (for tests and debugging): returns
-   * the problems found, [] when consistent. Takes the lock (repairing first if needed).
-   */
-  verify(): string[] {
-    const problems: string[] = [];
-    this.#enter();
-    try {
-      const g = this.#g;
-      const i32 = this.#i32;
-      const seen = new Set<number>();
-      const keys = new Set<string>();
-      for (let b = 0; b < g.buckets; b++) {
-        let link = i32[this.#bucketsW + b]!;
-        let prev = 0;
-        while (link !== 0) {
-          const index = link - 1;
-          if (index < 0 || index >= g.items) { problems.push(`bucket ${b}: link ${link} out of range`); break; }
-          if (seen.has(index)) { problems.push(`item ${index} linked twice`); break; }
-          seen.add(index);
-          const w = this.#itemsW + index * Item.WORDS;
-          if (i32[w + I.STATE] !== State.LIVE) problems.push(`item ${index} in bucket ${b} is not live`);
-          if (i32[w + I.PREV] !== prev) problems.push(`item ${index}: prev ${i32[w + I.PREV]} ≠ ${prev}`);
-          if (this.#bucketOf(index) !== this.#bucketsW + b) problems.push(`item ${index} is in bucket ${b}, its hash says otherwise`);
-          const keyStart = g.keysOffset + index * g.keysize;
-          const key = this.#bytes.toString('latin1', keyStart, keyStart + i32[w + I.KEYLEN]!);
-          if (keys.has(key)) problems.push(`key ${JSON.stringify(key)} is live twice`);
-          keys.add(key);
-          prev = link;
-          link = i32[w + I.NEXT]!;
-        }
-      }
-      let live = 0;
-      for (let index = 0; index < g.items; index++) {
-        if (i32[this.#itemsW + index * Item.WORDS + I.STATE] === State.LIVE) {
-          live++;
-          if (!seen.has(index)) problems.push(`live item ${index} is in no chain`);
-        }
-      }
-      if (live !== i32[H.COUNT]) problems.push(`count ${i32[H.COUNT]} ≠ ${live} live items`);
-      if (live > g.items - 1) problems.push(`${live} live items > capacity ${g.items - 1}`);
-      const top = i32[H.FREE_TOP]!;
-      if (top !== g.items - live) problems.push(`free stack holds ${top}, expected ${g.items - live}`);
-      const free = new Set<number>();
-      for (let k = 0; k < Math.min(top, g.items); k++) {
-        const index = i32[this.#freeW + k]!;
-        if (free.has(index)) problems.push(`item ${index} is free twice`);
-        free.add(index);
-        if (i32[this.#itemsW + index * Item.WORDS + I.STATE] === State.LIVE) problems.push(`live item ${index} is on the free stack`);
-      }
-      // (Odd is right while this very call is repairing: #leave evens it.)
-      if ((Atomics.load(this.#seq, 0) & 1) !== 0 && !this.#writing) problems.push('the sequence number is odd outside a write');
-    } finally {
-      this.#leave();
-    }
-    return problems;
   }
 }
 

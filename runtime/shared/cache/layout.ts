@@ -1,5 +1,5 @@
 /**
- * Where everything of a cache is in its area.
+ * Where everything of a cache is in its area, and this process's typed views of it.
  *
  * Area layout (offsets from the start of the area, which must be 8-byte aligned):
  *
@@ -24,7 +24,8 @@
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { tsgiError } from '../../errors.js';
-import type { CacheOptions } from './types.js';
+import { LOCK_SPARE_OFFSET } from '../lock.js';
+import type { CacheArea, CacheOptions } from './types.js';
 
 /** What the header's first two words hold in an area formatted by this version. */
 export const enum Format {
@@ -146,4 +147,87 @@ export function cacheAreaSize(options: CacheOptions): number {
 
 export function describeGeometry(g: { items: number; blocksize: number; keysize: number; buckets: number }): string {
   return `--cache ${g.items} --cache-blocksize ${g.blocksize} (keysize ${g.keysize}, ${g.buckets} buckets)`;
+}
+
+/**
+ * This process's views of one cache area, with its geometry and the word offsets derived from
+ * it: what the functions of cache/ take, so that SharedCache's code can live in several files.
+ * One per SharedCache, made by its constructor; every field is set there (one hidden class).
+ */
+export class CacheMemory implements Geometry {
+  readonly items: number;
+  readonly blocksize: number;
+  readonly keysize: number;
+  readonly buckets: number;
+  readonly itemsOffset: number;
+  readonly freeOffset: number;
+  readonly keysOffset: number;
+  readonly valuesOffset: number;
+  readonly size: number;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  /** The hit and miss counters (Hot). */
+  readonly hot: Float64Array;
+  /** The optimistic readers' sequence number (seqlock.ts). */
+  readonly seq: Int32Array;
+  readonly bytes: Buffer;
+  /** Where the items, the free stack and the buckets start, in i32 (or f64) words. */
+  readonly itemsW: number;
+  readonly itemsF: number;
+  readonly freeW: number;
+  readonly bucketsW: number;
+  /** This process holds the lock and has made the sequence number odd (seqlock.ts: mutate). */
+  writing = false;
+
+  constructor(area: CacheArea, g: Geometry) {
+    this.items = g.items;
+    this.blocksize = g.blocksize;
+    this.keysize = g.keysize;
+    this.buckets = g.buckets;
+    this.itemsOffset = g.itemsOffset;
+    this.freeOffset = g.freeOffset;
+    this.keysOffset = g.keysOffset;
+    this.valuesOffset = g.valuesOffset;
+    this.size = g.size;
+    this.i32 = new Int32Array(area.buffer, area.byteOffset, g.keysOffset / 4);
+    this.f64 = new Float64Array(area.buffer, area.byteOffset, g.keysOffset / 8);
+    this.hot = new Float64Array(area.buffer, area.byteOffset + LOCK_SPARE_OFFSET, 2);
+    this.seq = new Int32Array(area.buffer, area.byteOffset + LOCK_SPARE_OFFSET + 16, 1);
+    this.bytes = Buffer.from(area.buffer, area.byteOffset, g.size);
+    this.itemsW = g.itemsOffset / 4;
+    this.itemsF = g.itemsOffset / 8;
+    this.freeW = g.freeOffset / 4;
+    this.bucketsW = Offset.BUCKETS / 4;
+  }
+}
+
+/** Writes the header of a new cache (after its index words were zeroed). */
+export function writeHeader(m: CacheMemory): void {
+  const i32 = m.i32;
+  i32[H.MAGIC] = Format.MAGIC;
+  i32[H.VERSION] = Format.VERSION;
+  i32[H.ITEMS] = m.items;
+  i32[H.BLOCKSIZE] = m.blocksize;
+  i32[H.KEYSIZE] = m.keysize;
+  i32[H.BUCKETS] = m.buckets;
+}
+
+/** undefined when the header describes this geometry, else what it describes. */
+export function headerMismatch(m: CacheMemory): string | undefined {
+  const i32 = m.i32;
+  if (i32[H.MAGIC] !== Format.MAGIC || i32[H.VERSION] !== Format.VERSION) return 'no tsgi cache of this version';
+  const found = { items: i32[H.ITEMS]!, blocksize: i32[H.BLOCKSIZE]!, keysize: i32[H.KEYSIZE]!, buckets: i32[H.BUCKETS]! };
+  if (found.items === m.items && found.blocksize === m.blocksize && found.keysize === m.keysize && found.buckets === m.buckets) return undefined;
+  return describeGeometry(found);
+}
+
+/** Whether item `index`'s key is the first `keylen` bytes of `key` (the lengths are known equal). */
+export function keyEquals(m: CacheMemory, index: number, key: Buffer, keylen: number): boolean {
+  const start = m.keysOffset + index * m.keysize;
+  const bytes = m.bytes;
+  if (keylen <= 32) {
+    for (let i = 0; i < keylen; i++) if (bytes[start + i] !== key[i]) return false;
+    return true;
+  }
+  return key.compare(bytes, start, start + keylen, 0, keylen) === 0;
 }
