@@ -1,6 +1,8 @@
 /**
  * uWSGI's cache (semantics.md §4, 2.0 `core/cache.c`) as a data structure in shared memory:
  * every worker maps the same area and reads and writes it in place under a {@link SharedLock}.
+ * This file is its API and `--cache-store`; in cache/ are the layout (layout.ts), the index
+ * (hash-index.ts), crash repair (repair.ts) and the lock-free reads (seqlock.ts).
  *
  * What is uWSGI's, exactly: `--cache N` gives N slots of which N−1 are usable; values up to
  * `--cache-blocksize` bytes (65536), keys up to 2048 bytes; djb33x hash (with C's signed `char`,
@@ -12,41 +14,31 @@
  * failures return false: empty key or value, key too long, value too big, cache full, existing
  * key on `set`; hits/misses/full counters. Items are not binary-compatible with uWSGI's.
  *
- * What is ours, for crash safety (issue 4: a worker SIGKILLed mid-write must not corrupt the
- * cache): the N slots are N physical items and at most N−1 are live, so one free item always
- * exists. A write never touches a live item's bytes: `update` writes the new value into a free
- * item, publishes it (state word LIVE, with a higher sequence number), swaps it into the hash
- * chain and only then frees the old one; `set` publishes before linking; `del` un-publishes
- * (state FREE) before unlinking. The state words and sequence numbers are the truth, the hash
- * chains, free stack and item count are an index derived from them. When a lock holder dies,
- * the lock is stolen and flagged dirty, and the next holder rebuilds the index from the state
- * words ({@link SharedCache.repair}): of two live copies of a key (an update cut short) the newer
- * wins. So a crash leaves each key with its old or its new value, never a torn one.
- *
- * What is ours, for speed: get and exists do not take the lock on x86 (cache/seqlock.ts).
+ * What is ours: crash safety (hash-index.ts, repair.ts) and reads without the lock (seqlock.ts).
  * Per-process hit/miss counts are added to the shared counters in batches (every
  * {@link COUNT_FLUSH} gets, and whenever that process holds the lock anyway): uWSGI's own
  * counters are bumped racily under a read lock. Key encoding and hashing happen before the
  * lock; a value read is copied into a scratch buffer under it and into its own Buffer after it.
  *
- * The class keeps its typed views in one {@link CacheMemory} (cache/layout.ts), which the
- * functions of cache/ take: plain calls, which V8 inlines like the private methods they were.
- *
- * The area layout is in cache/layout.ts, the public types in cache/types.ts.
- *
  * `--cache-store FILE` maps the same layout from a regular file ({@link openCacheStore}), so the
  * cache survives restarts; the header must match the options or startup fails
  * (TSGI_ERR_CACHE_STORE).
+ *
+ * The class keeps its typed views in one {@link CacheMemory} and hands it to the functions of
+ * the other files: plain calls, which V8 inlines like the private methods they used to be.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { native, type NativeSystemError } from '../native.js';
 import { tsgiError } from '../errors.js';
 import { LOCK_BYTES, SharedLock } from './lock.js';
-import { cacheAreaSize, CacheMemory, describeGeometry, F, Format, geometry, H, headerMismatch, Hot, I, Item, keyEquals, Offset, State, writeHeader } from './cache/layout.js';
+import { cacheAreaSize, CacheMemory, describeGeometry, F, Format, geometry, H, headerMismatch, Hot, I, Item, Offset, State, writeHeader } from './cache/layout.js';
+import { asBuffer, djb33x, fill, findItem, Found, linkHead, rebuildFreeStack, remove, replace } from './cache/hash-index.js';
+import { checkIndex, repair } from './cache/repair.js';
 import { endWrite, mutate, Read, readOptimistic } from './cache/seqlock.js';
 import type { CacheArea, CacheBytes, CacheOptions, CacheStats } from './cache/types.js';
 
 export { cacheAreaSize } from './cache/layout.js';
+export { djb33x } from './cache/hash-index.js';
 export type { CacheArea, CacheBytes, CacheOptions, CacheStats } from './cache/types.js';
 
 /** A process adds its hits/misses to the shared counters at least every this many gets. */
@@ -57,22 +49,8 @@ const SWEEP_BATCH = 1024;
 
 const defaultClock = () => Math.floor(Date.now() / 1000);
 
-/**
- * djb33x as uWSGI computes it (`hash = hash * 33 ^ key[i]` over a C `char`, signed on x86), so
- * keys land in the same buckets as in uWSGI. Returns an unsigned 32-bit integer.
- */
-export function djb33x(bytes: Uint8Array, length: number = bytes.length): number {
-  let hash = 5381;
-  for (let i = 0; i < length; i++) hash = Math.imul(hash, 33) ^ ((bytes[i]! << 24) >> 24);
-  return hash >>> 0;
-}
-
 function argumentError(message: string): never {
   throw tsgiError('TSGI_ERR_API_ARGUMENT', message);
-}
-
-function asBuffer(value: Uint8Array): Buffer {
-  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 export class SharedCache {
@@ -112,7 +90,7 @@ export class SharedCache {
     const m = cache.#m;
     m.bytes.fill(0, 0, m.keysOffset);
     writeHeader(m);
-    cache.#rebuildFreeStack();
+    rebuildFreeStack(m);
     return cache;
   }
 
@@ -194,7 +172,7 @@ export class SharedCache {
     try {
       const index = this.#find(this.#keyBytes, keylen, this.#keyHash);
       if (index < 0) return false;
-      this.#remove(index);
+      remove(this.#m, index);
       return true;
     } finally {
       this.#leave();
@@ -212,7 +190,7 @@ export class SharedCache {
       for (let i = 0; i < items; i++) Atomics.store(m.i32, m.itemsW + i * Item.WORDS + I.STATE, State.FREE);
       m.bytes.fill(0, Offset.BUCKETS, itemsOffset);
       m.bytes.fill(0, itemsOffset, freeOffset);
-      this.#rebuildFreeStack();
+      rebuildFreeStack(m);
       m.f64[F.NEXT_SCAN] = 0;
       lock.repaired();
       return true;
@@ -249,7 +227,7 @@ export class SharedCache {
           const expires = f64[m.itemsF + i * Item.F64 + I.EXPIRES]!;
           if (expires === 0) continue;
           if (expires <= now) {
-            this.#remove(i);
+            remove(m, i);
             f64[F.SWEPT]!++;
             removed++;
           } else if (f64[F.NEXT_SCAN] === 0 || f64[F.NEXT_SCAN]! > expires) {
@@ -319,6 +297,28 @@ export class SharedCache {
     native.shmSync(this.#m.bytes.buffer as ArrayBuffer);
   }
 
+  /**
+   * Rebuilds the index from the items' state words (repair.ts), then clears the lock's dirty
+   * flag. Called with the lock held when {@link SharedLock.acquire} reports that a holder died
+   * inside; idempotent, so a repairer dying halfway is repaired again.
+   */
+  repair(): void {
+    repair(this.#m, this.#lock);
+  }
+
+  /**
+   * Checks every invariant of the index against the items (for tests and debugging): returns
+   * the problems found, [] when consistent. Takes the lock (repairing first if needed).
+   */
+  verify(): string[] {
+    this.#enter();
+    try {
+      return checkIndex(this.#m);
+    } finally {
+      this.#leave();
+    }
+  }
+
   // ---------------------------------------------------------------------------- internals
 
   /** Set by #encodeKey: the buffer whose first `keylen` bytes are the key, and their hash. */
@@ -347,36 +347,24 @@ export class SharedCache {
     return length;
   }
 
-  /**
-   * Item index of the key, or −1. With lazyExpire (unless `lazy` is false, as during a repair,
-   * when the free stack cannot be trusted yet) an expired item is deleted and reported missing.
-   */
-  #find(key: Buffer, keylen: number, hash: number, lazy: boolean = this.#lazy): number {
+  /** Item index of the key, or −1. With lazyExpire an expired item is deleted and reported missing. */
+  #find(key: Buffer, keylen: number, hash: number): number {
     const m = this.#m;
-    const i32 = m.i32;
-    let link = i32[m.bucketsW + (hash % m.buckets)]!;
-    let rounds = 0;
-    while (link !== 0) {
-      const index = link - 1;
-      const w = m.itemsW + index * Item.WORDS;
-      if (i32[w + I.HASH] === (hash | 0) && i32[w + I.KEYLEN] === keylen && keyEquals(m, index, key, keylen)) {
-        if (lazy) {
-          const expires = m.f64[m.itemsF + index * Item.F64 + I.EXPIRES]!;
-          if (expires !== 0 && expires <= this.#clock()) {
-            this.#remove(index);
-            m.f64[F.SWEPT]!++;
-            return -1;
-          }
+    const index = findItem(m, key, keylen, hash);
+    if (index >= 0) {
+      if (this.#lazy) {
+        const expires = m.f64[m.itemsF + index * Item.F64 + I.EXPIRES]!;
+        if (expires !== 0 && expires <= this.#clock()) {
+          remove(m, index);
+          m.f64[F.SWEPT]!++;
+          return -1;
         }
-        return index;
       }
-      link = i32[w + I.NEXT]!;
-      if (++rounds > m.items) {
-        // A loop in a chain cannot come from a crash the repair did not see, but should memory
-        // ever be damaged, rebuilding the index beats spinning forever under the lock.
-        this.repair();
-        return this.#find(key, keylen, hash, lazy);
-      }
+      return index;
+    }
+    if (index === Found.LOOPED) {
+      this.repair();
+      return this.#find(key, keylen, hash);
     }
     return -1;
   }
@@ -414,11 +402,11 @@ export class SharedCache {
       if (top < 0) throw tsgiError('TSGI_ERR_SHM', `cache "${this.name}": no free item although only ${i32[H.COUNT]} of ${this.capacity} are live (damaged memory)`);
       const index = i32[m.freeW + top]!;
       i32[H.FREE_TOP] = top;
-      this.#fill(index, keyBytes, keylen, hash, value, vallen, absolute);
+      fill(m, index, keyBytes, keylen, hash, value, vallen, absolute);
       if (existing >= 0) {
-        this.#replace(existing, index);
+        replace(m, existing, index);
       } else {
-        this.#linkHead(index);
+        linkHead(m, index);
         i32[H.COUNT]!++;
       }
       if (absolute !== 0) {
@@ -441,225 +429,6 @@ export class SharedCache {
       this.#leave();
     }
     return false;
-  }
-
-  /**
-   * Rebuilds the index (chains, free stack, count, next sweep time) from the items' state words,
-   * then clears the lock's dirty flag. Called with the lock held when {@link SharedLock.acquire}
-   * reports that a holder died inside; idempotent, so a repairer dying halfway is repaired again.
-   * A live item whose sizes or hash do not add up is dropped; of two live items with one key
-   * (an update cut short after publishing) the newer stays.
-   */
-  repair(): void {
-    const m = this.#m;
-    mutate(m);
-    const i32 = m.i32;
-    const f64 = m.f64;
-    const bytes = m.bytes;
-    bytes.fill(0, Offset.BUCKETS, m.itemsOffset);
-    let nextScan = 0;
-    for (let index = 0; index < m.items; index++) {
-      const w = m.itemsW + index * Item.WORDS;
-      i32[w + I.NEXT] = 0;
-      i32[w + I.PREV] = 0;
-      if (i32[w + I.STATE] !== State.LIVE) {
-        i32[w + I.STATE] = State.FREE;
-        continue;
-      }
-      const keylen = i32[w + I.KEYLEN]!;
-      const vallen = i32[w + I.VALLEN]!;
-      const keyStart = m.keysOffset + index * m.keysize;
-      if (keylen < 1 || keylen > m.keysize || vallen < 1 || vallen > m.blocksize ||
-          djb33x(bytes.subarray(keyStart, keyStart + keylen)) !== i32[w + I.HASH]! >>> 0) {
-        Atomics.store(i32, w + I.STATE, State.FREE);
-        continue;
-      }
-      const key = bytes.subarray(keyStart, keyStart + keylen);
-      const twin = this.#find(key, keylen, i32[w + I.HASH]! >>> 0, false);
-      if (twin >= 0) {
-        const seq = (i: number) => f64[m.itemsF + i * Item.F64 + I.SEQ]!;
-        if (seq(twin) > seq(index)) {
-          Atomics.store(i32, w + I.STATE, State.FREE);
-          continue;
-        }
-        this.#unlinkOnly(twin);
-        Atomics.store(i32, m.itemsW + twin * Item.WORDS + I.STATE, State.FREE);
-      }
-      this.#linkHead(index);
-    }
-    this.#rebuildFreeStack();
-    for (let index = 0; index < m.items; index++) {
-      if (i32[m.itemsW + index * Item.WORDS + I.STATE] !== State.LIVE) continue;
-      const expires = f64[m.itemsF + index * Item.F64 + I.EXPIRES]!;
-      if (expires !== 0 && (nextScan === 0 || expires < nextScan)) nextScan = expires;
-    }
-    f64[F.NEXT_SCAN] = nextScan;
-    f64[F.REPAIRS]!++;
-    this.#lock.repaired();
-  }
-
-  /**
-   * Checks every invariant of the index against the items (for tests and debugging): returns
-   * the problems found, [] when consistent. Takes the lock (repairing first if needed).
-   */
-  verify(): string[] {
-    const problems: string[] = [];
-    this.#enter();
-    try {
-      const m = this.#m;
-      const i32 = m.i32;
-      const seen = new Set<number>();
-      const keys = new Set<string>();
-      for (let b = 0; b < m.buckets; b++) {
-        let link = i32[m.bucketsW + b]!;
-        let prev = 0;
-        while (link !== 0) {
-          const index = link - 1;
-          if (index < 0 || index >= m.items) { problems.push(`bucket ${b}: link ${link} out of range`); break; }
-          if (seen.has(index)) { problems.push(`item ${index} linked twice`); break; }
-          seen.add(index);
-          const w = m.itemsW + index * Item.WORDS;
-          if (i32[w + I.STATE] !== State.LIVE) problems.push(`item ${index} in bucket ${b} is not live`);
-          if (i32[w + I.PREV] !== prev) problems.push(`item ${index}: prev ${i32[w + I.PREV]} ≠ ${prev}`);
-          if (this.#bucketOf(index) !== m.bucketsW + b) problems.push(`item ${index} is in bucket ${b}, its hash says otherwise`);
-          const keyStart = m.keysOffset + index * m.keysize;
-          const key = m.bytes.toString('latin1', keyStart, keyStart + i32[w + I.KEYLEN]!);
-          if (keys.has(key)) problems.push(`key ${JSON.stringify(key)} is live twice`);
-          keys.add(key);
-          prev = link;
-          link = i32[w + I.NEXT]!;
-        }
-      }
-      let live = 0;
-      for (let index = 0; index < m.items; index++) {
-        if (i32[m.itemsW + index * Item.WORDS + I.STATE] === State.LIVE) {
-          live++;
-          if (!seen.has(index)) problems.push(`live item ${index} is in no chain`);
-        }
-      }
-      if (live !== i32[H.COUNT]) problems.push(`count ${i32[H.COUNT]} ≠ ${live} live items`);
-      if (live > m.items - 1) problems.push(`${live} live items > capacity ${m.items - 1}`);
-      const top = i32[H.FREE_TOP]!;
-      if (top !== m.items - live) problems.push(`free stack holds ${top}, expected ${m.items - live}`);
-      const free = new Set<number>();
-      for (let k = 0; k < Math.min(top, m.items); k++) {
-        const index = i32[m.freeW + k]!;
-        if (free.has(index)) problems.push(`item ${index} is free twice`);
-        free.add(index);
-        if (i32[m.itemsW + index * Item.WORDS + I.STATE] === State.LIVE) problems.push(`live item ${index} is on the free stack`);
-      }
-      // (Odd is right while this very call is repairing: #leave evens it.)
-      if ((Atomics.load(m.seq, 0) & 1) !== 0 && !m.writing) problems.push('the sequence number is odd outside a write');
-    } finally {
-      this.#leave();
-    }
-    return problems;
-  }
-
-  /** Writes a whole item into free item `index`, then publishes it (state LIVE, new seq). */
-  #fill(index: number, key: Buffer, keylen: number, hash: number, value: CacheBytes, vallen: number, expires: number): void {
-    const m = this.#m;
-    mutate(m);
-    const bytes = m.bytes;
-    key.copy(bytes, m.keysOffset + index * m.keysize, 0, keylen);
-    const valueStart = m.valuesOffset + index * m.blocksize;
-    if (typeof value === 'string') bytes.write(value, valueStart, vallen, 'utf8');
-    else asBuffer(value).copy(bytes, valueStart, 0, vallen);
-    const i32 = m.i32;
-    const w = m.itemsW + index * Item.WORDS;
-    i32[w + I.HASH] = hash | 0;
-    i32[w + I.KEYLEN] = keylen;
-    i32[w + I.VALLEN] = vallen;
-    i32[w + I.NEXT] = 0;
-    i32[w + I.PREV] = 0;
-    const f = m.itemsF + index * Item.F64;
-    m.f64[f + I.EXPIRES] = expires;
-    m.f64[f + I.SEQ] = ++m.f64[F.SEQ]!;
-    Atomics.store(i32, w + I.STATE, State.LIVE); // the publication: everything above is in place
-  }
-
-  #bucketOf(index: number): number {
-    const m = this.#m;
-    return m.bucketsW + ((m.i32[m.itemsW + index * Item.WORDS + I.HASH]! >>> 0) % m.buckets);
-  }
-
-  #linkHead(index: number): void {
-    const m = this.#m;
-    mutate(m);
-    const i32 = m.i32;
-    const bucket = this.#bucketOf(index);
-    const head = i32[bucket]!;
-    const w = m.itemsW + index * Item.WORDS;
-    i32[w + I.NEXT] = head;
-    i32[w + I.PREV] = 0;
-    if (head !== 0) i32[m.itemsW + (head - 1) * Item.WORDS + I.PREV] = index + 1;
-    i32[bucket] = index + 1;
-  }
-
-  /** Puts item `fresh` where `old` is in its chain, then frees `old`. */
-  #replace(old: number, fresh: number): void {
-    const m = this.#m;
-    mutate(m);
-    const i32 = m.i32;
-    const wo = m.itemsW + old * Item.WORDS;
-    const wf = m.itemsW + fresh * Item.WORDS;
-    const prev = i32[wo + I.PREV]!;
-    const next = i32[wo + I.NEXT]!;
-    i32[wf + I.PREV] = prev;
-    i32[wf + I.NEXT] = next;
-    if (prev !== 0) i32[m.itemsW + (prev - 1) * Item.WORDS + I.NEXT] = fresh + 1;
-    else i32[this.#bucketOf(old)] = fresh + 1;
-    if (next !== 0) i32[m.itemsW + (next - 1) * Item.WORDS + I.PREV] = fresh + 1;
-    Atomics.store(i32, wo + I.STATE, State.FREE);
-    i32[wo + I.NEXT] = 0;
-    i32[wo + I.PREV] = 0;
-    this.#pushFree(old);
-  }
-
-  /** Un-publishes item `index` (state FREE first: that is the deletion), unlinks and frees it. */
-  #remove(index: number): void {
-    const m = this.#m;
-    mutate(m);
-    const i32 = m.i32;
-    const w = m.itemsW + index * Item.WORDS;
-    Atomics.store(i32, w + I.STATE, State.FREE);
-    this.#unlinkOnly(index);
-    this.#pushFree(index);
-    i32[H.COUNT]!--;
-  }
-
-  #pushFree(index: number): void {
-    const m = this.#m;
-    const top = m.i32[H.FREE_TOP]!;
-    m.i32[m.freeW + top] = index;
-    m.i32[H.FREE_TOP] = top + 1;
-  }
-
-  /** Free stack = every non-live item (item 0 on top), count = live items. */
-  #rebuildFreeStack(): void {
-    const m = this.#m;
-    const i32 = m.i32;
-    let top = 0;
-    let live = 0;
-    for (let i = m.items - 1; i >= 0; i--) {
-      if (i32[m.itemsW + i * Item.WORDS + I.STATE] === State.LIVE) live++;
-      else i32[m.freeW + top++] = i;
-    }
-    i32[H.FREE_TOP] = top;
-    i32[H.COUNT] = live;
-  }
-
-  #unlinkOnly(index: number): void {
-    const m = this.#m;
-    const i32 = m.i32;
-    const w = m.itemsW + index * Item.WORDS;
-    const prev = i32[w + I.PREV]!;
-    const next = i32[w + I.NEXT]!;
-    if (prev !== 0) i32[m.itemsW + (prev - 1) * Item.WORDS + I.NEXT] = next;
-    else i32[this.#bucketOf(index)] = next;
-    if (next !== 0) i32[m.itemsW + (next - 1) * Item.WORDS + I.PREV] = prev;
-    i32[w + I.NEXT] = 0;
-    i32[w + I.PREV] = 0;
   }
 
   // Locking, and what optimistic readers need from writers.
