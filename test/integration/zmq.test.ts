@@ -97,6 +97,15 @@ test('the env is built as uWSGI builds it from Mongrel2 headers (JSON and tnetst
   }
 });
 
+test('PATH_INFO is percent-decoded as on HTTP and FastCGI (one char per byte); REQUEST_URI is not', async () => {
+  const exchange = await green.peer.request('/%65nv?q=%41').done(undefined, true);
+  assert.is(exchange.response().status, 200, body(exchange));
+  const env = JSON.parse(body(exchange)) as Record<string, unknown>;
+  assert.is(env.PATH_INFO, '/env');
+  assert.is(env.REQUEST_URI, '/%65nv?q=%41');
+  assert.is(env.QUERY_STRING, 'q=%41');
+});
+
 test('a POST body arrives as tsgi.input', async () => {
   const exchange = await green.peer.request('/echo', { method: 'POST', body: 'ping \u00e9', headers: { 'content-type': 'text/plain' } }).done(undefined, true);
   assert.is(exchange.response().status, 200);
