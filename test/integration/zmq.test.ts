@@ -106,6 +106,22 @@ test('PATH_INFO is percent-decoded as on HTTP and FastCGI (one char per byte); R
   assert.is(env.QUERY_STRING, 'q=%41');
 });
 
+test('pipelined requests on one connection are answered in request order (--async > 1)', async () => {
+  const connection = green.peer.request('/sleep?s=0.3', { connId: '700', headers: { connection: 'keep-alive' } });
+  green.peer.request('/array', { connId: '700', pipelined: true });
+  green.peer.request('/pid', { connId: '700', pipelined: true });
+  for (let i = 0; i < 200 && !/\d+\n$/.test(connection.raw.toString()); i++) await sleep(10);
+  const raw = connection.raw.toString();
+  const [slept, array, pid] = ['slept\n', 'xyz\n', `${green.server.pid}\n`].map((text) => raw.indexOf(text));
+  assert.ok(slept >= 0 && array > slept && pid > array, `responses out of order: ${JSON.stringify(raw)}`);
+  // One request per connection is not held back by another connection's slow one.
+  const slow = green.peer.request('/sleep?s=0.5');
+  const fast = await green.peer.request('/array').done(undefined, true);
+  assert.not.ok(slow.complete, 'the fast request on its own connection went first');
+  assert.is(body(fast), 'xyz\n');
+  await slow.done(2000, true);
+});
+
 test('a POST body arrives as tsgi.input', async () => {
   const exchange = await green.peer.request('/echo', { method: 'POST', body: 'ping \u00e9', headers: { 'content-type': 'text/plain' } }).done(undefined, true);
   assert.is(exchange.response().status, 200);

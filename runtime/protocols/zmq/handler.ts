@@ -35,7 +35,12 @@ const noop = (): void => {};
 
 type State = 'running' | 'stopping' | 'closed';
 
-/** The request a core serves for a handler; one per core, reused. */
+/**
+ * The request a core serves for a handler; one per core, reused. Requests pipelined on one
+ * Mongrel2 connection form a list, oldest to newest: HTTP wants their responses in request
+ * order, so a request with an older one still running keeps its messages in `held`, and if it
+ * finishes first it stays `parked` on the list (its core moves on) until the older ones end.
+ */
 class ZmqRequest {
   core: Core | null = null;
   /** `sender SP connId`: the key of {@link ZmqHandler.byConn}. */
@@ -44,34 +49,43 @@ class ZmqRequest {
   keepAlive = false;
   /** Mongrel2 said the client is gone: nothing more is published for it. */
   gone = false;
-  /** An earlier request on the same connection still running (pipelined keep-alive requests). */
+  /** The previous request on the same connection, still running or parked. */
   older: ZmqRequest | null = null;
+  newer: ZmqRequest | null = null;
+  /** Messages published while an older request runs; null until the first (the common case stays allocation-free). */
+  held: Buffer[] | null = null;
+  /** Finished while an older request ran: waits on the list with its messages in `held`. */
+  parked = false;
 
   constructor(readonly handler: ZmqHandler) {}
 
   /** Publishes `head` and `body` (split into ≤ 2 MiB messages); no body and no head: the close message. */
   publish(head: string, body: Chunk | undefined): void {
     const length = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-    if (length <= MAX_MESSAGE_BODY) return this.handler.publish(encodeResponse(this.prefix, head, body));
+    if (length <= MAX_MESSAGE_BODY) return this.#out(encodeResponse(this.prefix, head, body));
     const bytes = typeof body === 'string' ? Buffer.from(body) : body!;
-    this.handler.publish(encodeResponse(this.prefix, head, bytes, 0, MAX_MESSAGE_BODY));
+    this.#out(encodeResponse(this.prefix, head, bytes, 0, MAX_MESSAGE_BODY));
     for (let from = MAX_MESSAGE_BODY; from < length; from += MAX_MESSAGE_BODY) {
-      this.handler.publish(encodeResponse(this.prefix, '', bytes, from, from + MAX_MESSAGE_BODY));
+      this.#out(encodeResponse(this.prefix, '', bytes, from, from + MAX_MESSAGE_BODY));
     }
+  }
+
+  #out(message: Buffer): void {
+    if (this.older === null) this.handler.publish(message);
+    else (this.held ??= []).push(message);
   }
 
   end(): void {
     if (this.core === null) return;
-    this.handler.ended(this);
     this.core = null;
-    this.older = null;
+    this.handler.ended(this);
   }
 }
 
 export class ZmqHandler {
   /** ZMQ identity of the PUB socket, as uWSGI sets it: a random UUID per worker. */
   readonly uuid = randomUUID();
-  /** Requests in flight by `sender SP connId`, newest first (a disconnect halts them all). */
+  /** Requests in flight by `sender SP connId`: the newest, linked to the older ones (a disconnect halts them all). */
   readonly byConn = new Map<string, ZmqRequest>();
   readonly #requests: ZmqRequest[] = [];
   readonly #reader = new Mongrel2Reader(hostname());
@@ -83,6 +97,8 @@ export class ZmqHandler {
   /** A request received while another socket took the last core: served when one frees. */
   #held: Buffer | null = null;
   #inFlight = 0;
+  /** Finished requests whose responses wait for an older one on their connection. */
+  #parked = 0;
   #lastPublish = 0;
 
   private constructor(
@@ -152,7 +168,7 @@ export class ZmqHandler {
 
   /** Requests being served or waiting for a core. */
   get busy(): boolean {
-    return this.#inFlight > 0 || this.#held !== null;
+    return this.#inFlight > 0 || this.#parked > 0 || this.#held !== null;
   }
 
   /**
@@ -199,12 +215,18 @@ export class ZmqHandler {
   }
 
   #serve(core: Core, env: Environ, reader: Mongrel2Reader): void {
-    const request = (this.#requests[core.index] ??= new ZmqRequest(this));
+    let request = this.#requests[core.index];
+    // A parked request still holds its response: this core's next one needs its own object.
+    if (request === undefined || request.parked) request = this.#requests[core.index] = new ZmqRequest(this);
     request.core = core;
     request.gone = false;
     request.key = `${reader.sender} ${reader.connId}`;
     request.prefix = responsePrefix(reader.sender, reader.connId);
-    request.older = this.byConn.get(request.key) ?? null;
+    const older = this.byConn.get(request.key) ?? null;
+    request.older = older;
+    request.newer = null;
+    request.held = null;
+    if (older !== null) older.newer = request;
     this.byConn.set(request.key, request);
     this.#inFlight++;
     if (env.SERVER_PROTOCOL === undefined) env.SERVER_PROTOCOL = 'HTTP/1.0';
@@ -232,21 +254,34 @@ export class ZmqHandler {
     }
   }
 
-  /** @internal The response of `request` is complete (or abandoned). */
+  /**
+   * @internal The response of `request` is complete (or abandoned). The oldest request of its
+   * connection leaves the list and lets the newer ones publish what they held, in order.
+   */
   ended(request: ZmqRequest): void {
     this.#inFlight--;
-    const head = this.byConn.get(request.key);
-    if (head === request) {
-      if (request.older === null) this.byConn.delete(request.key);
-      else this.byConn.set(request.key, request.older);
+    if (request.older !== null) {
+      request.parked = true;
+      this.#parked++;
       return;
     }
-    for (let newer = head ?? null; newer !== null; newer = newer.older) {
-      if (newer.older === request) {
-        newer.older = request.older;
-        return;
-      }
+    for (let next = this.#unlinkOldest(request); next !== null; next = this.#unlinkOldest(next)) {
+      next.older = null;
+      const held = next.held;
+      next.held = null;
+      if (held !== null && !next.gone) for (let i = 0; i < held.length; i++) this.publish(held[i]!);
+      if (!next.parked) return; // still running: it publishes directly from now on
+      next.parked = false;
+      this.#parked--;
     }
+  }
+
+  /** Removes the oldest request of a connection from its list; returns the next one. */
+  #unlinkOldest(request: ZmqRequest): ZmqRequest | null {
+    const newer = request.newer;
+    request.newer = null;
+    if (newer === null) this.byConn.delete(request.key);
+    return newer;
   }
 
   /** @internal */
