@@ -253,6 +253,39 @@ test('the peer delivers a response addressed to several connection ids to each o
   publisher.close();
 });
 
+test('--master: a reload and a shutdown under load lose no request, queued ones included', async () => {
+  // --async 1 and 0.05 s requests: a dozen requests wait in each worker's PULL queue at any time.
+  const { server, peer } = await startHandler(['--module', 'green', '--master', '--processes', '2', '--async', '1', '--reload-mercy', '30'], { handlers: 2 });
+  try {
+    let sending = true;
+    const sent: Exchange[] = [];
+    const client = async () => {
+      while (sending) {
+        const exchange = peer.request('/sleep?s=0.05');
+        sent.push(exchange);
+        await exchange.done(60_000, true);
+      }
+    };
+    const clients = Array.from({ length: 24 }, client);
+    await sleep(500);
+    process.kill(server.pid, 'SIGHUP');
+    await server.waitFor(/graceful reload/);
+    await server.waitFor(/stopped pulling from[^]*stopped pulling from/);
+    await sleep(1000); // the new generation serves the load
+    const stopping = server.stop();
+    sending = false;
+    const unanswered = () => sent.filter((exchange) => !exchange.closed).map((exchange) => exchange.connId);
+    const settled = await Promise.race([Promise.all(clients).then(() => 'all answered'), sleep(20_000).then(() => 'timeout')]);
+    assert.is(settled, 'all answered', `${unanswered().length} of ${sent.length} requests never answered: ${unanswered().slice(0, 10).join(', ')}\n${server.log().slice(-3000)}`);
+    assert.ok(sent.every((exchange) => body(exchange) === 'slept\n'));
+    assert.is(await stopping, 0);
+    assert.match(server.log(), /serving the \d+ message\(s\) already queued/);
+  } finally {
+    await server.stop();
+    peer.close();
+  }
+});
+
 test('--zmq needs PULL_ADDR,PUB_ADDR', async () => {
   const { code, output } = await runTsgi(['--zmq', 'tcp://127.0.0.1:1', '--module', 'green'], { cwd: FIXTURE_APPS });
   assert.is(code, 1);

@@ -94,8 +94,14 @@ export class ZmqHandler {
   #subscribed = false;
   #everSubscribed = false;
   #receiving = false;
-  /** A request received while another socket took the last core: served when one frees. */
-  #held: Buffer | null = null;
+  /**
+   * Messages taken from the PULL socket that wait for a core (another socket took the last
+   * one, or a stopping worker emptied its queue), oldest from #backlogHead on.
+   */
+  readonly #backlog: Buffer[] = [];
+  #backlogHead = 0;
+  /** Receives made by the stop drain whose messages are not handled yet. */
+  #taking = 0;
   #inFlight = 0;
   /** Finished requests whose responses wait for an older one on their connection. */
   #parked = 0;
@@ -124,7 +130,9 @@ export class ZmqHandler {
     // Every subscription, not only the first of a topic: Mongrel2 subscribes again when it
     // reconnects (a restart), and that is when the worker may read requests again.
     pub.verbosity = 'allSubs';
-    const pull = new zmq.Pull();
+    // linger 0: a stopping worker's close() must end the TCP connection at once. A lingering
+    // session keeps it up, Mongrel2's PUSH goes on routing requests to it, and they are lost.
+    const pull = new zmq.Pull({ linger: 0 });
     try {
       const handler = new ZmqHandler(context, spec, pull, pub);
       (pub as unknown as { setStringOption(option: number, value: string): void }).setStringOption(ZMQ_IDENTITY, handler.uuid);
@@ -168,7 +176,8 @@ export class ZmqHandler {
 
   /** Requests being served or waiting for a core. */
   get busy(): boolean {
-    return this.#inFlight > 0 || this.#parked > 0 || this.#held !== null;
+    return this.#inFlight > 0 || this.#parked > 0 || this.#backlogHead < this.#backlog.length || this.#taking > 0
+      || (this.#state === 'stopping' && !this.pull.closed);
   }
 
   /**
@@ -177,8 +186,8 @@ export class ZmqHandler {
    * is at its high-water mark Mongrel2's PUSH passes this worker over for its siblings.
    */
   #pump(): void {
-    if (this.#receiving || this.#state !== 'running' || !this.#subscribed || this.#held !== null) return;
-    if (this.context.scheduler.freeCount === 0) return;
+    if (this.#receiving || this.#state !== 'running' || !this.#subscribed) return;
+    if (!this.#serveBacklog() || this.context.scheduler.freeCount === 0) return;
     this.#receiving = true;
     this.pull.receive().then(this.#onMessage, this.#onReceiveError);
   }
@@ -187,7 +196,19 @@ export class ZmqHandler {
     this.#receiving = false;
     if (frames.length === 1) this.#handle(frames[0]!);
     else log(`zmq: dropping a ${frames.length}-part message: TSGI_ERR_ZMQ_MESSAGE: Mongrel2 sends single-part messages`);
-    this.#pump();
+    if (this.#state === 'stopping') this.#closePull();
+    else this.#pump();
+  };
+
+  /** A message the stop drain took: handled like any other, after the ones taken before it. */
+  readonly #onTaken = (frames: Buffer[]): void => {
+    this.#taking--;
+    if (frames.length === 1) this.#handle(frames[0]!);
+  };
+
+  readonly #onTakeError = (error: Error): void => {
+    this.#taking--;
+    log(`zmq: taking a queued request from ${this.spec.pull} while stopping failed: ${error.message}`);
   };
 
   readonly #onReceiveError = (error: Error): void => {
@@ -204,7 +225,7 @@ export class ZmqHandler {
     if (status === REQUEST) {
       const core = this.context.scheduler.acquire();
       if (core === null) {
-        this.#held = message; // read again when a core frees: the reader is shared
+        this.#backlog.push(message); // read again when a core frees: the reader is shared
         return this.context.onFull();
       }
       return this.#serve(core, env, reader);
@@ -295,21 +316,54 @@ export class ZmqHandler {
     }
   }
 
-  /** A core freed after all were busy: serve the request that waited, then read on. */
-  coreFreed(): void {
-    const held = this.#held;
-    if (held !== null && this.context.scheduler.freeCount > 0) {
-      this.#held = null;
-      this.#handle(held);
+  /** Handles backlogged messages while cores are free; true once the backlog is empty. */
+  #serveBacklog(): boolean {
+    const backlog = this.#backlog;
+    const scheduler = this.context.scheduler;
+    while (this.#backlogHead < backlog.length && scheduler.freeCount > 0) {
+      const message = backlog[this.#backlogHead]!;
+      backlog[this.#backlogHead++] = EMPTY;
+      this.#handle(message);
     }
-    this.#pump();
+    if (this.#backlogHead < backlog.length) return false;
+    backlog.length = this.#backlogHead = 0;
+    return true;
   }
 
-  /** Graceful stop, first step: no new requests. Mongrel2 sends them to the other workers. */
+  /** A core freed after all were busy: serve the requests that waited, then read on. */
+  coreFreed(): void {
+    if (this.#state === 'running') this.#pump();
+    else this.#serveBacklog();
+  }
+
+  /**
+   * Graceful stop, first step: no new requests, Mongrel2 sends them to the other workers. The
+   * requests already queued in the PULL socket were sent to this worker and to no other: they
+   * are taken out before it closes, and served like the rest.
+   */
   stopReceiving(): void {
-    if (this.#state === 'stopping' || this.#state === 'closed') return;
+    if (this.#state !== 'running') return;
     this.#state = 'stopping';
-    this.pull.close();
+    this.#closePull();
+  }
+
+  #closePull(): void {
+    const pull = this.pull;
+    if (pull.closed) return;
+    // A receive parked in zeromq.js's poller takes the next message itself; closing under it
+    // would drop the ones queued, so #onMessage calls back here once it has its message.
+    if (this.#receiving && pull.readable) return;
+    // With receiveTimeout 0 each receive() takes a queued message synchronously (its promise
+    // resolves later), so everything queued is out of the socket before close() discards it.
+    pull.receiveTimeout = 0;
+    let taken = 0;
+    while (pull.readable) {
+      this.#taking++;
+      taken++;
+      pull.receive().then(this.#onTaken, this.#onTakeError);
+    }
+    pull.close();
+    log(`zmq: stopped pulling from ${this.spec.pull}${taken > 0 ? `; serving the ${taken} message(s) already queued for this worker` : ''}`);
   }
 
   /** Graceful stop, last step (in-flight requests are done): flush and close the PUB socket. */
@@ -317,8 +371,11 @@ export class ZmqHandler {
     this.stopReceiving();
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    const left = this.#backlog.length - this.#backlogHead;
+    if (left > 0) log(`zmq: ${left} request(s) never got a core before --reload-mercy ran out: dropped, their clients wait for Mongrel2's timeout`);
     // zeromq.js cannot tell when the queue is on the wire, and the worker exits with
     // process.exit (no ZMQ context termination): give the I/O thread time to send the last bytes.
+    if (!this.pull.closed) this.pull.close(); // --reload-mercy ran out while a receive was due
     const wait = this.#lastPublish + FLUSH_MS - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     this.pub.close();
