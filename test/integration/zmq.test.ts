@@ -4,7 +4,7 @@
  * keep-alive, several workers on one PUSH, 1,000 parked requests, disconnects, malformed
  * messages, uploads, multi-id responses and graceful stop.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -14,6 +14,8 @@ import { Mongrel2Peer, type Exchange } from '../helpers/mongrel2-peer.js';
 import { FIXTURE_APPS, ROOT, freePort, runTsgi, sleep, startTsgi, tempDir, type Server } from '../helpers/tsgi.js';
 
 const markers = tempDir();
+/** Mongrel2's chroot as the green handler knows it (--mongrel2-chroot). */
+const chroot = tempDir();
 const READY = /pulling requests from/;
 
 interface Handler {
@@ -52,7 +54,7 @@ let hello: Handler;
 test.before(async () => {
   try {
     [green, pair, hello] = await Promise.all([
-      startHandler(['--module', 'green', '--async', '1000']),
+      startHandler(['--module', 'green', '--async', '1000', '--mongrel2-chroot', chroot]),
       startHandler(['--module', 'green', '--master', '--processes', '2', '--async', '1'], { handlers: 2 }),
       startHandler(['--module', 'hello_tsgi'], { cwd: join(ROOT, 'bench/apps'), ipc: true }),
     ]);
@@ -228,15 +230,24 @@ test('malformed messages are logged and dropped; the next request is served', as
   await green.server.waitFor(/TSGI_ERR_ZMQ_MESSAGE: empty sender UUID or connection id/);
 });
 
-test('uploads: upload-start alone is ignored, upload-done serves the body from the file', async () => {
-  const file = join(tempDir(), 'upload');
+test('uploads: upload-start alone is ignored; upload-done is read under --mongrel2-chroot, then deleted', async () => {
+  mkdirSync(join(chroot, 'tmp'), { recursive: true });
+  const file = join(chroot, 'tmp/upload.AbC123');
   writeFileSync(file, 'uploaded body');
-  const started = green.peer.request('/echo', { method: 'POST', headers: { 'content-length': '13', 'x-mongrel2-upload-start': file } });
-  const done = await green.peer.request('/echo', {
-    method: 'POST', headers: { 'content-length': '13', 'x-mongrel2-upload-start': file, 'x-mongrel2-upload-done': file },
-  }).done(undefined, true);
+  const headers = { 'content-length': '13', 'x-mongrel2-upload-start': '/tmp/upload.AbC123' };
+  const started = green.peer.request('/echo', { method: 'POST', headers });
+  const done = await green.peer.request('/echo', { method: 'POST', headers: { ...headers, 'x-mongrel2-upload-done': '/tmp/upload.AbC123' } }).done(undefined, true);
   assert.is(body(done), 'uploaded body');
   assert.is(started.messages.length, 0, 'a request still uploading is not served');
+  for (let i = 0; i < 50 && existsSync(file); i++) await sleep(20);
+  assert.not.ok(existsSync(file), 'the upload file is deleted once the request ended');
+  // A file that is not there (Mongrel2 chrooted elsewhere) is logged, not silently a 500.
+  const missing = await green.peer.request('/echo', { method: 'POST', headers: { 'content-length': '5', 'x-mongrel2-upload-done': '/tmp/upload.gone' } }).done(undefined, true);
+  assert.is(missing.response().status, 500);
+  await green.server.waitFor(/TSGI_ERR_ZMQ_UPLOAD: cannot read upload \S+\/tmp\/upload\.gone .*ENOENT/);
+  // tsgi deletes upload files: one outside the chroot is refused.
+  green.peer.request('/echo', { method: 'POST', headers: { 'content-length': '5', 'x-mongrel2-upload-done': '/../../etc/hostname' } });
+  await green.server.waitFor(/TSGI_ERR_ZMQ_UPLOAD: dropping a request: upload "\/\.\.\/\.\.\/etc\/hostname" is outside --mongrel2-chroot/);
 });
 
 test('the peer delivers a response addressed to several connection ids to each of them', async () => {

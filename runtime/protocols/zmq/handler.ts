@@ -8,7 +8,8 @@
  * worker whose cores are all busy stops reading its PULL so the requests go to its siblings.
  * The PUB socket is an XPUB, to see when Mongrel2 has subscribed (see #awaitSubscriber).
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, unlink } from 'node:fs';
+import { resolve, sep } from 'node:path';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Pull, XPublisher } from 'zeromq';
@@ -56,6 +57,8 @@ class ZmqRequest {
   held: Buffer[] | null = null;
   /** Finished while an older request ran: waits on the list with its messages in `held`. */
   parked = false;
+  /** The x-mongrel2-upload-done file (under --mongrel2-chroot): deleted when the request ends. */
+  upload: string | null = null;
 
   constructor(readonly handler: ZmqHandler) {}
 
@@ -78,6 +81,12 @@ class ZmqRequest {
   end(): void {
     if (this.core === null) return;
     this.core = null;
+    if (this.upload !== null) {
+      // Mongrel2 leaves the file to its handler: nobody else deletes it.
+      const file = this.upload;
+      this.upload = null;
+      unlink(file, (error) => error && log(`zmq: TSGI_ERR_ZMQ_UPLOAD: cannot delete upload ${file}: ${error.message}`));
+    }
     this.handler.ended(this);
   }
 }
@@ -223,6 +232,7 @@ export class ZmqHandler {
     const reader = this.#reader;
     const status = reader.read(message, env);
     if (status === REQUEST) {
+      if (reader.uploadFile !== null && this.#uploadPath(reader.uploadFile) === null) return;
       const core = this.context.scheduler.acquire();
       if (core === null) {
         this.#backlog.push(message); // read again when a core frees: the reader is shared
@@ -254,8 +264,13 @@ export class ZmqHandler {
     request.keepAlive = requestKeepAlive(env);
     const scheme = env.UWSGI_SCHEME;
     env['tsgi.url_scheme'] = typeof scheme === 'string' && scheme !== '' ? scheme : 'http';
+    request.upload = null;
     if (reader.uploadFile !== null) {
-      Environ.setInput(env, new IncomingInput(createReadStream(reader.uploadFile), reader.contentLength));
+      const file = (request.upload = this.#uploadPath(reader.uploadFile)!);
+      const stream = createReadStream(file);
+      // The app sees the read error through tsgi.input; the log says which file and why.
+      stream.once('error', (error) => log(`zmq: TSGI_ERR_ZMQ_UPLOAD: cannot read upload ${file} (x-mongrel2-upload-done ${JSON.stringify(reader.uploadFile)}): ${error.message}`));
+      Environ.setInput(env, new IncomingInput(stream, reader.contentLength));
     } else if (reader.body !== null) {
       const input = new PushedInput(reader.body.length, noop);
       input.push(reader.body);
@@ -263,6 +278,21 @@ export class ZmqHandler {
       Environ.setInput(env, input);
     }
     core.serve(env, ZMQ_WRITER, request);
+  }
+
+  /**
+   * Where an x-mongrel2-upload-done file is from here: Mongrel2 names it inside its chroot, so
+   * it is resolved under --mongrel2-chroot (as-is without one). Null, logged, when the path
+   * leaves the chroot: tsgi deletes the file afterwards, so it must not name just any file.
+   */
+  #uploadPath(file: string): string | null {
+    const chroot = this.context.options['mongrel2-chroot'];
+    if (chroot === undefined) return file;
+    const root = resolve(chroot);
+    const path = resolve(root, `.${sep}${file}`);
+    if (path.startsWith(root + sep)) return path;
+    log(`zmq: TSGI_ERR_ZMQ_UPLOAD: dropping a request: upload ${JSON.stringify(file)} is outside --mongrel2-chroot ${root}`);
+    return null;
   }
 
   /** Mongrel2's client is gone: halt what runs for it (their `finally` blocks run). */
