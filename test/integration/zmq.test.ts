@@ -220,6 +220,50 @@ test('a disconnect message halts that request: its finally runs and its signal a
   assert.ok(existsSync(join(markers, 'finally-zmq2')));
 });
 
+/**
+ * Mongrel2's PUSH round-robins requests and disconnect notices alike over the handlers: with two
+ * workers, the message after a request goes to the other one. Two /pid requests first show the
+ * alternation (and which worker is next), so the notice is known to reach the non-owner.
+ */
+async function nextIsOtherWorker(): Promise<void> {
+  const [first, second] = [pair.peer.request('/pid'), pair.peer.request('/pid')];
+  const pids = [body(await first.done(5000, true)), body(await second.done(5000, true))];
+  assert.is.not(pids[0], pids[1], `PUSH alternates between the two workers: ${pids.join(', ')}`);
+}
+
+test('--processes 2: a disconnect notice Mongrel2 hands to the other worker halts the request within a second', async () => {
+  await nextIsOtherWorker();
+  const exchange = pair.peer.request('/cancel?id=relay1'); // worker A
+  while (exchange.messages.length === 0) await sleep(10);
+  const sent = performance.now();
+  pair.peer.disconnect(exchange.connId); // worker B, which does not own it
+  for (let i = 0; i < 100 && !existsSync(join(markers, 'finally-relay1')); i++) await sleep(10);
+  const took = performance.now() - sent;
+  assert.ok(existsSync(join(markers, 'finally-relay1')), `the owner's request was not halted within 1 s\n${pair.server.log().slice(-2000)}`);
+  assert.ok(existsSync(join(markers, 'aborted-relay1')), 'tsgi.signal aborted');
+  assert.ok(took < 1000, `halted after ${took.toFixed(0)} ms`);
+  assert.is(exchange.messages.length, 1, 'nothing more is sent to a client that is gone');
+  // The owner's core is free again: both workers serve.
+  await nextIsOtherWorker();
+});
+
+test('--processes 2: a notice that reaches the other worker before the owner reads the request still halts it', async () => {
+  await nextIsOtherWorker();
+  // --async 1: A is busy for 0.6 s, so the /cancel waits in A's PULL queue; B is busy for 0.2 s,
+  // then reads the notice, long before A reads the request it is about.
+  const slowA = pair.peer.request('/sleep?s=0.6');
+  const slowB = pair.peer.request('/sleep?s=0.2');
+  const exchange = pair.peer.request('/cancel?id=relay2'); // queued for A
+  pair.peer.disconnect(exchange.connId); // queued for B
+  await slowB.done(5000, true);
+  await slowA.done(5000, true);
+  for (let i = 0; i < 100 && !existsSync(join(markers, 'finally-relay2')); i++) await sleep(10);
+  assert.ok(existsSync(join(markers, 'finally-relay2')), `the request read after its notice was not halted\n${pair.server.log().slice(-2000)}`);
+  await sleep(100);
+  assert.is(exchange.messages.length, 0, 'nothing is sent to a client that left before its request started');
+  await nextIsOtherWorker();
+});
+
 test('malformed messages are logged and dropped; the next request is served', async () => {
   green.peer.sendRaw('garbage');
   green.peer.sendRaw(`${green.peer.uuid} 77 / 5:{bad},0:,`);

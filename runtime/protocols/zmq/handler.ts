@@ -28,6 +28,14 @@ import { CLIENT_GONE, byteLength, errorResponse, responseHead } from '../respons
 const MAX_MESSAGE_BODY = 2 * 1024 * 1024;
 /** How long the PUB socket stays open after the last message before a stopping worker closes it. */
 const FLUSH_MS = 200;
+/**
+ * How long a disconnect notice for a request this worker has not read (yet) is remembered: the
+ * request may still be waiting in a PULL queue or the backlog. Connection ids are unique while
+ * Mongrel2 runs (they restart at 1 when it restarts, and the memory is cleared then).
+ */
+const GONE_MEMORY_MS = 10_000;
+/** At most this many remembered notices (oldest dropped first): memory stays bounded under a flood. */
+const GONE_MEMORY_MAX = 10_000;
 /** ZMQ_IDENTITY: zeromq.js exposes it (as routingId) only on REQ/REP/DEALER/ROUTER sockets. */
 const ZMQ_IDENTITY = 5;
 const EMPTY = Buffer.alloc(0);
@@ -119,6 +127,13 @@ class ZmqHandler implements ProtocolServer {
   /** Finished requests whose responses wait for an older one on their connection. */
   #parked = 0;
   #lastPublish = 0;
+  /**
+   * Disconnect notices for connections with no request here: `sender SP connId` → until when
+   * (ms). A request read later for one of them is halted as soon as it starts.
+   */
+  readonly #gone = new Map<string, number>();
+  /** Notices to pass on to the sibling workers, sent together once this loop turn ends. */
+  #relayOut: string[] = [];
 
   // Set by connect(): the handler exists before its sockets do (zeromq is imported on demand).
   private spec!: { pull: string; pub: string };
@@ -187,6 +202,7 @@ class ZmqHandler implements ProtocolServer {
   #lostSubscriber(): void {
     if (!this.#subscribed || this.#state === 'closed') return;
     this.#subscribed = false;
+    this.#gone.clear(); // a restarted Mongrel2 counts connection ids from 1 again
     log(`zmq: Mongrel2 disconnected from ${this.spec.pub}: not pulling requests until it subscribes again`);
   }
 
@@ -272,6 +288,9 @@ class ZmqHandler implements ProtocolServer {
     if (older !== null) older.newer = request;
     this.byConn.set(request.key, request);
     this.#inFlight++;
+    // The client left before this request was read (its notice came first, maybe to a sibling).
+    const goneAt = this.#gone.size === 0 ? undefined : this.#gone.get(request.key);
+    if (goneAt !== undefined && goneAt > Date.now()) request.gone = true;
     if (env.SERVER_PROTOCOL === undefined) env.SERVER_PROTOCOL = 'HTTP/1.0';
     request.keepAlive = requestKeepAlive(env);
     const scheme = env.UWSGI_SCHEME;
@@ -290,6 +309,7 @@ class ZmqHandler implements ProtocolServer {
       Environ.setInput(env, input);
     }
     core.serve(env, ZMQ_WRITER, request);
+    if (request.gone) request.core?.halt(CLIENT_GONE); // nothing was published: `gone` was set first
   }
 
   /**
@@ -307,14 +327,52 @@ class ZmqHandler implements ProtocolServer {
     return null;
   }
 
-  /** Mongrel2's client is gone: halt what runs for it (their `finally` blocks run). */
+  /**
+   * Mongrel2's client is gone: halt what runs for it (their `finally` blocks run). Mongrel2
+   * round-robins notices over all its handlers, so most are for a sibling's request (or one not
+   * read yet): those are remembered and passed on through the master.
+   */
   #disconnect(key: string): void {
-    for (let request = this.byConn.get(key) ?? null; request !== null; ) {
-      const older = request.older;
+    if (this.#halt(key)) return;
+    this.#remember(key);
+    if (this.context.relayDisconnects === null) return;
+    if (this.#relayOut.length === 0) setImmediate(this.#flushRelay);
+    this.#relayOut.push(key);
+  }
+
+  readonly #flushRelay = (): void => {
+    const keys = this.#relayOut;
+    this.#relayOut = [];
+    this.context.relayDisconnects!(keys.join('\n'));
+  };
+
+  /** Notices a sibling worker received: halt what is ours, remember the rest. */
+  relayedDisconnects(keys: string): void {
+    for (const key of keys.split('\n')) if (!this.#halt(key)) this.#remember(key);
+  }
+
+  #remember(key: string): void {
+    const now = Date.now();
+    const gone = this.#gone;
+    for (const [oldest, until] of gone) {
+      if (until > now && gone.size < GONE_MEMORY_MAX) break;
+      gone.delete(oldest);
+    }
+    gone.delete(key); // re-inserted last: the map stays in expiry order
+    gone.set(key, now + GONE_MEMORY_MS);
+  }
+
+  /** Halts the requests of connection `key`; false if it has none here. */
+  #halt(key: string): boolean {
+    const newest = this.byConn.get(key);
+    if (newest === undefined) return false;
+    for (let request: ZmqRequest | null = newest; request !== null; ) {
+      const older: ZmqRequest | null = request.older;
       request.gone = true;
       request.core?.halt(CLIENT_GONE);
       request = older;
     }
+    return true;
   }
 
   /**
