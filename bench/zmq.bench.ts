@@ -3,7 +3,10 @@
  *
  *  1. requests/s of bench/apps/hello_tsgi.js on one worker, driven by N concurrent clients
  *     through the Mongrel2 stand-in (PUSH/SUB, keep-alive: Content-Length and HTTP/1.1) and
- *     through uwsgi packets on a --socket (one connection per request, as nginx uwsgi_pass does);
+ *     through uwsgi packets on a --socket (one connection per request, as nginx uwsgi_pass does),
+ *     and, as the yardstick for the zmq handler, bench/peers/mongrel2_hello.py (a minimal
+ *     single-threaded pyzmq handler, /usr/bin/python3 with python3-zmq) behind its own
+ *     stand-in, so both handlers face the same peer in the same run;
  *     runs interleaved (zmq, uwsgi, zmq, …) for BENCH_ROUNDS rounds, medians reported, with the
  *     server's CPU time per request from /proc/PID/stat;
  *  2. 5,000 parked long-polls (/sleep?s=S of test/apps/green.js) on one worker with --async 5000,
@@ -16,15 +19,16 @@
  *   npx tsc -p . && node dist/bench/zmq.bench.js
  *
  * Env: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNS (64), BENCH_PARKED (5000),
- * BENCH_PARK_SECONDS (3).
+ * BENCH_PARK_SECONDS (3); BENCH_PARKED=0 skips part 2.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Mongrel2Peer } from '../test/helpers/mongrel2-peer.js';
 import { FIXTURE_APPS, ROOT, sleep, startTsgi, type Server } from '../test/helpers/tsgi.js';
 import { nginxLikeVars, uwsgiRequest } from '../test/helpers/uwsgi-client.js';
-import { pickPort } from '../test/helpers/ports.js';
+import { pickPort, pickPorts } from '../test/helpers/ports.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -36,7 +40,7 @@ const CLK_TCK = 100;
 
 interface Target {
   name: string;
-  server: Server;
+  server: Pick<Server, 'pid'>;
   /** One request, resolving with the response body. */
   request(path: string): Promise<string>;
   close(): Promise<void>;
@@ -58,6 +62,33 @@ async function zmqTarget(module: string, cwd: string, extra: string[]): Promise<
     },
     async close() {
       await server.stop();
+      peer.close();
+    },
+  };
+}
+
+/** The pyzmq yardstick, behind a stand-in of its own (the same code as tsgi's). */
+async function pyzmqTarget(): Promise<Target> {
+  const [pushPort, subPort] = await pickPorts(2);
+  const pushAddress = `tcp://127.0.0.1:${pushPort}`;
+  const subAddress = `tcp://127.0.0.1:${subPort}`;
+  const peer = await Mongrel2Peer.start(pushAddress, subAddress);
+  const child = spawn('/usr/bin/python3', [join(ROOT, 'bench/peers/mongrel2_hello.py'), pushAddress, subAddress], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`mongrel2_hello.py exited (${code}): is python3-zmq installed?`)));
+    child.stdout!.on('data', (chunk: Buffer) => chunk.includes('ready') && resolve());
+  });
+  await peer.waitForHandlers(1);
+  return {
+    name: 'zmq (pyzmq handler)',
+    server: { pid: child.pid! },
+    async request(path) {
+      const exchange = await peer.request(path).done(60_000);
+      peer.forget(exchange.connId);
+      return exchange.response().body.toString();
+    },
+    async close() {
+      child.kill();
       peer.close();
     },
   };
@@ -92,10 +123,13 @@ function memMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 }
 
 /** CONNS clients sending requests back to back for `seconds`. */
-async function throughput(target: Target, seconds: number): Promise<{ rps: number; cpuUsPerRequest: number }> {
+async function throughput(target: Target, seconds: number): Promise<{ rps: number; cpuUsPerRequest: number; peerUsPerRequest: number }> {
   let done = 0;
   let running = true;
   const cpuBefore = cpuMs(target.server.pid);
+  // This process is the peer (Mongrel2 stand-in or uwsgi client) and the clients: if it uses a
+  // whole core, the peer and not the server sets the req/s.
+  const peerBefore = process.cpuUsage();
   const started = performance.now();
   const client = async () => {
     while (running) {
@@ -110,8 +144,9 @@ async function throughput(target: Target, seconds: number): Promise<{ rps: numbe
   const elapsed = (performance.now() - started) / 1000;
   const counted = done;
   const cpu = cpuMs(target.server.pid) - cpuBefore;
+  const peer = process.cpuUsage(peerBefore);
   await Promise.all(clients);
-  return { rps: counted / elapsed, cpuUsPerRequest: (cpu * 1000) / counted };
+  return { rps: counted / elapsed, cpuUsPerRequest: (cpu * 1000) / counted, peerUsPerRequest: (peer.user + peer.system) / counted };
 }
 
 function median(values: number[]): number {
@@ -120,15 +155,15 @@ function median(values: number[]): number {
 }
 
 async function requestsPerSecond(): Promise<void> {
-  const targets = [await zmqTarget('hello_tsgi', BENCH_APPS, []), await uwsgiTarget('hello_tsgi', BENCH_APPS, [])];
-  const results = new Map<string, Array<{ rps: number; cpuUsPerRequest: number }>>();
+  const targets = [await zmqTarget('hello_tsgi', BENCH_APPS, []), await pyzmqTarget(), await uwsgiTarget('hello_tsgi', BENCH_APPS, [])];
+  const results = new Map<string, Array<{ rps: number; cpuUsPerRequest: number; peerUsPerRequest: number }>>();
   try {
     for (const target of targets) await throughput(target, 1); // warm-up
     for (let round = 1; round <= ROUNDS; round++) {
       for (const target of targets) {
         const result = await throughput(target, SECONDS);
         (results.get(target.name) ?? results.set(target.name, []).get(target.name)!).push(result);
-        console.log(`  round ${round} ${target.name}: ${result.rps.toFixed(0)} req/s, ${result.cpuUsPerRequest.toFixed(1)} µs server CPU/request`);
+        console.log(`  round ${round} ${target.name}: ${result.rps.toFixed(0)} req/s, ${result.cpuUsPerRequest.toFixed(1)} µs server CPU/request, ${result.peerUsPerRequest.toFixed(1)} µs peer+client CPU/request`);
       }
     }
   } finally {
@@ -140,6 +175,11 @@ async function requestsPerSecond(): Promise<void> {
   for (const [name, runs] of results) {
     console.log(`| ${name} | ${median(runs.map((r) => r.rps)).toFixed(0)} | ${median(runs.map((r) => r.cpuUsPerRequest)).toFixed(1)} | ${runs.map((r) => r.rps.toFixed(0)).join(', ')} |`);
   }
+  // The ratio of each round (the two ran back to back), then its median: load drifts between rounds.
+  const tsgi = results.get('zmq (Mongrel2 peer)')!;
+  const python = results.get('zmq (pyzmq handler)')!;
+  const ratios = tsgi.map((run, i) => run.rps / python[i]!.rps);
+  console.log(`\ntsgi zmq handler / pyzmq handler: ${median(ratios).toFixed(2)}× (median; rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})`);
 }
 
 async function parkedLongPolls(): Promise<void> {
@@ -177,6 +217,6 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 
 console.log(`node ${process.version}, ${cpus().length} CPUs, load average at start: ${loadavg()}`);
 await requestsPerSecond();
 console.log('');
-await parkedLongPolls();
+if (PARKED > 0) await parkedLongPolls();
 console.log(`\nload average at end: ${loadavg()}`);
 process.exit(0);

@@ -12,17 +12,22 @@ import type { CronFields } from './signals/cron.js';
 /** What each act carries besides `act` and `seq`. */
 type Shape = Record<string, 'number' | 'string' | 'boolean' | 'numbers'>;
 
-/** Master → child: finish and exit; run a uWSGI signal's handler; (spooler) a task was queued. */
+/**
+ * Master → child: finish and exit; run a uWSGI signal's handler; (spooler) a task was queued;
+ * Mongrel2 disconnect notices a sibling worker received (`sender SP connId` keys, one a line).
+ */
 export const MASTER_ACTS = {
-  stop: {},
-  signal: { num: 'number' },
-  wake: {},
-  reply: { ok: 'boolean' },
+  'stop': {},
+  'signal': { num: 'number' },
+  'wake': {},
+  'zmq-disconnect': { keys: 'string' },
+  'reply': { ok: 'boolean' },
 } as const satisfies Record<string, Shape>;
 
 /**
  * Child → master: the child serves; a task was written into spooler directory `dir`; the
- * signal subsystem's requests (register a handler, raise, add an event source).
+ * signal subsystem's requests (register a handler, raise, add an event source); Mongrel2
+ * disconnect notices for requests this worker does not run, for the master to pass on.
  */
 export const CHILD_ACTS = {
   'ready': {},
@@ -32,6 +37,7 @@ export const CHILD_ACTS = {
   'add-timer': { num: 'number', seconds: 'number', iterations: 'number', kind: 'string' },
   'add-cron': { num: 'number', fields: 'numbers' },
   'add-file-monitor': { num: 'number', path: 'string' },
+  'zmq-disconnect': { keys: 'string' },
   'reply': { ok: 'boolean' },
 } as const satisfies Record<string, Shape>;
 

@@ -7,7 +7,8 @@ import { log } from '../logger.js';
 import type { SignalPeer } from '../signals/hub.js';
 import { ChildPool, type Child } from './child-pool.js';
 import { workerRows } from '../stats/server.js';
-import type { ChildChannel, MasterHost, StatsRows, Subsystem } from './subsystem.js';
+import type { Handlers, ChildActs } from '../ipc.js';
+import type { ChildChannel, ChildPeer, MasterHost, StatsRows, Subsystem } from './subsystem.js';
 
 export class Workers implements Subsystem {
   readonly name = 'workers';
@@ -15,6 +16,16 @@ export class Workers implements Subsystem {
   readonly #channels = new WeakMap<Child['process'], ChildChannel>();
   #announced = false;
   #host!: MasterHost;
+
+  readonly handlers: Handlers<ChildActs, ChildPeer> = {
+    // Mongrel2 round-robins its disconnect notices over every handler, so the worker running
+    // the request rarely gets its own: the one that did passes it on, and the owner halts it.
+    'zmq-disconnect': ({ keys }, from) => {
+      for (const child of this.children.children()) {
+        if (child.pid !== from.pid) this.#channel(child)?.post({ act: 'zmq-disconnect', keys });
+      }
+    },
+  };
 
   start(master: MasterHost): void {
     this.#host = master;

@@ -13,6 +13,7 @@ export const SOCKET_ROWS = [
   { name: 'http-socket', kind: 'address', arg: 'ADDR', section: 'Sockets', repeatable: true, help: 'bind a socket speaking HTTP/1.1 (keep-alive, chunked)' },
   { name: 'fastcgi-socket', kind: 'address', arg: 'ADDR', section: 'Sockets', repeatable: true, help: 'bind a socket speaking FastCGI (responder role, FCGI_KEEP_CONN; nginx fastcgi_pass)' },
   { name: 'zmq', aliases: ['zeromq', 'mongrel2', 'zmq-socket', 'zeromq-socket'], kind: 'string', arg: 'PULL,PUB', section: 'Sockets', repeatable: true, help: 'serve Mongrel2: connect a ZeroMQ PULL socket to PULL (requests) and a PUB socket to PUB (responses), e.g. tcp://127.0.0.1:9997,tcp://127.0.0.1:9996' },
+  { name: 'mongrel2-chroot', aliases: ['zmq-upload-dir'], kind: 'string', arg: 'DIR', section: 'Sockets', help: "Mongrel2's chroot: x-mongrel2-upload-done paths (upload.temp_store files) are relative to it; tsgi reads each from there and deletes it when the request ends" },
   { name: 'protocol', kind: 'enum', arg: 'NAME', section: 'Sockets', choices: PROTOCOLS, default: 'uwsgi', help: 'protocol of the --socket sockets' },
   { name: 'listen', short: 'l', kind: 'int', arg: 'N', section: 'Sockets', min: 1, max: 65535, default: 1024, help: 'listen queue (backlog) of every socket; capped by net.core.somaxconn' },
   { name: 'buffer-size', short: 'b', kind: 'int', arg: 'BYTES', section: 'Sockets', min: 512, max: 65535, default: 4096, help: 'largest uwsgi vars block accepted' },

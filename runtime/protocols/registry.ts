@@ -15,6 +15,11 @@ export interface ProtocolContext {
   options: Options;
   /** A request or connection had to wait because every core is busy. */
   onFull: () => void;
+  /**
+   * Passes Mongrel2 disconnect notices (`sender SP connId` keys, one a line) to the sibling
+   * workers, through the master; null in a single process, which has no siblings.
+   */
+  relayDisconnects: ((keys: string) => void) | null;
 }
 
 /** Accepting on one listening fd (or receiving on a connected socket); stops while every core is busy. */
@@ -47,6 +52,8 @@ export interface ProtocolServer {
   destroyAll(): void;
   /** Starts a request that waited for a core, if any; true if it took one. */
   serveQueued?(): boolean;
+  /** Disconnect notices a sibling worker received (see {@link ProtocolContext.relayDisconnects}). */
+  relayedDisconnects?(keys: string): void;
   /** Graceful stop, last step (every request is done): lets go of what it holds, output flushed. */
   close?(): Promise<void>;
 }

@@ -27,8 +27,9 @@ export async function runWorkerProcess(): Promise<void> {
   };
   // Open before the app loads: apps talk to the master from their top level (register_signal…).
   const master = channelToMaster(`worker ${spec.workerId}`, {
-    stop,
-    signal: (message) => worker?.signals.deliver(message.num),
+    'stop': stop,
+    'signal': (message) => worker?.signals.deliver(message.num),
+    'zmq-disconnect': (message) => worker?.relayedDisconnects(message.keys),
   });
   try {
     const sockets = spec.sockets.map((socket, i) => ({ ...socket, fd: FIRST_SOCKET_FD + i }));

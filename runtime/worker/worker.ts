@@ -82,7 +82,9 @@ export class Worker {
 
   async #listen(): Promise<void> {
     const onFull = () => this.#logFull();
-    const context = { scheduler: this.scheduler, options: this.init.options, onFull };
+    const { toMaster, masterPid } = this.init;
+    const relayDisconnects = masterPid === 0 ? null : (keys: string) => toMaster({ act: 'zmq-disconnect', keys });
+    const context = { scheduler: this.scheduler, options: this.init.options, onFull, relayDisconnects };
     const canAccept = () => this.scheduler.freeCount > 0;
     for (const socket of this.init.sockets) {
       const server = await createProtocolServer(socket.protocol, context);
@@ -96,6 +98,11 @@ export class Worker {
       this.#servers.push(server);
       this.#listeners.push(await server.connect!(spec));
     }
+  }
+
+  /** Mongrel2 disconnect notices another worker received: the server running the request halts it. */
+  relayedDisconnects(keys: string): void {
+    for (const server of this.#servers) server.relayedDisconnects?.(keys);
   }
 
   /** A core freed after all were busy: requests that waited for one go first, then accepting. */

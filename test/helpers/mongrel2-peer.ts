@@ -23,6 +23,11 @@ export interface Mongrel2RequestInit {
   format?: 'json' | 'tnetstring';
   /** The connection id; a fresh one unless given (a keep-alive client reuses its id). */
   connId?: string;
+  /**
+   * A request pipelined behind an earlier one on `connId`: its response bytes join that
+   * connection's exchange, as they would on the client's one TCP stream.
+   */
+  pipelined?: boolean;
 }
 
 /** One response message for a connection, `at` ms after its request was sent. */
@@ -176,6 +181,11 @@ export class Mongrel2Peer {
   /** Sends a request as Mongrel2 would; the returned exchange collects what comes back. */
   request(target: string, init: Mongrel2RequestInit = {}): Exchange {
     const connId = init.connId ?? String(this.#nextConnId++);
+    const earlier = init.pipelined ? this.#exchanges.get(connId) : undefined;
+    if (earlier !== undefined) {
+      this.sendRaw(encodeMongrel2Request(this.uuid, connId, target, init));
+      return earlier;
+    }
     const exchange = this.track(connId);
     exchange.sentAt = performance.now();
     this.sendRaw(encodeMongrel2Request(this.uuid, connId, target, init));

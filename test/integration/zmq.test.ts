@@ -4,7 +4,7 @@
  * keep-alive, several workers on one PUSH, 1,000 parked requests, disconnects, malformed
  * messages, uploads, multi-id responses and graceful stop.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -15,6 +15,8 @@ import { FIXTURE_APPS, ROOT, runTsgi, sleep, startTsgi, tempDir, type Server } f
 import { pickPort } from '../helpers/ports.js';
 
 const markers = tempDir();
+/** Mongrel2's chroot as the green handler knows it (--mongrel2-chroot). */
+const chroot = tempDir();
 const READY = /pulling requests from/;
 
 interface Handler {
@@ -53,7 +55,7 @@ let hello: Handler;
 test.before(async () => {
   try {
     [green, pair, hello] = await Promise.all([
-      startHandler(['--module', 'green', '--async', '1000']),
+      startHandler(['--module', 'green', '--async', '1000', '--mongrel2-chroot', chroot]),
       startHandler(['--module', 'green', '--master', '--processes', '2', '--async', '1'], { handlers: 2 }),
       startHandler(['--module', 'hello_tsgi'], { cwd: join(ROOT, 'bench/apps'), ipc: true }),
     ]);
@@ -96,6 +98,31 @@ test('the env is built as uWSGI builds it from Mongrel2 headers (JSON and tnetst
     assert.is(env.CONTENT_TYPE, 'text/x-test');
     assert.is(env.cores, 1000);
   }
+});
+
+test('PATH_INFO is percent-decoded as on HTTP and FastCGI (one char per byte); REQUEST_URI is not', async () => {
+  const exchange = await green.peer.request('/%65nv?q=%41').done(undefined, true);
+  assert.is(exchange.response().status, 200, body(exchange));
+  const env = JSON.parse(body(exchange)) as Record<string, unknown>;
+  assert.is(env.PATH_INFO, '/env');
+  assert.is(env.REQUEST_URI, '/%65nv?q=%41');
+  assert.is(env.QUERY_STRING, 'q=%41');
+});
+
+test('pipelined requests on one connection are answered in request order (--async > 1)', async () => {
+  const connection = green.peer.request('/sleep?s=0.3', { connId: '700', headers: { connection: 'keep-alive' } });
+  green.peer.request('/array', { connId: '700', pipelined: true });
+  green.peer.request('/pid', { connId: '700', pipelined: true });
+  for (let i = 0; i < 200 && !/\d+\n$/.test(connection.raw.toString()); i++) await sleep(10);
+  const raw = connection.raw.toString();
+  const [slept, array, pid] = ['slept\n', 'xyz\n', `${green.server.pid}\n`].map((text) => raw.indexOf(text));
+  assert.ok(slept >= 0 && array > slept && pid > array, `responses out of order: ${JSON.stringify(raw)}`);
+  // One request per connection is not held back by another connection's slow one.
+  const slow = green.peer.request('/sleep?s=0.5');
+  const fast = await green.peer.request('/array').done(undefined, true);
+  assert.not.ok(slow.complete, 'the fast request on its own connection went first');
+  assert.is(body(fast), 'xyz\n');
+  await slow.done(2000, true);
 });
 
 test('a POST body arrives as tsgi.input', async () => {
@@ -193,6 +220,50 @@ test('a disconnect message halts that request: its finally runs and its signal a
   assert.ok(existsSync(join(markers, 'finally-zmq2')));
 });
 
+/**
+ * Mongrel2's PUSH round-robins requests and disconnect notices alike over the handlers: with two
+ * workers, the message after a request goes to the other one. Two /pid requests first show the
+ * alternation (and which worker is next), so the notice is known to reach the non-owner.
+ */
+async function nextIsOtherWorker(): Promise<void> {
+  const [first, second] = [pair.peer.request('/pid'), pair.peer.request('/pid')];
+  const pids = [body(await first.done(5000, true)), body(await second.done(5000, true))];
+  assert.is.not(pids[0], pids[1], `PUSH alternates between the two workers: ${pids.join(', ')}`);
+}
+
+test('--processes 2: a disconnect notice Mongrel2 hands to the other worker halts the request within a second', async () => {
+  await nextIsOtherWorker();
+  const exchange = pair.peer.request('/cancel?id=relay1'); // worker A
+  while (exchange.messages.length === 0) await sleep(10);
+  const sent = performance.now();
+  pair.peer.disconnect(exchange.connId); // worker B, which does not own it
+  for (let i = 0; i < 100 && !existsSync(join(markers, 'finally-relay1')); i++) await sleep(10);
+  const took = performance.now() - sent;
+  assert.ok(existsSync(join(markers, 'finally-relay1')), `the owner's request was not halted within 1 s\n${pair.server.log().slice(-2000)}`);
+  assert.ok(existsSync(join(markers, 'aborted-relay1')), 'tsgi.signal aborted');
+  assert.ok(took < 1000, `halted after ${took.toFixed(0)} ms`);
+  assert.is(exchange.messages.length, 1, 'nothing more is sent to a client that is gone');
+  // The owner's core is free again: both workers serve.
+  await nextIsOtherWorker();
+});
+
+test('--processes 2: a notice that reaches the other worker before the owner reads the request still halts it', async () => {
+  await nextIsOtherWorker();
+  // --async 1: A is busy for 0.6 s, so the /cancel waits in A's PULL queue; B is busy for 0.2 s,
+  // then reads the notice, long before A reads the request it is about.
+  const slowA = pair.peer.request('/sleep?s=0.6');
+  const slowB = pair.peer.request('/sleep?s=0.2');
+  const exchange = pair.peer.request('/cancel?id=relay2'); // queued for A
+  pair.peer.disconnect(exchange.connId); // queued for B
+  await slowB.done(5000, true);
+  await slowA.done(5000, true);
+  for (let i = 0; i < 100 && !existsSync(join(markers, 'finally-relay2')); i++) await sleep(10);
+  assert.ok(existsSync(join(markers, 'finally-relay2')), `the request read after its notice was not halted\n${pair.server.log().slice(-2000)}`);
+  await sleep(100);
+  assert.is(exchange.messages.length, 0, 'nothing is sent to a client that left before its request started');
+  await nextIsOtherWorker();
+});
+
 test('malformed messages are logged and dropped; the next request is served', async () => {
   green.peer.sendRaw('garbage');
   green.peer.sendRaw(`${green.peer.uuid} 77 / 5:{bad},0:,`);
@@ -204,15 +275,24 @@ test('malformed messages are logged and dropped; the next request is served', as
   await green.server.waitFor(/TSGI_ERR_ZMQ_MESSAGE: empty sender UUID or connection id/);
 });
 
-test('uploads: upload-start alone is ignored, upload-done serves the body from the file', async () => {
-  const file = join(tempDir(), 'upload');
+test('uploads: upload-start alone is ignored; upload-done is read under --mongrel2-chroot, then deleted', async () => {
+  mkdirSync(join(chroot, 'tmp'), { recursive: true });
+  const file = join(chroot, 'tmp/upload.AbC123');
   writeFileSync(file, 'uploaded body');
-  const started = green.peer.request('/echo', { method: 'POST', headers: { 'content-length': '13', 'x-mongrel2-upload-start': file } });
-  const done = await green.peer.request('/echo', {
-    method: 'POST', headers: { 'content-length': '13', 'x-mongrel2-upload-start': file, 'x-mongrel2-upload-done': file },
-  }).done(undefined, true);
+  const headers = { 'content-length': '13', 'x-mongrel2-upload-start': '/tmp/upload.AbC123' };
+  const started = green.peer.request('/echo', { method: 'POST', headers });
+  const done = await green.peer.request('/echo', { method: 'POST', headers: { ...headers, 'x-mongrel2-upload-done': '/tmp/upload.AbC123' } }).done(undefined, true);
   assert.is(body(done), 'uploaded body');
   assert.is(started.messages.length, 0, 'a request still uploading is not served');
+  for (let i = 0; i < 50 && existsSync(file); i++) await sleep(20);
+  assert.not.ok(existsSync(file), 'the upload file is deleted once the request ended');
+  // A file that is not there (Mongrel2 chrooted elsewhere) is logged, not silently a 500.
+  const missing = await green.peer.request('/echo', { method: 'POST', headers: { 'content-length': '5', 'x-mongrel2-upload-done': '/tmp/upload.gone' } }).done(undefined, true);
+  assert.is(missing.response().status, 500);
+  await green.server.waitFor(/TSGI_ERR_ZMQ_UPLOAD: cannot read upload \S+\/tmp\/upload\.gone .*ENOENT/);
+  // tsgi deletes upload files: one outside the chroot is refused.
+  green.peer.request('/echo', { method: 'POST', headers: { 'content-length': '5', 'x-mongrel2-upload-done': '/../../etc/hostname' } });
+  await green.server.waitFor(/TSGI_ERR_ZMQ_UPLOAD: dropping a request: upload "\/\.\.\/\.\.\/etc\/hostname" is outside --mongrel2-chroot/);
 });
 
 test('the peer delivers a response addressed to several connection ids to each of them', async () => {
@@ -227,6 +307,39 @@ test('the peer delivers a response addressed to several connection ids to each o
   await Promise.all([a.done(2000, true), b.done(2000, true)]);
   for (const exchange of [a, b]) assert.equal(exchange.messages.map((message) => message.body.toString()), ['broadcast']);
   publisher.close();
+});
+
+test('--master: a reload and a shutdown under load lose no request, queued ones included', async () => {
+  // --async 1 and 0.05 s requests: a dozen requests wait in each worker's PULL queue at any time.
+  const { server, peer } = await startHandler(['--module', 'green', '--master', '--processes', '2', '--async', '1', '--reload-mercy', '30'], { handlers: 2 });
+  try {
+    let sending = true;
+    const sent: Exchange[] = [];
+    const client = async () => {
+      while (sending) {
+        const exchange = peer.request('/sleep?s=0.05');
+        sent.push(exchange);
+        await exchange.done(60_000, true);
+      }
+    };
+    const clients = Array.from({ length: 24 }, client);
+    await sleep(500);
+    process.kill(server.pid, 'SIGHUP');
+    await server.waitFor(/graceful reload/);
+    await server.waitFor(/stopped pulling from[^]*stopped pulling from/);
+    await sleep(1000); // the new generation serves the load
+    const stopping = server.stop();
+    sending = false;
+    const unanswered = () => sent.filter((exchange) => !exchange.closed).map((exchange) => exchange.connId);
+    const settled = await Promise.race([Promise.all(clients).then(() => 'all answered'), sleep(20_000).then(() => 'timeout')]);
+    assert.is(settled, 'all answered', `${unanswered().length} of ${sent.length} requests never answered: ${unanswered().slice(0, 10).join(', ')}\n${server.log().slice(-3000)}`);
+    assert.ok(sent.every((exchange) => body(exchange) === 'slept\n'));
+    assert.is(await stopping, 0);
+    assert.match(server.log(), /serving the \d+ message\(s\) already queued/);
+  } finally {
+    await server.stop();
+    peer.close();
+  }
 });
 
 test('--zmq needs PULL_ADDR,PUB_ADDR', async () => {

@@ -140,6 +140,24 @@ test('uploads: upload-start alone is ignored, upload-done reads the body from th
   assert.is(reader.body, null);
 });
 
+test('PATH_INFO is percent-decoded into a byte string (as HTTP and FastCGI do); REQUEST_URI stays raw', () => {
+  const { status, env } = read(encodeMongrel2Request(UUID, '3', '/p%20q/%C3%A9%2f%zz?a=%41'));
+  assert.is(status, REQUEST, reader.why);
+  assert.is(env.PATH_INFO, '/p q/\u00c3\u00a9/%zz');
+  assert.is(env.REQUEST_URI, '/p%20q/%C3%A9%2f%zz?a=%41');
+  assert.is(env.QUERY_STRING, 'a=%41');
+});
+
+test('header bytes that are not UTF-8 stay byte strings (one char per byte), as HTTP keeps them', () => {
+  const json = Buffer.concat([Buffer.from('{"METHOD":"GET","PATH":"/\xc3\xa9","x-latin":"caf', 'latin1'), Buffer.from([0xe9]), Buffer.from('","x-utf8":"'), Buffer.from('\u00e9'), Buffer.from('"}')]);
+  const message = Buffer.concat([Buffer.from(`${UUID} 4 / ${json.length}:`), json, Buffer.from(',0:,')]);
+  const { status, env } = read(message);
+  assert.is(status, REQUEST, reader.why);
+  assert.is(env.HTTP_X_LATIN, 'caf\u00e9');
+  assert.is(env.HTTP_X_UTF8, '\u00c3\u00a9');
+  assert.is(env.PATH_INFO, '/\u00c3\u00a9');
+});
+
 const malformed: Array<[string, string | Buffer, RegExp]> = [
   ['no spaces', 'hello', /expected "UUID ID PATH/],
   ['only two fields', `${UUID} 1`, /expected/],

@@ -8,7 +8,8 @@
  * worker whose cores are all busy stops reading its PULL so the requests go to its siblings.
  * The PUB socket is an XPUB, to see when Mongrel2 has subscribed (see #awaitSubscriber).
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, unlink } from 'node:fs';
+import { resolve, sep } from 'node:path';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Pull, XPublisher } from 'zeromq';
@@ -27,6 +28,14 @@ import { CLIENT_GONE, byteLength, errorResponse, responseHead } from '../respons
 const MAX_MESSAGE_BODY = 2 * 1024 * 1024;
 /** How long the PUB socket stays open after the last message before a stopping worker closes it. */
 const FLUSH_MS = 200;
+/**
+ * How long a disconnect notice for a request this worker has not read (yet) is remembered: the
+ * request may still be waiting in a PULL queue or the backlog. Connection ids are unique while
+ * Mongrel2 runs (they restart at 1 when it restarts, and the memory is cleared then).
+ */
+const GONE_MEMORY_MS = 10_000;
+/** At most this many remembered notices (oldest dropped first): memory stays bounded under a flood. */
+const GONE_MEMORY_MAX = 10_000;
 /** ZMQ_IDENTITY: zeromq.js exposes it (as routingId) only on REQ/REP/DEALER/ROUTER sockets. */
 const ZMQ_IDENTITY = 5;
 const EMPTY = Buffer.alloc(0);
@@ -34,7 +43,12 @@ const noop = (): void => {};
 
 type State = 'unconnected' | 'running' | 'stopping' | 'closed';
 
-/** The request a core serves for a handler; one per core, reused. */
+/**
+ * The request a core serves for a handler; one per core, reused. Requests pipelined on one
+ * Mongrel2 connection form a list, oldest to newest: HTTP wants their responses in request
+ * order, so a request with an older one still running keeps its messages in `held`, and if it
+ * finishes first it stays `parked` on the list (its core moves on) until the older ones end.
+ */
 class ZmqRequest {
   core: Core | null = null;
   /** `sender SP connId`: the key of {@link ZmqHandler.byConn}. */
@@ -43,27 +57,44 @@ class ZmqRequest {
   keepAlive = false;
   /** Mongrel2 said the client is gone: nothing more is published for it. */
   gone = false;
-  /** An earlier request on the same connection still running (pipelined keep-alive requests). */
+  /** The previous request on the same connection, still running or parked. */
   older: ZmqRequest | null = null;
+  newer: ZmqRequest | null = null;
+  /** Messages published while an older request runs; null until the first (the common case stays allocation-free). */
+  held: Buffer[] | null = null;
+  /** Finished while an older request ran: waits on the list with its messages in `held`. */
+  parked = false;
+  /** The x-mongrel2-upload-done file (under --mongrel2-chroot): deleted when the request ends. */
+  upload: string | null = null;
 
   constructor(readonly handler: ZmqHandler) {}
 
   /** Publishes `head` and `body` (split into ≤ 2 MiB messages); no body and no head: the close message. */
   publish(head: string, body: Chunk | undefined): void {
     const length = byteLength(body);
-    if (length <= MAX_MESSAGE_BODY) return this.handler.publish(encodeResponse(this.prefix, head, body));
+    if (length <= MAX_MESSAGE_BODY) return this.#out(encodeResponse(this.prefix, head, body));
     const bytes = typeof body === 'string' ? Buffer.from(body) : body!;
-    this.handler.publish(encodeResponse(this.prefix, head, bytes, 0, MAX_MESSAGE_BODY));
+    this.#out(encodeResponse(this.prefix, head, bytes, 0, MAX_MESSAGE_BODY));
     for (let from = MAX_MESSAGE_BODY; from < length; from += MAX_MESSAGE_BODY) {
-      this.handler.publish(encodeResponse(this.prefix, '', bytes, from, from + MAX_MESSAGE_BODY));
+      this.#out(encodeResponse(this.prefix, '', bytes, from, from + MAX_MESSAGE_BODY));
     }
+  }
+
+  #out(message: Buffer): void {
+    if (this.older === null) this.handler.publish(message);
+    else (this.held ??= []).push(message);
   }
 
   end(): void {
     if (this.core === null) return;
-    this.handler.ended(this);
     this.core = null;
-    this.older = null;
+    if (this.upload !== null) {
+      // Mongrel2 leaves the file to its handler: nobody else deletes it.
+      const file = this.upload;
+      this.upload = null;
+      unlink(file, (error) => error && log(`zmq: TSGI_ERR_ZMQ_UPLOAD: cannot delete upload ${file}: ${error.message}`));
+    }
+    this.handler.ended(this);
   }
 }
 
@@ -75,7 +106,7 @@ class ZmqRequest {
 class ZmqHandler implements ProtocolServer {
   /** ZMQ identity of the PUB socket, as uWSGI sets it: a random UUID per worker. */
   readonly uuid = randomUUID();
-  /** Requests in flight by `sender SP connId`, newest first (a disconnect halts them all). */
+  /** Requests in flight by `sender SP connId`: the newest, linked to the older ones (a disconnect halts them all). */
   readonly byConn = new Map<string, ZmqRequest>();
   readonly #requests: ZmqRequest[] = [];
   readonly #reader = new Mongrel2Reader(hostname());
@@ -84,10 +115,25 @@ class ZmqHandler implements ProtocolServer {
   #subscribed = false;
   #everSubscribed = false;
   #receiving = false;
-  /** A request received while another socket took the last core: served when one frees. */
-  #held: Buffer | null = null;
+  /**
+   * Messages taken from the PULL socket that wait for a core (another socket took the last
+   * one, or a stopping worker emptied its queue), oldest from #backlogHead on.
+   */
+  readonly #backlog: Buffer[] = [];
+  #backlogHead = 0;
+  /** Receives made by the stop drain whose messages are not handled yet. */
+  #taking = 0;
   #inFlight = 0;
+  /** Finished requests whose responses wait for an older one on their connection. */
+  #parked = 0;
   #lastPublish = 0;
+  /**
+   * Disconnect notices for connections with no request here: `sender SP connId` → until when
+   * (ms). A request read later for one of them is halted as soon as it starts.
+   */
+  readonly #gone = new Map<string, number>();
+  /** Notices to pass on to the sibling workers, sent together once this loop turn ends. */
+  #relayOut: string[] = [];
 
   // Set by connect(): the handler exists before its sockets do (zeromq is imported on demand).
   private spec!: { pull: string; pub: string };
@@ -112,7 +158,9 @@ class ZmqHandler implements ProtocolServer {
     // Every subscription, not only the first of a topic: Mongrel2 subscribes again when it
     // reconnects (a restart), and that is when the worker may read requests again.
     pub.verbosity = 'allSubs';
-    const pull = new zmq.Pull();
+    // linger 0: a stopping worker's close() must end the TCP connection at once. A lingering
+    // session keeps it up, Mongrel2's PUSH goes on routing requests to it, and they are lost.
+    const pull = new zmq.Pull({ linger: 0 });
     try {
       (pub as unknown as { setStringOption(option: number, value: string): void }).setStringOption(ZMQ_IDENTITY, this.uuid);
       pub.events.on('disconnect', () => this.#lostSubscriber());
@@ -154,12 +202,19 @@ class ZmqHandler implements ProtocolServer {
   #lostSubscriber(): void {
     if (!this.#subscribed || this.#state === 'closed') return;
     this.#subscribed = false;
+    this.#gone.clear(); // a restarted Mongrel2 counts connection ids from 1 again
     log(`zmq: Mongrel2 disconnected from ${this.spec.pub}: not pulling requests until it subscribes again`);
   }
 
-  /** Requests being served or waiting for a core (Mongrel2 holds the client connections). */
+  /**
+   * Requests this worker still owes an answer (Mongrel2 holds the client connections): waiting
+   * for a core, running, parked behind an older one, or being taken out of the PULL socket by
+   * the stop drain. While stopping with the PULL still open (a receive is due to bring one more
+   * message, see #closePull) that one counts too, so the worker does not close under it.
+   */
   get connections(): number {
-    return this.#inFlight + (this.#held === null ? 0 : 1);
+    const due = this.#state === 'stopping' && !this.pull.closed ? 1 : 0;
+    return this.#backlog.length - this.#backlogHead + this.#inFlight + this.#parked + this.#taking + due;
   }
 
   /**
@@ -168,8 +223,8 @@ class ZmqHandler implements ProtocolServer {
    * is at its high-water mark Mongrel2's PUSH passes this worker over for its siblings.
    */
   #pump(): void {
-    if (this.#receiving || this.#state !== 'running' || !this.#subscribed || this.#held !== null) return;
-    if (this.context.scheduler.freeCount === 0) return;
+    if (this.#receiving || this.#state !== 'running' || !this.#subscribed) return;
+    if (!this.#serveBacklog() || this.context.scheduler.freeCount === 0) return;
     this.#receiving = true;
     this.pull.receive().then(this.#onMessage, this.#onReceiveError);
   }
@@ -178,7 +233,19 @@ class ZmqHandler implements ProtocolServer {
     this.#receiving = false;
     if (frames.length === 1) this.#handle(frames[0]!);
     else log(`zmq: dropping a ${frames.length}-part message: TSGI_ERR_ZMQ_MESSAGE: Mongrel2 sends single-part messages`);
-    this.#pump();
+    if (this.#state === 'stopping') this.#closePull();
+    else this.#pump();
+  };
+
+  /** A message the stop drain took: handled like any other, after the ones taken before it. */
+  readonly #onTaken = (frames: Buffer[]): void => {
+    this.#taking--;
+    if (frames.length === 1) this.#handle(frames[0]!);
+  };
+
+  readonly #onTakeError = (error: Error): void => {
+    this.#taking--;
+    log(`zmq: taking a queued request from ${this.spec.pull} while stopping failed: ${error.message}`);
   };
 
   readonly #onReceiveError = (error: Error): void => {
@@ -193,9 +260,10 @@ class ZmqHandler implements ProtocolServer {
     const reader = this.#reader;
     const status = reader.read(message, env);
     if (status === REQUEST) {
+      if (reader.uploadFile !== null && this.#uploadPath(reader.uploadFile) === null) return;
       const core = this.context.scheduler.acquire();
       if (core === null) {
-        this.#held = message; // read again when a core frees: the reader is shared
+        this.#backlog.push(message); // read again when a core frees: the reader is shared
         return this.context.onFull();
       }
       return this.#serve(core, env, reader);
@@ -206,20 +274,34 @@ class ZmqHandler implements ProtocolServer {
   }
 
   #serve(core: Core, env: Environ, reader: Mongrel2Reader): void {
-    const request = (this.#requests[core.index] ??= new ZmqRequest(this));
+    let request = this.#requests[core.index];
+    // A parked request still holds its response: this core's next one needs its own object.
+    if (request === undefined || request.parked) request = this.#requests[core.index] = new ZmqRequest(this);
     request.core = core;
     request.gone = false;
     request.key = `${reader.sender} ${reader.connId}`;
     request.prefix = responsePrefix(reader.sender, reader.connId);
-    request.older = this.byConn.get(request.key) ?? null;
+    const older = this.byConn.get(request.key) ?? null;
+    request.older = older;
+    request.newer = null;
+    request.held = null;
+    if (older !== null) older.newer = request;
     this.byConn.set(request.key, request);
     this.#inFlight++;
+    // The client left before this request was read (its notice came first, maybe to a sibling).
+    const goneAt = this.#gone.size === 0 ? undefined : this.#gone.get(request.key);
+    if (goneAt !== undefined && goneAt > Date.now()) request.gone = true;
     if (env.SERVER_PROTOCOL === undefined) env.SERVER_PROTOCOL = 'HTTP/1.0';
     request.keepAlive = requestKeepAlive(env);
     const scheme = env.UWSGI_SCHEME;
     env['tsgi.url_scheme'] = typeof scheme === 'string' && scheme !== '' ? scheme : 'http';
+    request.upload = null;
     if (reader.uploadFile !== null) {
-      Environ.setInput(env, new IncomingInput(createReadStream(reader.uploadFile), reader.contentLength));
+      const file = (request.upload = this.#uploadPath(reader.uploadFile)!);
+      const stream = createReadStream(file);
+      // The app sees the read error through tsgi.input; the log says which file and why.
+      stream.once('error', (error) => log(`zmq: TSGI_ERR_ZMQ_UPLOAD: cannot read upload ${file} (x-mongrel2-upload-done ${JSON.stringify(reader.uploadFile)}): ${error.message}`));
+      Environ.setInput(env, new IncomingInput(stream, reader.contentLength));
     } else if (reader.body !== null) {
       const input = new PushedInput(reader.body.length, noop);
       input.push(reader.body);
@@ -227,33 +309,100 @@ class ZmqHandler implements ProtocolServer {
       Environ.setInput(env, input);
     }
     core.serve(env, ZMQ_WRITER, request);
+    if (request.gone) request.core?.halt(CLIENT_GONE); // nothing was published: `gone` was set first
   }
 
-  /** Mongrel2's client is gone: halt what runs for it (their `finally` blocks run). */
+  /**
+   * Where an x-mongrel2-upload-done file is from here: Mongrel2 names it inside its chroot, so
+   * it is resolved under --mongrel2-chroot (as-is without one). Null, logged, when the path
+   * leaves the chroot: tsgi deletes the file afterwards, so it must not name just any file.
+   */
+  #uploadPath(file: string): string | null {
+    const chroot = this.context.options['mongrel2-chroot'];
+    if (chroot === undefined) return file;
+    const root = resolve(chroot);
+    const path = resolve(root, `.${sep}${file}`);
+    if (path.startsWith(root + sep)) return path;
+    log(`zmq: TSGI_ERR_ZMQ_UPLOAD: dropping a request: upload ${JSON.stringify(file)} is outside --mongrel2-chroot ${root}`);
+    return null;
+  }
+
+  /**
+   * Mongrel2's client is gone: halt what runs for it (their `finally` blocks run). Mongrel2
+   * round-robins notices over all its handlers, so most are for a sibling's request (or one not
+   * read yet): those are remembered and passed on through the master.
+   */
   #disconnect(key: string): void {
-    for (let request = this.byConn.get(key) ?? null; request !== null; ) {
-      const older = request.older;
+    if (this.#halt(key)) return;
+    this.#remember(key);
+    if (this.context.relayDisconnects === null) return;
+    if (this.#relayOut.length === 0) setImmediate(this.#flushRelay);
+    this.#relayOut.push(key);
+  }
+
+  readonly #flushRelay = (): void => {
+    const keys = this.#relayOut;
+    this.#relayOut = [];
+    this.context.relayDisconnects!(keys.join('\n'));
+  };
+
+  /** Notices a sibling worker received: halt what is ours, remember the rest. */
+  relayedDisconnects(keys: string): void {
+    for (const key of keys.split('\n')) if (!this.#halt(key)) this.#remember(key);
+  }
+
+  #remember(key: string): void {
+    const now = Date.now();
+    const gone = this.#gone;
+    for (const [oldest, until] of gone) {
+      if (until > now && gone.size < GONE_MEMORY_MAX) break;
+      gone.delete(oldest);
+    }
+    gone.delete(key); // re-inserted last: the map stays in expiry order
+    gone.set(key, now + GONE_MEMORY_MS);
+  }
+
+  /** Halts the requests of connection `key`; false if it has none here. */
+  #halt(key: string): boolean {
+    const newest = this.byConn.get(key);
+    if (newest === undefined) return false;
+    for (let request: ZmqRequest | null = newest; request !== null; ) {
+      const older: ZmqRequest | null = request.older;
       request.gone = true;
       request.core?.halt(CLIENT_GONE);
       request = older;
     }
+    return true;
   }
 
-  /** @internal The response of `request` is complete (or abandoned). */
+  /**
+   * @internal The response of `request` is complete (or abandoned). The oldest request of its
+   * connection leaves the list and lets the newer ones publish what they held, in order.
+   */
   ended(request: ZmqRequest): void {
     this.#inFlight--;
-    const head = this.byConn.get(request.key);
-    if (head === request) {
-      if (request.older === null) this.byConn.delete(request.key);
-      else this.byConn.set(request.key, request.older);
+    if (request.older !== null) {
+      request.parked = true;
+      this.#parked++;
       return;
     }
-    for (let newer = head ?? null; newer !== null; newer = newer.older) {
-      if (newer.older === request) {
-        newer.older = request.older;
-        return;
-      }
+    for (let next = this.#unlinkOldest(request); next !== null; next = this.#unlinkOldest(next)) {
+      next.older = null;
+      const held = next.held;
+      next.held = null;
+      if (held !== null && !next.gone) for (let i = 0; i < held.length; i++) this.publish(held[i]!);
+      if (!next.parked) return; // still running: it publishes directly from now on
+      next.parked = false;
+      this.#parked--;
     }
+  }
+
+  /** Removes the oldest request of a connection from its list; returns the next one. */
+  #unlinkOldest(request: ZmqRequest): ZmqRequest | null {
+    const newer = request.newer;
+    request.newer = null;
+    if (newer === null) this.byConn.delete(request.key);
+    return newer;
   }
 
   /** @internal */
@@ -267,20 +416,56 @@ class ZmqHandler implements ProtocolServer {
     }
   }
 
-  /** A core freed after all were busy: the request that waited for one goes first (one at most). */
+  /** Handles backlogged messages while cores are free; true once the backlog is empty. */
+  #serveBacklog(): boolean {
+    while (this.serveQueued()) {
+      // each call started one waiting request
+    }
+    return this.#backlogHead === this.#backlog.length;
+  }
+
+  /**
+   * A core freed after all were busy: the oldest message that waited for one is handled (the
+   * worker calls this while cores are free, then resumes the listener, which reads on).
+   */
   serveQueued(): boolean {
-    const held = this.#held;
-    if (held === null || this.context.scheduler.freeCount === 0) return false;
-    this.#held = null;
-    this.#handle(held);
+    const backlog = this.#backlog;
+    if (this.#backlogHead === backlog.length || this.context.scheduler.freeCount === 0) return false;
+    const message = backlog[this.#backlogHead]!;
+    backlog[this.#backlogHead++] = EMPTY;
+    if (this.#backlogHead === backlog.length) backlog.length = this.#backlogHead = 0;
+    this.#handle(message);
     return true;
   }
 
-  /** Graceful stop, first step: no new requests. Mongrel2 sends them to the other workers. */
+  /**
+   * Graceful stop, first step (the listener's close): no new requests, Mongrel2 sends them to
+   * the other workers. The requests already queued in the PULL socket were sent to this worker
+   * and to no other: they are taken out before it closes, and served like the rest.
+   */
   #stopReceiving(): void {
     if (this.#state !== 'running') return;
     this.#state = 'stopping';
-    this.pull.close();
+    this.#closePull();
+  }
+
+  #closePull(): void {
+    const pull = this.pull;
+    if (pull.closed) return;
+    // A receive parked in zeromq.js's poller takes the next message itself; closing under it
+    // would drop the ones queued, so #onMessage calls back here once it has its message.
+    if (this.#receiving && pull.readable) return;
+    // With receiveTimeout 0 each receive() takes a queued message synchronously (its promise
+    // resolves later), so everything queued is out of the socket before close() discards it.
+    pull.receiveTimeout = 0;
+    let taken = 0;
+    while (pull.readable) {
+      this.#taking++;
+      taken++;
+      pull.receive().then(this.#onTaken, this.#onTakeError);
+    }
+    pull.close();
+    log(`zmq: stopped pulling from ${this.spec.pull}${taken > 0 ? `; serving the ${taken} message(s) already queued for this worker` : ''}`);
   }
 
   /** No client connection is ours to close: Mongrel2 holds them, and ends each after its response. */
@@ -296,6 +481,9 @@ class ZmqHandler implements ProtocolServer {
     const connected = this.#state === 'stopping';
     this.#state = 'closed';
     if (!connected) return;
+    const left = this.#backlog.length - this.#backlogHead;
+    if (left > 0) log(`zmq: ${left} request(s) never got a core before --reload-mercy ran out: dropped, their clients wait for Mongrel2's timeout`);
+    if (!this.pull.closed) this.pull.close(); // --reload-mercy ran out while a receive was due
     // zeromq.js cannot tell when the queue is on the wire, and the worker exits with
     // process.exit (no ZMQ context termination): give the I/O thread time to send the last bytes.
     const wait = this.#lastPublish + FLUSH_MS - Date.now();

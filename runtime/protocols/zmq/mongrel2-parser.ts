@@ -12,7 +12,7 @@
  */
 import type { Chunk } from '../../../green/thread.js';
 import { tsgiError } from '../../errors.js';
-import { cgiHeaderName } from '../cgi.js';
+import { cgiHeaderName, decodePath } from '../cgi.js';
 
 /** What {@link Mongrel2Reader.read} found. */
 export const REQUEST = 0;
@@ -72,7 +72,9 @@ export class Mongrel2Reader {
     if (!this.#netstring(message, c + 1, 'HEADERS')) return INVALID;
     let pairs: string[] | null;
     if (this.#type === BRACE) pairs = tnetstringDict(message, this.#start, this.#end);
-    else if (this.#type === COMMA) pairs = jsonHeaders(message.toString('utf8', this.#start, this.#end));
+    // latin1, not utf8: header bytes stay byte strings (one char per byte), as the HTTP and
+    // uwsgi protocols keep them; utf8 would turn every byte that is not valid UTF-8 into U+FFFD.
+    else if (this.#type === COMMA) pairs = jsonHeaders(message.toString('latin1', this.#start, this.#end));
     else return this.#invalid(`HEADERS end with ${JSON.stringify(String.fromCharCode(this.#type))}, expected "," (JSON) or "}" (tnetstring)`);
     if (pairs === null) return this.#invalid(this.#type === BRACE ? 'HEADERS are not a tnetstring dict of strings' : 'HEADERS are not a JSON object');
     let body: Buffer | null = null;
@@ -124,8 +126,10 @@ export class Mongrel2Reader {
     if (version !== undefined) env.SERVER_PROTOCOL = version;
     env.QUERY_STRING = query ?? '';
     env.SCRIPT_NAME = '';
+    // Mongrel2 passes PATH as the client sent it; HTTP and FastCGI decode it (nginx's
+    // $document_uri), so an app sees the same PATH_INFO whichever front end it is behind.
     const pathInfo = path ?? this.path;
-    env.PATH_INFO = pathInfo;
+    env.PATH_INFO = decodePath(pathInfo);
     env.REQUEST_URI = query ? `${pathInfo}?${query}` : pathInfo;
     if (scheme !== undefined) env.UWSGI_SCHEME = scheme;
     if (host !== undefined) env.SERVER_PORT = serverPort(host);
