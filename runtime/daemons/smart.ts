@@ -118,7 +118,7 @@ export class SmartDaemon {
   stopGracefully(): void {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#pid = livePidIn(this.spec.pidfile) || this.#pid;
+    this.#pid = livePidIn(this.spec.pidfile) || (pidAlive(this.#pid) ? this.#pid : 0); // the pidfile may have been rewritten since the last check
     this.#killAt = Date.now() + this.mercyMs;
     this.#signalAll(this.spec.stopSignal);
     if (this.#pid !== 0) log(`stopping ${this.#name} (pid ${this.#pid}) with ${this.spec.stopSignal}`);

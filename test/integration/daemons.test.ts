@@ -44,6 +44,7 @@ test('an attached daemon runs beside the workers, logs as [daemon N], is respawn
     const firstChild = await pidOf(server, /\[daemon 1\] child (\d+)/);
     await server.waitFor(new RegExp(`\\[daemon 1\\] tick ${first}\\n`));
     assert.ok(server.log().indexOf('spawned worker 1') < server.log().indexOf('spawned daemon 1'), 'started after the workers');
+    assert.match(server.log(), /\[master\] tsgi master \(pid \d+\) starting/, 'a daemon option brings the master, as --spooler does');
     process.kill(first, 'SIGKILL');
     await server.waitFor(new RegExp(`daemon 1 \\(pid ${first}\\) "sleep 300[^\\n]*" died \\(signal SIGKILL\\): respawning`));
     const second = await pidOf(server, new RegExp(`spawned daemon 1 \\(pid (?!${first}\\))(\\d+)\\)`));
@@ -53,11 +54,23 @@ test('an attached daemon runs beside the workers, logs as [daemon N], is respawn
     const secondChild = Number(/\[daemon 1\] child (\d+)\n(?![\s\S]*\[daemon 1\] child)/.exec(server.log())![1]);
     assert.is(await server.stop(), 0, server.log());
     assert.not.ok(alive(second), 'the daemon stopped with the instance');
-    assert.not.ok(alive(secondChild), 'its child too');
-    assert.equal(groupMembers(second), [], 'nothing left in its process group');
+    // Its child got SIGTERM with the group (and SIGKILL once the shell had gone): dying takes the kernel a moment.
+    await until(() => !alive(secondChild) && groupMembers(second).length === 0, `its child (pid ${secondChild}) and the rest of its group are gone`, server, 2000);
     assert.match(server.log(), new RegExp(`daemon 1 \\(pid ${second}\\) stopped \\(signal SIGTERM\\)`));
   } finally {
     await server.stop();
+  }
+});
+
+test('a plain daemon dies with a master killed by SIGKILL (PR_SET_PDEATHSIG, as uWSGI sets it)', async () => {
+  const server = await withDaemons(['--attach-daemon', 'exec sleep 300']);
+  const daemon = await pidOf(server, /spawned daemon 1 \(pid (\d+)\)/);
+  server.child.kill('SIGKILL');
+  await server.exited;
+  try {
+    await until(() => !alive(daemon), `the daemon (pid ${daemon}) is gone with its master`, server);
+  } finally {
+    await server.tracked.stop(); // the master's workers: killed with the test's record of the group
   }
 });
 
