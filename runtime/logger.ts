@@ -13,7 +13,15 @@ export function setLogPrefix(tag: string): void {
 }
 
 export function log(message: string): void {
-  buffered += `${prefix}${message}\n`;
+  logAs(prefix, message);
+}
+
+/**
+ * A line on behalf of something that is not this process (an attached daemon's output), under
+ * its own tag (`[daemon 1] `) instead of this process's.
+ */
+export function logAs(tag: string, message: string): void {
+  buffered += `${tag}${message}\n`;
   if (!flushScheduled) {
     flushScheduled = true;
     setImmediate(flushLog);

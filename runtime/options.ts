@@ -10,6 +10,7 @@ import { expandConfig } from './config/expand.js';
 import { Problems } from './config/problems.js';
 import { tsgiError } from './errors.js';
 import { CONFIG_ROWS } from './config/options.js';
+import { DAEMON_ROWS } from './daemons/options.js';
 import { PROCESS_ROWS } from './master/options.js';
 import { SOCKET_CHECKS, SOCKET_ROWS } from './protocols/options.js';
 import { SHARED_ROWS } from './shared/options.js';
@@ -75,6 +76,7 @@ const ROWS = [
   ...SHARED_ROWS,
   ...STATS_ROWS,
   ...SPOOLER_ROWS,
+  ...DAEMON_ROWS,
   ...SIGNAL_ROWS,
   ...LOGGING_ROWS,
   ...CONFIG_ROWS,

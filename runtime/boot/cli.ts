@@ -2,6 +2,7 @@
  * Command-line entry: the options (parsed by command-line.ts, or handed over by a single process
  * that restarted itself: see heap.ts) → a master, or a single process.
  */
+import { hasDaemons } from '../daemons/options.js';
 import { isTsgiError } from '../errors.js';
 import { restartWithNurseryCap, takeRestartOptions } from './heap.js';
 import type { Options } from '../options.js';
@@ -12,9 +13,9 @@ function fail(error: unknown): never {
   process.exit(1);
 }
 
-/** Spoolers are processes the master supervises: the seed's `--spooler myqueue` has no --master. */
+/** Spoolers and daemons are processes the master supervises: the seed's `--spooler myqueue` has no --master. */
 function supervised(options: Options): boolean {
-  return options.master || options.processes > 1 || options.spooler.length > 0;
+  return options.master || options.processes > 1 || options.spooler.length > 0 || hasDaemons(options);
 }
 
 async function commandLineOptions(argv: string[]): Promise<Options | undefined> {

@@ -39,6 +39,8 @@ export interface ChildKind {
   plannedExit?(child: Child, code: number | null): string | undefined;
   /** The log line of an unexpected death ("worker 2 (pid 42) died (signal SIGKILL)"). */
   deathLine?(child: Child, how: string): string;
+  /** It serves once spawned: it has no IPC to say 'ready' (an attached daemon runs a shell command). */
+  readonly readyOnSpawn?: boolean;
 }
 
 export interface PoolEvents {
@@ -152,6 +154,7 @@ export class ChildPool {
     });
     const extra = this.kind.describe?.(id);
     log(`spawned ${this.kind.noun} ${id} (pid ${child.pid})${extra ? ` ${extra}` : ''}`);
+    if (this.kind.readyOnSpawn) this.markReady(child.pid);
     return child;
   }
 

@@ -2,6 +2,7 @@
  * The subsystems an instance runs, in start order. A new kind of child or duty is a file
  * implementing {@link Subsystem} plus one line here.
  */
+import { Daemons } from '../daemons/subsystem.js';
 import { Signals } from '../signals/subsystem.js';
 import { Spoolers } from '../spooler/pool.js';
 import { Stats } from '../stats/subsystem.js';
@@ -12,7 +13,7 @@ import { Workers } from './workers.js';
 
 /** Under a master: every child is a supervised process. */
 export function masterSubsystems(): Subsystem[] {
-  return [new Workers(), new Spoolers(), new Signals(), new Stats(), new Housekeeping()];
+  return [new Workers(), new Spoolers(), new Daemons(), new Signals(), new Stats(), new Housekeeping()];
 }
 
 /** A single process (no `--master`): the worker runs in-process, the rest is the same. */
