@@ -11,6 +11,7 @@ import { Problems } from './config/problems.js';
 import { tsgiError } from './errors.js';
 import { CONFIG_ROWS } from './config/options.js';
 import { PROCESS_ROWS } from './master/options.js';
+import { HARAKIRI_ROWS } from './harakiri/options.js';
 import { SOCKET_CHECKS, SOCKET_ROWS } from './protocols/options.js';
 import { SHARED_ROWS } from './shared/options.js';
 import { SIGNAL_ROWS } from './signals/options.js';
@@ -71,6 +72,7 @@ const ROWS = [
   ...SOCKET_ROWS,
   ...APPLICATION_ROWS,
   ...PROCESS_ROWS,
+  ...HARAKIRI_ROWS,
   ...GREEN_ROWS,
   ...SHARED_ROWS,
   ...STATS_ROWS,
