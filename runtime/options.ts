@@ -12,6 +12,7 @@ import { tsgiError } from './errors.js';
 import { CONFIG_ROWS } from './config/options.js';
 import { DAEMON_ROWS } from './daemons/options.js';
 import { PROCESS_ROWS } from './master/options.js';
+import { HARAKIRI_ROWS } from './harakiri/options.js';
 import { SOCKET_CHECKS, SOCKET_ROWS } from './protocols/options.js';
 import { SHARED_ROWS } from './shared/options.js';
 import { SIGNAL_ROWS } from './signals/options.js';
@@ -72,6 +73,7 @@ const ROWS = [
   ...SOCKET_ROWS,
   ...APPLICATION_ROWS,
   ...PROCESS_ROWS,
+  ...HARAKIRI_ROWS,
   ...GREEN_ROWS,
   ...SHARED_ROWS,
   ...STATS_ROWS,

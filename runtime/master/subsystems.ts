@@ -6,6 +6,7 @@ import { Daemons } from '../daemons/subsystem.js';
 import { Signals } from '../signals/subsystem.js';
 import { Spoolers } from '../spooler/pool.js';
 import { Stats } from '../stats/subsystem.js';
+import { Harakiri } from './harakiri.js';
 import { Housekeeping } from './housekeeping.js';
 import { InProcessWorker } from './single.js';
 import type { Subsystem } from './subsystem.js';
@@ -13,10 +14,23 @@ import { Workers } from './workers.js';
 
 /** Under a master: every child is a supervised process. */
 export function masterSubsystems(): Subsystem[] {
-  return [new Workers(), new Spoolers(), new Daemons(), new Signals(), new Stats(), new Housekeeping()];
+  return [
+    new Harakiri(),
+    new Workers(),
+    new Spoolers(),
+    new Daemons(),
+    new Signals(),
+    new Stats(),
+    new Housekeeping(),
+  ];
 }
 
 /** A single process (no `--master`): the worker runs in-process, the rest is the same. */
 export function singleProcessSubsystems(): Subsystem[] {
-  return [new InProcessWorker(), new Signals(), new Stats(), new Housekeeping()];
+  return [
+    new InProcessWorker(),
+    new Signals(),
+    new Stats(),
+    new Housekeeping(),
+  ];
 }

@@ -36,13 +36,14 @@ export function abortReason(status: number): string {
     case 400: return 'Bad Request';
     case 408: return 'Request Timeout';
     case 503: return 'Service Unavailable';
+    case 504: return 'Gateway Timeout';
     default: return 'Internal Server Error';
   }
 }
 
 /**
  * The whole response (head and body) for a request that failed before its headers went out:
- * an app error (500), a halt (503), a body the app could not read (400, 408);
+ * an app error (500), a halt (503), a harakiri (504), a body the app could not read (400, 408);
  * `extraHeaders` (each ending in CRLF) go after Content-Length.
  */
 export function errorResponse(first: string, status: number, extraHeaders = ''): string {

@@ -8,7 +8,10 @@ import type { Area } from './region.js';
 
 const enum Field {
   Pid, Requests, DeltaRequests, Exceptions, BusyCores, Rss, Vsz, RunningTime, LastSpawn, RespawnCount,
-  Tx, AvgRt, Signals, Accepting, Count,
+  Tx, AvgRt, Signals, Accepting,
+  /** Harakiri: when the worker's event loop last ran its 1 s timer (ms epoch), and how many harakiris the slot had. */
+  Heartbeat, HarakiriCount,
+  Count,
 }
 
 /** Bytes per worker slot (a cache line or two; room to grow without a version bump). */
@@ -37,6 +40,7 @@ export interface WorkerStats {
   respawn_count: number;
   tx: number;
   avg_rt: number;
+  harakiri_count: number;
 }
 
 /** A worker's own slot: what its cores update after every request. */
@@ -73,6 +77,16 @@ export class WorkerSlot {
     this.#f[Field.Accepting] = accepting ? 1 : 0;
   }
 
+  /** The event loop is alive (the harakiri timer, once a second): the master watches it stop. */
+  beat(now: number): void {
+    this.#f[Field.Heartbeat] = now;
+  }
+
+  /** One of this worker's requests was halted by harakiri. */
+  countHarakiri(): void {
+    this.#f[Field.HarakiriCount]!++;
+  }
+
   get requests(): number {
     return this.#f[Field.Requests]!;
   }
@@ -102,6 +116,7 @@ export class Scoreboard {
     f[Field.DeltaRequests] = 0;
     f[Field.BusyCores] = 0;
     f[Field.Accepting] = 0;
+    f[Field.Heartbeat] = 0;
     f[Field.LastSpawn] = Math.floor(Date.now() / 1000);
   }
 
@@ -110,6 +125,19 @@ export class Scoreboard {
     const f = this.#fields(id);
     f[Field.Rss] = rss;
     f[Field.Vsz] = vsz;
+  }
+
+  /** When worker `id`'s event loop last beat (ms epoch; 0: not since its spawn). */
+  heartbeat(id: number): number {
+    return this.#fields(id)[Field.Heartbeat]!;
+  }
+
+  /**
+   * Master: it killed worker `id` for harakiri. The worker counts its own halted requests in the
+   * same field; the two never write at once, since the master only kills a worker whose loop is stuck.
+   */
+  countHarakiri(id: number): void {
+    this.#fields(id)[Field.HarakiriCount]!++;
   }
 
   pid(id: number): number {
@@ -140,6 +168,7 @@ export class Scoreboard {
       respawn_count: f[Field.RespawnCount]!,
       tx: f[Field.Tx]!,
       avg_rt: Math.round(f[Field.AvgRt]!),
+      harakiri_count: f[Field.HarakiriCount]!,
     };
   }
 

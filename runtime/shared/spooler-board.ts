@@ -7,7 +7,10 @@
 import type { Area } from './region.js';
 
 const enum Field {
-  Pid, Respawns, Tasks, Running, Count,
+  Pid, Respawns, Tasks, Running,
+  /** --spooler-harakiri: when the oldest running task started (unix seconds, 0: none), and the slot's harakiris. */
+  OldestTask, HarakiriCount,
+  Count,
 }
 
 const SLOT_BYTES = 64;
@@ -25,6 +28,7 @@ export interface SpoolerStats {
   respawns: number;
   /** Tasks running now (up to --spooler-async). */
   running: number;
+  harakiri_count: number;
 }
 
 function fields(area: Area, id: number): Int32Array {
@@ -47,6 +51,11 @@ export class SpoolerSlot {
   setRunning(tasks: number): void {
     Atomics.store(this.#f, Field.Running, tasks);
   }
+
+  /** The start of the oldest task running now (unix seconds, 0: none): the master's harakiri reads it. */
+  setOldestTask(since: number): void {
+    Atomics.store(this.#f, Field.OldestTask, since);
+  }
 }
 
 /** Spooler ids run 1… through the directories in turn, `perDir` each (spooler/pool.ts). */
@@ -63,13 +72,33 @@ export class SpoolerBoard {
     if (Atomics.load(f, Field.Pid) !== 0) Atomics.add(f, Field.Respawns, 1);
     Atomics.store(f, Field.Pid, pid);
     Atomics.store(f, Field.Running, 0);
+    Atomics.store(f, Field.OldestTask, 0);
+  }
+
+  pid(id: number): number {
+    return Atomics.load(fields(this.area, id), Field.Pid) >>> 0;
+  }
+
+  /** When spooler `id`'s oldest running task started (unix seconds, 0: none). */
+  oldestTask(id: number): number {
+    return Atomics.load(fields(this.area, id), Field.OldestTask) >>> 0;
+  }
+
+  /** Master: it killed spooler `id` for --spooler-harakiri. */
+  countHarakiri(id: number): void {
+    Atomics.add(fields(this.area, id), Field.HarakiriCount, 1);
+  }
+
+  /** How many spooler slots there are (ids 1…). */
+  get size(): number {
+    return this.dirs.length * this.perDir;
   }
 
   readAll(): SpoolerStats[] {
     return Array.from({ length: this.dirs.length * this.perDir }, (_, i) => {
       const f = fields(this.area, i + 1);
       const read = (field: Field) => Atomics.load(f, field) >>> 0;
-      return { dir: this.dirs[Math.floor(i / this.perDir)]!, pid: read(Field.Pid), tasks: read(Field.Tasks), respawns: read(Field.Respawns), running: read(Field.Running) };
+      return { dir: this.dirs[Math.floor(i / this.perDir)]!, pid: read(Field.Pid), tasks: read(Field.Tasks), respawns: read(Field.Respawns), running: read(Field.Running), harakiri_count: read(Field.HarakiriCount) };
     });
   }
 }

@@ -1,40 +1,37 @@
 /**
- * `--spooler-harakiri SECS`: a task running longer gets its spooler process killed; the master
- * respawns it and the task, still queued, runs again (uWSGI's spooler harakiri).
+ * `--spooler-harakiri SECS`: the spooler's side. It publishes when its oldest running task
+ * started in its spooler board slot; the master's harakiri (master/harakiri.ts) compares it
+ * each cycle and kills a spooler whose task runs too long, logging and counting it as it does
+ * for workers. The master respawns it and the task, still queued, runs again.
  *
- * The watchdog is a thread, not a timer: a task may never give the event loop back (a plain
- * handler stuck in a loop), and a SIGKILL sent from another thread still takes the whole process.
- * Each task core's start time (unix seconds, 0 when idle) sits in shared memory.
+ * Shared memory rather than a timer or a watchdog thread here: a task may never give the event
+ * loop back (a plain handler stuck in a loop), and the value stays in the board while it spins.
  */
-import { Worker } from 'node:worker_threads';
-
-const WATCHDOG = `
-const { workerData: { starts, limit, pid, prefix } } = require('node:worker_threads');
-const { writeSync } = require('node:fs');
-setInterval(() => {
-  const now = Math.floor(Date.now() / 1000);
-  for (let core = 0; core < starts.length; core++) {
-    const since = Atomics.load(starts, core);
-    if (since === 0 || now - since <= limit) continue;
-    writeSync(2, prefix + ' HARAKIRI: a task has run for more than ' + limit + ' s (--spooler-harakiri): killing this spooler; the task stays queued and runs again\\n');
-    process.kill(pid, 'SIGKILL');
-  }
-}, 1000);
-`;
+import type { SpoolerSlot } from '../shared/spooler-board.js';
 
 export class SpoolerHarakiri {
-  readonly #starts: Int32Array;
+  /** Each task core's start (unix seconds, 0 when idle). */
+  readonly #starts: Float64Array;
 
-  constructor(cores: number, limitSeconds: number, logPrefix: string) {
-    this.#starts = new Int32Array(new SharedArrayBuffer(cores * 4));
-    new Worker(WATCHDOG, { eval: true, workerData: { starts: this.#starts, limit: limitSeconds, pid: process.pid, prefix: logPrefix } }).unref();
+  constructor(cores: number, private readonly slot: SpoolerSlot | null) {
+    this.#starts = new Float64Array(cores);
   }
 
   started(core: number): void {
-    Atomics.store(this.#starts, core, Math.floor(Date.now() / 1000));
+    const now = Math.floor(Date.now() / 1000);
+    this.#starts[core] = now;
+    this.#publish();
   }
 
   finished(core: number): void {
-    Atomics.store(this.#starts, core, 0);
+    this.#starts[core] = 0;
+    this.#publish();
+  }
+
+  /** Per task, not per request: a scan of --spooler-async starts is cheap beside a task. */
+  #publish(): void {
+    let oldest = 0;
+    for (const since of this.#starts) if (since !== 0 && (oldest === 0 || since < oldest)) oldest = since;
+    this.slot?.setOldestTask(oldest);
   }
 }

@@ -15,6 +15,7 @@ import { SignalRunner } from '../signals/runner.js';
 import { attachSharedState, type SharedState } from '../shared/state.js';
 import { SpoolerHarakiri } from './harakiri.js';
 import { Spooler } from './spooler.js';
+import { startStackWatchdog } from '../harakiri/stack-watchdog.js';
 
 function exit(code: number): never {
   flushLog();
@@ -29,6 +30,7 @@ export async function runSpoolerProcess(): Promise<void> {
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
   installCrashLogging();
+  if (options['harakiri-verbose'] && options['spooler-harakiri'] > 0) startStackWatchdog(spec.masterPid);
   let stopping = false;
   let started = false;
   const stop = (code: number = EXIT.OK) => {
@@ -57,7 +59,7 @@ export async function runSpoolerProcess(): Promise<void> {
     peer: { index: (spec.workerId - 1) % options['spooler-processes'], count: options['spooler-processes'] },
     handler: spoolerHandler,
     onRecycle: () => stop(EXIT.SPOOLER_RECYCLE),
-    harakiri: options['spooler-harakiri'] > 0 ? new SpoolerHarakiri(options['spooler-async'], options['spooler-harakiri'], `[spooler ${spec.workerId}]`) : null,
+    harakiri: options['spooler-harakiri'] > 0 ? new SpoolerHarakiri(options['spooler-async'], shared.spoolers?.slot(spec.workerId) ?? null) : null,
     stats: shared.spoolers?.slot(spec.workerId) ?? null,
   });
   const signals = new SignalRunner();

@@ -48,7 +48,7 @@ export function workerRows(shared: SharedState): StatsRows {
   return {
     workers: shared.scoreboard.readAll().map((worker) => ({
       id: worker.id, pid: worker.pid, accepting: worker.accepting, requests: worker.requests, delta_requests: worker.delta_requests,
-      exceptions: worker.exceptions, harakiri_count: 0, signals: worker.signals, signal_queue: 0, status: worker.status,
+      exceptions: worker.exceptions, harakiri_count: worker.harakiri_count, signals: worker.signals, signal_queue: 0, status: worker.status,
       rss: worker.rss, vsz: worker.vsz, running_time: worker.running_time, last_spawn: worker.last_spawn,
       respawn_count: worker.respawn_count + 1, tx: worker.tx, avg_rt: worker.avg_rt, apps: [], cores: [],
     })),

@@ -55,6 +55,11 @@ export class Core extends GreenThread {
   bytes = 0;
   #startedAt = 0;
 
+  /** When the running request started (performance.now() ms): the harakiri sweep compares it. */
+  get startedAt(): number {
+    return this.#startedAt;
+  }
+
   /** Set once the worker has imported the application (it is imported after the cores exist). */
   app: App = notLoaded;
 
@@ -148,8 +153,10 @@ export class Core extends GreenThread {
 
   protected onHalt(reason: Error): void {
     Environ.abort(this.env!, reason);
-    if (!this.headersSent) this.statusCode = 503;
-    this.writer!.abort(this, 503);
+    // A shutdown answers 503 (retry elsewhere), a harakiri its own 504.
+    const status = (isTsgiError(reason) && reason.status) || 503;
+    if (!this.headersSent) this.statusCode = status;
+    this.writer!.abort(this, status);
     this.#account();
   }
 

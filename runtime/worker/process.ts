@@ -6,6 +6,7 @@ import { channelToMaster, FIRST_SOCKET_FD, takeWorkerEnvironment } from '../ipc.
 import { installCrashLogging } from '../boot/crash-logging.js';
 import { attachSharedState } from '../shared/state.js';
 import { Worker } from './worker.js';
+import { startStackWatchdog } from '../harakiri/stack-watchdog.js';
 
 function exit(code: number): never {
   flushLog();
@@ -19,6 +20,7 @@ export async function runWorkerProcess(): Promise<void> {
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
   installCrashLogging();
+  if (spec.options['harakiri-verbose'] && spec.options.harakiri > 0) startStackWatchdog(spec.masterPid);
   let worker: Worker | undefined;
   let stopWanted = false;
   const stop = () => {

@@ -8,6 +8,7 @@ import { Scheduler } from '../../green/scheduler.js';
 import { Acceptor } from './acceptor.js';
 import { loadApp } from './app-loader.js';
 import { Core, type CoreReporting } from './core.js';
+import { WorkerHarakiri } from './harakiri.js';
 import { tsgiError } from '../errors.js';
 import { log } from '../logger.js';
 import { native } from '../native.js';
@@ -74,6 +75,7 @@ export class Worker {
     const loaded = await loadApp(options);
     for (const core of worker.scheduler.threads) core.app = loaded.app;
     await worker.#listen();
+    WorkerHarakiri.start(options, worker.scheduler, worker.reporting);
     worker.reporting.slot.setAccepting(true);
     const zmq = options.zmq.length > 0 ? ` + ${options.zmq.length} zmq` : '';
     log(`ready (pid ${process.pid}): app ${loaded.label}, ${init.sockets.length} socket(s)${zmq}, ${options.async} core(s)`);

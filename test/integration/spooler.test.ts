@@ -142,7 +142,7 @@ test('--stats lists each spooler process: directory, pid, tasks run, respawns, t
     const [first] = await spoolers();
     assert.ok(first!.pid > 0);
     // Every answer counts, a retry too: st2 ran twice.
-    assert.equal({ ...first, pid: 0 }, { dir: instance.dir, pid: 0, tasks: 4, respawns: 0, running: 0 });
+    assert.equal({ ...first, pid: 0 }, { dir: instance.dir, pid: 0, tasks: 4, respawns: 0, running: 0, harakiri_count: 0 });
     process.kill(first!.pid, 'SIGKILL');
     assert.ok(await until(async () => (await spoolers())[0]!.respawns === 1), instance.server.log());
     const [respawned] = await spoolers();
@@ -241,15 +241,20 @@ test('--spooler-max-tasks recycles the spooler process and loses nothing', async
   }
 });
 
-test('--spooler-harakiri kills a spooler stuck in a task, even one that never yields; the task runs again', async () => {
-  const instance = await start(['--spooler-harakiri', '1']);
+test('--spooler-harakiri kills a spooler stuck in a task, even one that never yields, as harakiri does a worker (log, stack, count); the task runs again', async () => {
+  const statsPort = await pickPort();
+  const instance = await start(['--spooler-harakiri', '1', '--harakiri-verbose', '--stats', `127.0.0.1:${statsPort}`]);
   try {
     await spool(instance, [{ id: 'hang1', mode: 'slow-once' }]);
-    await instance.server.waitFor(/HARAKIRI: a task has run for more than 1 s/, 6000);
+    await instance.server.waitFor(/HARAKIRI ON SPOOLER 1 \(pid \d+\): a task has run for more than 1 s \(--spooler-harakiri\); it stays queued and runs again: taking its JS stack, then SIGKILL/, 6000);
     assert.ok(await until(() => eventsOf(instance, 'hang1').length === 2 && taskFiles(instance.dir).length === 0, 8000), instance.server.log());
     await spool(instance, [{ id: 'spin1', mode: 'spin-once' }]);
     assert.ok(await until(() => eventsOf(instance, 'spin1').length === 2 && taskFiles(instance.dir).length === 0, 10_000), instance.server.log());
-    assert.is(instance.server.log().match(/OOOPS the spooler 1 \(pid \d+\) is no more \(signal SIGKILL\)/g)?.length, 2);
+    const log = instance.server.log();
+    assert.is(log.match(/OOOPS the spooler 1 \(pid \d+\) is no more \(signal SIGKILL\)/g)?.length, 2);
+    assert.match(log, /HARAKIRI ON SPOOLER 1 \(pid \d+\) was running: spin-once \(file:\/\/\/\S+spooler\.js:\d+:\d+\)/);
+    const stats = await readStats(statsPort);
+    assert.is((stats.spoolers as Array<{ harakiri_count: number }>)[0]!.harakiri_count, 2);
   } finally {
     await instance.server.stop();
   }
