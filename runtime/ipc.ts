@@ -22,7 +22,8 @@ export const MASTER_ACTS = {
 
 /**
  * Child → master: the child serves; a task was written into spooler directory `dir`; the
- * signal subsystem's requests (register a handler, raise, add an event source).
+ * signal subsystem's requests (register a handler, raise, add an event source); a worker
+ * asks to be replaced (`recycle`, --max-requests: runtime/master/recycling.ts).
  */
 export const CHILD_ACTS = {
   'ready': {},
@@ -33,6 +34,7 @@ export const CHILD_ACTS = {
   'add-cron': { num: 'number', fields: 'numbers' },
   'add-file-monitor': { num: 'number', path: 'string' },
   'reply': { ok: 'boolean' },
+  'recycle': { reason: 'string' },
 } as const satisfies Record<string, Shape>;
 
 type FieldType<T> = T extends 'number' ? number : T extends 'string' ? string : T extends 'boolean' ? boolean : number[];

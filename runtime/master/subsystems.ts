@@ -6,13 +6,14 @@ import { Signals } from '../signals/subsystem.js';
 import { Spoolers } from '../spooler/pool.js';
 import { Stats } from '../stats/subsystem.js';
 import { Housekeeping } from './housekeeping.js';
+import { Recycling } from './recycling.js';
 import { InProcessWorker } from './single.js';
 import type { Subsystem } from './subsystem.js';
 import { Workers } from './workers.js';
 
 /** Under a master: every child is a supervised process. */
 export function masterSubsystems(): Subsystem[] {
-  return [new Workers(), new Spoolers(), new Signals(), new Stats(), new Housekeeping()];
+  return [new Workers(), new Recycling(), new Spoolers(), new Signals(), new Stats(), new Housekeeping()];
 }
 
 /** A single process (no `--master`): the worker runs in-process, the rest is the same. */
