@@ -29,6 +29,8 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"tryLockFile", try_lock_file},
       {"pidAlive", pid_alive},
       {"exec", exec_program},
+      {"setResourceLimit", set_resource_limit},
+      {"resourceLimit", get_resource_limit},
       {"futexWait", futex_wait},
       {"futexWake", futex_wake},
   };

@@ -1,5 +1,6 @@
 /*
- * Processes: pidAlive (is a lock owner still running?) and exec (replace this process image).
+ * Processes: pidAlive (is a lock owner still running?), exec (replace this process image), and
+ * setResourceLimit/resourceLimit (this process's rlimits: --limit-as, --max-fd).
  */
 #include "tsgi.h"
 
@@ -85,4 +86,80 @@ napi_value exec_program(napi_env env, napi_callback_info info) {
   napi_is_exception_pending(env, &pending);
   if (!pending) throw_errno(env, saved, "execv", path);
   return NULL;
+}
+
+/* The resources tsgi limits, by the names runtime/native.ts gives them. */
+static bool resource_by_name(napi_env env, napi_value value, int* resource) {
+  char name[16];
+  if (!get_string(env, value, "resource", "setrlimit", name, sizeof name)) return false;
+  if (strcmp(name, "as") == 0) *resource = RLIMIT_AS;
+  else if (strcmp(name, "nofile") == 0) *resource = RLIMIT_NOFILE;
+  else {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "The \"resource\" argument must be 'as' or 'nofile'");
+    return false;
+  }
+  return true;
+}
+
+/* A limit as JS sees it: a number of bytes or fds, Infinity for RLIM_INFINITY. */
+static bool get_limit(napi_env env, napi_value value, const char* name, rlim_t* out) {
+  double number;
+  if (!expect_type(env, value, napi_number, name, "number")) return false;
+  if (napi_get_value_double(env, value, &number) != napi_ok) {
+    napi_failed(env);
+    return false;
+  }
+  if (number != number || number < 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "a resource limit must be a number >= 0 or Infinity");
+    return false;
+  }
+  *out = number >= 18446744073709551615.0 ? RLIM_INFINITY : (rlim_t)number;
+  return true;
+}
+
+static napi_value limit_value(napi_env env, rlim_t limit) {
+  napi_value result;
+  if (napi_create_double(env, limit == RLIM_INFINITY ? 1.0 / 0.0 : (double)limit, &result) != napi_ok) return NULL;
+  return result;
+}
+
+/*
+ * setResourceLimit(resource, soft, hard): setrlimit() of this process, for --limit-as and
+ * --max-fd. Each worker sets its own after Node started, because V8 reserves its address space
+ * at start-up: a limit inherited from the master would have to leave room for that reservation
+ * in every process, the master's included. Throws EPERM (raising a hard limit without root),
+ * EINVAL (soft above hard).
+ */
+napi_value set_resource_limit(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int resource;
+  struct rlimit limit;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!resource_by_name(env, argv[0], &resource) || !get_limit(env, argv[1], "soft", &limit.rlim_cur) ||
+      !get_limit(env, argv[2], "hard", &limit.rlim_max)) {
+    return NULL;
+  }
+  if (setrlimit(resource, &limit) != 0) throw_errno(env, errno, "setrlimit", NULL);
+  return NULL;
+}
+
+/* resourceLimit(resource) → [soft, hard] of this process (Infinity: unlimited). */
+napi_value get_resource_limit(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int resource;
+  struct rlimit limit;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!resource_by_name(env, argv[0], &resource)) return NULL;
+  if (getrlimit(resource, &limit) != 0) {
+    throw_errno(env, errno, "getrlimit", NULL);
+    return NULL;
+  }
+  napi_value pair, soft = limit_value(env, limit.rlim_cur), hard = limit_value(env, limit.rlim_max);
+  if (soft == NULL || hard == NULL || napi_create_array_with_length(env, 2, &pair) != napi_ok ||
+      napi_set_element(env, pair, 0, soft) != napi_ok || napi_set_element(env, pair, 1, hard) != napi_ok) {
+    return napi_failed(env);
+  }
+  return pair;
 }

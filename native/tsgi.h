@@ -29,7 +29,7 @@
  *   sockets.c      listenTcp, listenUnix, connectUnix, accept, localAddress, peerAddress
  *   fd.c           dup, close, setNonBlocking, raiseOpenFilesLimit, pipe
  *   shm.c          shmCreate, shmOpenFile, shmMap, shmSync, tryLockFile, futexWait, futexWake
- *   process.c      pidAlive, exec
+ *   process.c      pidAlive, exec, setResourceLimit, resourceLimit
  *   poll.c         the Poll class
  *   conn-server.c  the ConnServer class
  *   module.c       the module init that registers all of the above
@@ -147,6 +147,8 @@ napi_value futex_wake(napi_env env, napi_callback_info info);
 /* process.c */
 napi_value pid_alive(napi_env env, napi_callback_info info);
 napi_value exec_program(napi_env env, napi_callback_info info);
+napi_value set_resource_limit(napi_env env, napi_callback_info info);
+napi_value get_resource_limit(napi_env env, napi_callback_info info);
 
 /* poll.c: the Poll class */
 napi_value poll_new(napi_env env, napi_callback_info info);

@@ -27,7 +27,8 @@ export const MASTER_ACTS = {
 /**
  * Child → master: the child serves; a task was written into spooler directory `dir`; the
  * signal subsystem's requests (register a handler, raise, add an event source); Mongrel2
- * disconnect notices for requests this worker does not run, for the master to pass on.
+ * disconnect notices for requests this worker does not run, for the master to pass on; a
+ * worker asks to be replaced (`recycle`, --max-requests: runtime/master/recycling.ts).
  */
 export const CHILD_ACTS = {
   'ready': {},
@@ -39,6 +40,7 @@ export const CHILD_ACTS = {
   'add-file-monitor': { num: 'number', path: 'string' },
   'zmq-disconnect': { keys: 'string' },
   'reply': { ok: 'boolean' },
+  'recycle': { reason: 'string' },
 } as const satisfies Record<string, Shape>;
 
 type FieldType<T> = T extends 'number' ? number : T extends 'string' ? string : T extends 'boolean' ? boolean : number[];

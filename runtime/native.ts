@@ -256,6 +256,15 @@ export interface TsgiNative {
    * raise the hard limit too. Never lowers the limit. Returns the resulting soft limit.
    */
   raiseOpenFilesLimit(wanted: number): number;
+  /**
+   * setrlimit() of this process: `'as'` (RLIMIT_AS, bytes: `--limit-as`) or `'nofile'`
+   * (RLIMIT_NOFILE: `--max-fd`); Infinity is unlimited. Throws EPERM when raising the hard
+   * limit without root, EINVAL when soft > hard. Workers call it after Node started, since V8
+   * reserves its address space at start-up (see runtime/worker/limits.ts).
+   */
+  setResourceLimit(resource: 'as' | 'nofile', soft: number, hard: number): void;
+  /** getrlimit() of this process: `[soft, hard]`, Infinity for unlimited. */
+  resourceLimit(resource: 'as' | 'nofile'): [soft: number, hard: number];
   /** pipe2(O_CLOEXEC) → `[readFd, writeFd]`, blocking: a simple fd pair to wait on in tests and examples. */
   pipe(): [readFd: number, writeFd: number];
   /**

@@ -13,11 +13,13 @@ import { CONFIG_ROWS } from './config/options.js';
 import { DAEMON_ROWS } from './daemons/options.js';
 import { PROCESS_ROWS } from './master/options.js';
 import { HARAKIRI_ROWS } from './harakiri/options.js';
+import { RECYCLE_CHECKS, RECYCLE_ROWS } from './master/recycle-options.js';
 import { SOCKET_CHECKS, SOCKET_ROWS } from './protocols/options.js';
 import { SHARED_ROWS } from './shared/options.js';
 import { SIGNAL_ROWS } from './signals/options.js';
 import { SPOOLER_ROWS } from './spooler/options.js';
 import { STATS_ROWS } from './stats/options.js';
+import { LIMIT_ROWS } from './worker/limit-options.js';
 import { APPLICATION_CHECKS, APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
 
 /** Where a value came from, so an error can name the file and line. */
@@ -74,6 +76,8 @@ const ROWS = [
   ...APPLICATION_ROWS,
   ...PROCESS_ROWS,
   ...HARAKIRI_ROWS,
+  ...RECYCLE_ROWS,
+  ...LIMIT_ROWS,
   ...GREEN_ROWS,
   ...SHARED_ROWS,
   ...STATS_ROWS,
@@ -120,7 +124,7 @@ export type Options = Flat<
 export type OptionCheck = (options: Options) => void;
 
 /** Run in this order by read-options.ts once every pair is applied, so the first failure is reported. */
-export const OPTION_CHECKS: readonly OptionCheck[] = [...SOCKET_CHECKS, ...APPLICATION_CHECKS];
+export const OPTION_CHECKS: readonly OptionCheck[] = [...SOCKET_CHECKS, ...APPLICATION_CHECKS, ...RECYCLE_CHECKS];
 
 const byName = new Map<string, OptionRow>();
 for (const row of OPTION_ROWS) {

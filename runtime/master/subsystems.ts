@@ -8,6 +8,7 @@ import { Spoolers } from '../spooler/pool.js';
 import { Stats } from '../stats/subsystem.js';
 import { Harakiri } from './harakiri.js';
 import { Housekeeping } from './housekeeping.js';
+import { Recycling } from './recycling.js';
 import { InProcessWorker } from './single.js';
 import type { Subsystem } from './subsystem.js';
 import { Workers } from './workers.js';
@@ -17,6 +18,7 @@ export function masterSubsystems(): Subsystem[] {
   return [
     new Harakiri(),
     new Workers(),
+    new Recycling(),
     new Spoolers(),
     new Daemons(),
     new Signals(),

@@ -16,7 +16,7 @@ export const SOCKET_ROWS = [
   { name: 'mongrel2-chroot', aliases: ['zmq-upload-dir'], kind: 'string', arg: 'DIR', section: 'Sockets', help: "Mongrel2's chroot: x-mongrel2-upload-done paths (upload.temp_store files) are relative to it; tsgi reads each from there and deletes it when the request ends" },
   { name: 'protocol', kind: 'enum', arg: 'NAME', section: 'Sockets', choices: PROTOCOLS, default: 'uwsgi', help: 'protocol of the --socket sockets' },
   { name: 'listen', short: 'l', kind: 'int', arg: 'N', section: 'Sockets', min: 1, max: 65535, default: 1024, help: 'listen queue (backlog) of every socket; capped by net.core.somaxconn' },
-  { name: 'buffer-size', short: 'b', kind: 'int', arg: 'BYTES', section: 'Sockets', min: 512, max: 65535, default: 4096, help: 'largest uwsgi vars block accepted' },
+  { name: 'buffer-size', short: 'b', kind: 'int', arg: 'BYTES', section: 'Sockets', min: 512, max: 65535, default: 4096, help: 'largest uwsgi vars block, or FastCGI PARAMS stream, accepted' },
   { name: 'max-vars', kind: 'int', arg: 'N', section: 'Sockets', min: 1, max: 32767, default: 64, help: 'a uwsgi request may carry 2 × N vars' },
   { name: 'no-defer-accept', kind: 'flag', section: 'Sockets', default: false, help: 'accept a TCP connection as soon as it is made; by default (as uWSGI) the kernel hands it over once its first bytes arrive, or after --socket-timeout of silence (connects beyond --listen that have not sent yet then go through SYN cookies)' },
   { name: 'socket-timeout', short: 'z', kind: 'number', arg: 'SECS', section: 'Sockets', min: 0.001, default: 4, help: 'drop a connection that sends a partial request and then nothing for SECS; a request body that stops for SECS fails its tsgi.input read (408)' },

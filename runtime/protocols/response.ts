@@ -28,13 +28,14 @@ export function responseHead(first: string, core: Core): string {
 }
 
 /**
- * The reason phrase of a status `abort` answers: 500 (app error), 503 (halted), or the 400/408
- * of a bad or stalled request body that the app did not catch.
+ * The reason phrase of a status `abort` answers: 500 (app error), 503 (halted), or the 400/408/413
+ * of a bad, stalled or too large (--limit-post) request body that the app did not catch.
  */
 export function abortReason(status: number): string {
   switch (status) {
     case 400: return 'Bad Request';
     case 408: return 'Request Timeout';
+    case 413: return 'Request Entity Too Large';
     case 503: return 'Service Unavailable';
     case 504: return 'Gateway Timeout';
     default: return 'Internal Server Error';

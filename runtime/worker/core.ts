@@ -13,6 +13,7 @@ import { log } from '../logger.js';
 import { byteLength } from '../protocols/response.js';
 import { logAppError } from './app-errors.js';
 import type { WorkerSlot } from '../shared/scoreboard.js';
+import type { RequestBudget } from './recycle.js';
 
 /** The WSGI-style application: `application(env, start_response)`. */
 export type App = (env: Environ, startResponse: StartResponse) => unknown;
@@ -41,6 +42,8 @@ export interface CoreReporting {
   logRequests: boolean;
   /** --ugreen: warn (once) about bare suspensions, which uGreen would run where called. */
   warnBareSuspension: boolean;
+  /** --max-requests: counted down per request; at 0 the worker asks to be recycled. */
+  budget: RequestBudget;
 }
 
 export class Core extends GreenThread {
@@ -179,6 +182,7 @@ export class Core extends GreenThread {
     reporting.slot.countRequest((performance.now() - this.#startedAt) * 1000, this.bytes);
     reporting.slot.setBusyCores(this.scheduler.busyCount - 1);
     if (reporting.logRequests) this.#logRequest();
+    if (--reporting.budget.requestsLeft === 0) reporting.budget.requestsSpent();
   }
 
   override release(): void {

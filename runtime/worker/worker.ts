@@ -7,11 +7,12 @@ import { setWorkerContext } from '../context.js';
 import { Scheduler } from '../../green/scheduler.js';
 import { Acceptor } from './acceptor.js';
 import { loadApp } from './app-loader.js';
+import { applyProcessLimits } from './limits.js';
+import { requestBudget } from './recycle.js';
 import { Core, type CoreReporting } from './core.js';
 import { WorkerHarakiri } from './harakiri.js';
 import { tsgiError } from '../errors.js';
 import { log } from '../logger.js';
-import { native } from '../native.js';
 import type { Options } from '../options.js';
 import { createProtocolServer, type Listener, type ProtocolServer } from '../protocols/registry.js';
 import type { InheritedSocket, MasterRequest } from '../ipc.js';
@@ -48,7 +49,10 @@ export class Worker {
 
   private constructor(readonly init: WorkerInit) {
     const { options, workerId } = init;
-    this.reporting = { id: workerId, slot: init.shared.scoreboard.slot(workerId), logRequests: !options['disable-logging'], warnBareSuspension: options.ugreen };
+    this.reporting = {
+      id: workerId, slot: init.shared.scoreboard.slot(workerId), logRequests: !options['disable-logging'], warnBareSuspension: options.ugreen,
+      budget: requestBudget(options, workerId, init.toMaster),
+    };
     this.scheduler = new Scheduler<Core>(options.async, (scheduler, index) => new Core(scheduler, index, this.reporting));
     this.scheduler.onAvailable = () => queueMicrotask(() => this.#coreFreed());
     this.signals = new SignalRunner(() => this.reporting.slot.countSignal());
@@ -57,7 +61,7 @@ export class Worker {
   /** Loads the app (throws TSGI_ERR_APP_* on failure) and starts accepting. */
   static async start(init: WorkerInit): Promise<Worker> {
     const { options } = init;
-    if (options.async > 1) raiseFdLimit(options.async);
+    applyProcessLimits(options);
     const worker = new Worker(init);
     // Published before the import: apps call the api at module top level (register_signal…).
     setWorkerContext({
@@ -149,11 +153,4 @@ export class Worker {
   #busy(): boolean {
     return this.scheduler.busyCount > 0 || this.signals.busy > 0 || this.#servers.some((server) => server.connections > 0);
   }
-}
-
-/** Each core may hold a connection: make sure the fd limit allows them all. */
-function raiseFdLimit(cores: number): void {
-  const wanted = cores + 256;
-  const limit = native.raiseOpenFilesLimit(wanted);
-  if (limit < wanted) log(`open files limit is ${limit}, below the ${wanted} that --async ${cores} may need (raise ulimit -n)`);
 }

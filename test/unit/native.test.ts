@@ -454,6 +454,18 @@ test('raiseOpenFilesLimit returns at least the current soft limit and never lowe
   assert.match(readFileSync('/proc/self/limits', 'latin1'), new RegExp(`Max open files\\s+${target}\\s`));
 });
 
+test('setResourceLimit sets what resourceLimit and /proc/self/limits report; soft above hard is EINVAL, a bad resource a RangeError', () => {
+  const [soft, hard] = native.resourceLimit('nofile');
+  const lower = Math.min(soft, 1000);
+  native.setResourceLimit('nofile', lower, hard);
+  assert.equal(native.resourceLimit('nofile'), [lower, hard]);
+  assert.match(readFileSync('/proc/self/limits', 'latin1'), new RegExp(`Max open files\\s+${lower}\\s`));
+  native.setResourceLimit('nofile', soft, hard);
+  assert.throws(() => native.setResourceLimit('nofile', hard === Infinity ? Infinity : hard + 1, Math.min(hard, 100)), (error: NodeJS.ErrnoException) => error.code === 'EINVAL' || error.code === 'EPERM');
+  assert.is(native.resourceLimit('as')[1] === Infinity || native.resourceLimit('as')[1] > 0, true);
+  assert.throws(() => native.setResourceLimit('cpu' as 'as', 1, 1), RangeError);
+});
+
 // --- shared memory, liveness, futex ---------------------------------------------------------
 
 /** Process state letter from /proc (R, S, Z, …), '' once the process is gone. */

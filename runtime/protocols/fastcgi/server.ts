@@ -29,6 +29,7 @@ import {
 import { registerProtocol, type ProtocolContext, type ProtocolServer } from '../registry.js';
 import { decodePath, leadingDigits, urlScheme } from '../cgi.js';
 import { CLIENT_GONE, byteLength, errorResponse, responseHead, resumeDrained } from '../response.js';
+import { limitPostOf, logLimitPost } from '../limits.js';
 import { expectBody, feedBody, type BodySource } from '../body.js';
 import { CoreQueue, type QueueOwner } from '../core-queue.js';
 
@@ -115,10 +116,13 @@ class FastcgiServer implements ProtocolServer, QueueOwner<FastcgiConnection> {
   readonly #open = new Set<FastcgiConnection>();
   readonly #queue: CoreQueue<FastcgiConnection>;
   readonly timeoutMs: number;
+  /** --limit-post in bytes (Infinity: none). */
+  readonly limitPost: number;
   draining = false;
 
   constructor(readonly context: ProtocolContext) {
     this.#queue = new CoreQueue(context, this);
+    this.limitPost = limitPostOf(context.options);
     this.timeoutMs = context.options['socket-timeout'] * 1000;
   }
 
@@ -203,11 +207,22 @@ class FastcgiServer implements ProtocolServer, QueueOwner<FastcgiConnection> {
     }
     completeEnviron(env);
     const length = leadingDigits(env.CONTENT_LENGTH);
+    if (length > this.limitPost) return this.#refuseTooLarge(connection, length);
     if (length > 0) {
       Environ.setInput(env, expectBody(connection, length));
     }
     connection.env = env;
     this.#queue.serveOrQueue(connection);
+  }
+
+  /**
+   * --limit-post: 413 before the app runs. The connection closes after it (FCGI_KEEP_CONN or
+   * not): the STDIN of the refused body would otherwise have to be read and dropped first.
+   */
+  #refuseTooLarge(connection: FastcgiConnection, length: number): void {
+    logLimitPost('fastcgi', `connection from ${peer(connection)}`, length, this.limitPost);
+    connection.keepConn = false;
+    connection.endResponse(stdoutRecords(connection.requestId, errorResponse('Status:', 413), undefined, true));
   }
 
   waitsForCore(connection: FastcgiConnection): boolean {

@@ -20,6 +20,7 @@ import { registerProtocol, type Listener, type ListenHooks, type ProtocolContext
 import { CLIENT_GONE, byteLength, errorResponse, resumeDrained } from '../response.js';
 import { CoreQueue, type QueueOwner } from '../core-queue.js';
 import { cgiHeaderName, decodePath } from '../cgi.js';
+import { bodyPassedLimit, limitPostOf } from '../limits.js';
 
 /** The parts of node's internal HTTPParser (node:_http_common) that tsgi uses. */
 interface NodeHttpParser {
@@ -54,6 +55,7 @@ const REFUSALS: Readonly<Record<number, string>> = {
   400: '400 Bad Request',
   405: '405 Method Not Allowed',
   408: '408 Request Timeout',
+  413: '413 Request Entity Too Large',
   431: '431 Request Header Fields Too Large',
   505: '505 HTTP Version Not Supported',
 };
@@ -64,6 +66,8 @@ class HttpRequest {
   /** Close the connection after this response (client asked, HTTP/1.0 stream, draining…). */
   close: boolean;
   chunked = false;
+  /** Body bytes parsed so far, counted for a chunked body only (--limit-post). */
+  chunkedBytes = 0;
   /** HEAD, 1xx, 204 or 304: headers only. */
   noBody = false;
   constructor(readonly env: Environ, keepAlive: boolean, readonly http10: boolean, readonly head: boolean, readonly expectContinue: boolean) {
@@ -107,8 +111,11 @@ class HttpServer implements ProtocolServer, QueueOwner<HttpConnection> {
   readonly #sweeper: NodeJS.Timeout;
   #draining = false;
   readonly #underscores: boolean;
+  /** --limit-post in bytes (Infinity: none). */
+  readonly limitPost: number;
 
   constructor(readonly context: ProtocolContext) {
+    this.limitPost = limitPostOf(context.options);
     this.#waiting = new CoreQueue(context, this);
     this.#headersTimeoutMs = Math.max(context.options['socket-timeout'] * 1000, 1000);
     this.#underscores = context.options['http-underscores-in-headers'];
@@ -408,6 +415,10 @@ function onHeadersComplete(this: NodeHttpParser, major: number, minor: number, h
   // An Upgrade (WebSocket) is answered as a plain request; the connection cannot go on after it.
   const request = new HttpRequest(env, shouldKeepAlive && !upgrade && !connection.closing, http10, name === 'HEAD', expectContinue);
   const length = env.CONTENT_LENGTH === undefined ? (env.HTTP_TRANSFER_ENCODING === undefined ? 0 : -1) : Number(env.CONTENT_LENGTH);
+  if (length > connection.server.limitPost) {
+    connection.server.reject(connection, new Error(`CONTENT_LENGTH ${length} exceeds --limit-post ${connection.server.limitPost}`), 'TSGI_ERR_LIMIT_POST');
+    return 0;
+  }
   if (length !== 0) {
     request.input = new PushedInput(length, () => resumeReading(connection));
     Environ.setInput(env, request.input);
@@ -420,7 +431,17 @@ function onBody(this: NodeHttpParser, chunk: Buffer): void {
   const connection = this.connection;
   const input = connection?.parsing?.input;
   if (input == null) return; // answered already: the rest of the body is dropped
+  if (input.length < 0 && passesLimitPost(connection!, chunk.length)) return;
   if (!input.push(chunk)) pauseReading(connection!);
+}
+
+/** A chunked body announces no length: it is cut off (413) where it passes --limit-post. */
+function passesLimitPost(connection: HttpConnection, bytes: number): boolean {
+  const request = connection.parsing!;
+  const limit = connection.server.limitPost;
+  if ((request.chunkedBytes += bytes) <= limit) return false;
+  connection.server.reject(connection, new Error(bodyPassedLimit(request.chunkedBytes, limit)), 'TSGI_ERR_LIMIT_POST');
+  return true;
 }
 
 function onMessageComplete(this: NodeHttpParser): void {

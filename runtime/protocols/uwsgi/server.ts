@@ -19,6 +19,7 @@ import { registerProtocol, type Listener, type ListenHooks, type ProtocolContext
 import { findService } from '../../services/registry.js';
 import { urlScheme } from '../cgi.js';
 import { CLIENT_GONE, byteLength, errorResponse, responseHead, resumeDrained } from '../response.js';
+import { limitPostOf, logLimitPost } from '../limits.js';
 import { expectBody, feedBody, type BodySource } from '../body.js';
 import '../../services/rpc-service.js';
 import '../../services/signal-service.js';
@@ -57,9 +58,12 @@ class UwsgiServer implements ProtocolServer {
   readonly #listeners: ConnServer[] = [];
   readonly #timeoutMs: number;
   readonly #sweeper: NodeJS.Timeout;
+  /** --limit-post in bytes (Infinity: none). */
+  readonly #limitPost: number;
 
   constructor(readonly context: ProtocolContext) {
     const { options, scheduler } = context;
+    this.#limitPost = limitPostOf(options);
     this.#readers = scheduler.threads.map(() => new UwsgiRequestReader(options['buffer-size'], options['max-vars'] * 2));
     this.#timeoutMs = options['socket-timeout'] * 1000;
     // One sweep a second instead of a timer per connection: cheaper on the accept path.
@@ -146,6 +150,7 @@ class UwsgiServer implements ProtocolServer {
     if (reader.modifier1 === 30) stripScriptName(env);
     if (env.SERVER_PROTOCOL === undefined) env.SERVER_PROTOCOL = 'HTTP/1.0';
     env['tsgi.url_scheme'] = urlScheme(env);
+    if (reader.contentLength > this.#limitPost) return this.#refuseTooLarge(connection, reader.contentLength);
     if (reader.contentLength > 0) {
       Environ.setInput(env, expectBody(connection, reader.contentLength));
       if (reader.rest !== null) feedBody(connection, reader.rest);
@@ -170,6 +175,14 @@ class UwsgiServer implements ProtocolServer {
       return input.read();
     };
     service({ modifier1: reader.modifier1, modifier2: reader.modifier2, payload: reader.payload, vars: connection.env, readBody }, { send: finish, drop: () => finish() });
+  }
+
+  /** --limit-post: 413 before the app runs and before the body is read; the connection closes. */
+  #refuseTooLarge(connection: UwsgiConnection, length: number): void {
+    logLimitPost('uwsgi', `connection fd ${connection.fd}`, length, this.#limitPost);
+    const core = connection.core;
+    end(connection, Buffer.from(errorResponse(connection.env.SERVER_PROTOCOL as string, 413), 'latin1'));
+    core?.release();
   }
 
   /** A malformed packet: one log line, that connection closed, nothing else touched. */
