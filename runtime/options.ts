@@ -10,6 +10,7 @@ import { expandConfig } from './config/expand.js';
 import { Problems } from './config/problems.js';
 import { tsgiError } from './errors.js';
 import { CONFIG_ROWS } from './config/options.js';
+import { RELOAD_ROWS } from './master/dynamic-options.js';
 import { PROCESS_ROWS } from './master/options.js';
 import { SOCKET_CHECKS, SOCKET_ROWS } from './protocols/options.js';
 import { SHARED_ROWS } from './shared/options.js';
@@ -71,6 +72,7 @@ const ROWS = [
   ...SOCKET_ROWS,
   ...APPLICATION_ROWS,
   ...PROCESS_ROWS,
+  ...RELOAD_ROWS,
   ...GREEN_ROWS,
   ...SHARED_ROWS,
   ...STATS_ROWS,

@@ -5,14 +5,24 @@
 import { Signals } from '../signals/subsystem.js';
 import { Spoolers } from '../spooler/pool.js';
 import { Stats } from '../stats/subsystem.js';
+import { MasterFifo } from './fifo.js';
 import { Housekeeping } from './housekeeping.js';
 import { InProcessWorker } from './single.js';
 import type { Subsystem } from './subsystem.js';
+import { Touch } from './touch.js';
 import { Workers } from './workers.js';
 
 /** Under a master: every child is a supervised process. */
 export function masterSubsystems(): Subsystem[] {
-  return [new Workers(), new Spoolers(), new Signals(), new Stats(), new Housekeeping()];
+  return [
+    new Workers(),
+    new Spoolers(),
+    new Signals(),
+    new Stats(),
+    new Housekeeping(),
+    new Touch(),
+    new MasterFifo(),
+  ];
 }
 
 /** A single process (no `--master`): the worker runs in-process, the rest is the same. */
