@@ -15,13 +15,13 @@ import { Workers } from './workers.js';
 /** Under a master: every child is a supervised process. */
 export function masterSubsystems(): Subsystem[] {
   return [
+    new MasterFifo(), // first: a FIFO that cannot be made fails the boot before any child is spawned
     new Workers(),
     new Spoolers(),
     new Signals(),
     new Stats(),
     new Housekeeping(),
     new Touch(),
-    new MasterFifo(),
   ];
 }
 

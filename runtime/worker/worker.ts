@@ -9,7 +9,7 @@ import { Acceptor } from './acceptor.js';
 import { loadApp } from './app-loader.js';
 import { Core, type CoreReporting } from './core.js';
 import { tsgiError } from '../errors.js';
-import { log } from '../logger.js';
+import { flushLog, log } from '../logger.js';
 import { native } from '../native.js';
 import type { Options } from '../options.js';
 import { createProtocolServer, type Listener, type ProtocolServer } from '../protocols/registry.js';
@@ -77,6 +77,9 @@ export class Worker {
     worker.reporting.slot.setAccepting(true);
     const zmq = options.zmq.length > 0 ? ` + ${options.zmq.length} zmq` : '';
     log(`ready (pid ${process.pid}): app ${loaded.label}, ${init.sockets.length} socket(s)${zmq}, ${options.async} core(s)`);
+    // Written now, not at the end of the turn: the master acts on the 'ready' message (a reload
+    // hands over, a chain spawns the next worker), and the log must show the ready line first.
+    flushLog();
     return worker;
   }
 
