@@ -102,6 +102,24 @@ test('--touch-chain-reload of 4 workers under load: one worker at a time, never 
   }
 });
 
+test('a reload under keep-alive clients: a connection idle at the hand-over still gets its next answer (Connection: close), none fails', async () => {
+  const port = await pickPort();
+  const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'green', '--master', '--processes', '2', '--async', '20', '--disable-logging'], { cwd: FIXTURE_APPS, ready: /all 2 workers ready/ });
+  try {
+    const load = hammer(port, '/pid', 32, true);
+    await sleep(300);
+    for (let generation = 1; generation <= 2; generation++) {
+      process.kill(server.pid, 'SIGHUP');
+      await server.waitFor(new RegExp(`(generation ${generation - 1} retired[\\s\\S]*){2}`), 20_000);
+    }
+    const { done, failed, errors } = await load.stop();
+    assert.is(failed, 0, `${failed} of ${done + failed} failed: ${errors.join('; ')}`);
+    assert.ok(done > 200, `only ${done} requests ran`);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('SIGHUP re-reads the ini file: processes 2 → 3 and another app module take effect', async () => {
   const port = await pickPort();
   const dir = tempDir();
