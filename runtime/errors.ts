@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   TSGI_ERR_CONFIG_INCLUDE_LOOP: { base: Error, meaning: 'config files include each other in a loop', fix: 'remove one of the includes in the chain the message shows' },
   TSGI_ERR_CONFIG_PLACEHOLDER: { base: Error, meaning: 'a %(name), $(VAR) or %x in a config value refers to nothing (or to itself)', fix: 'define it (`set-placeholder = name=value`, a `name = value` line, an environment variable), or write %% for a literal %' },
   TSGI_ERR_CONFIG_INVALID: { base: Error, meaning: 'the configuration has several errors; the message lists each on its own line with its file:line', fix: 'fix every line listed (each says what is wrong), then run again' },
+  TSGI_ERR_FIFO_CREATE: { base: Error, meaning: 'a --master-fifo could not be made (its directory is missing or not writable, the path is a directory, no mkfifo command)', fix: 'check the path in the message: tsgi removes what is there and runs `mkfifo -m 600 PATH`' },
   TSGI_ERR_NO_APP: { base: Error, meaning: 'no application was configured', fix: 'give `--module NAME` or `--wsgi-file PATH`' },
   TSGI_ERR_NO_SOCKET: { base: Error, meaning: 'nothing to listen on', fix: 'give at least one `--socket`, `--http-socket`, `--fastcgi-socket` or `--zmq`' },
   TSGI_ERR_SOCKET_BIND: { base: Error, meaning: 'a socket could not be bound (address in use, no permission, bad path)', fix: 'stop whatever holds the address (`ss -ltnp`), or pick another one' },

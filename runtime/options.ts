@@ -11,6 +11,7 @@ import { Problems } from './config/problems.js';
 import { tsgiError } from './errors.js';
 import { CONFIG_ROWS } from './config/options.js';
 import { DAEMON_ROWS } from './daemons/options.js';
+import { RELOAD_ROWS } from './master/dynamic-options.js';
 import { PROCESS_ROWS } from './master/options.js';
 import { HARAKIRI_ROWS } from './harakiri/options.js';
 import { RECYCLE_CHECKS, RECYCLE_ROWS } from './master/recycle-options.js';
@@ -78,6 +79,7 @@ const ROWS = [
   ...HARAKIRI_ROWS,
   ...RECYCLE_ROWS,
   ...LIMIT_ROWS,
+  ...RELOAD_ROWS,
   ...GREEN_ROWS,
   ...SHARED_ROWS,
   ...STATS_ROWS,

@@ -27,6 +27,7 @@ async function commandLineOptions(argv: string[]): Promise<Options | undefined> 
 
 export async function runCli(argv: string[]): Promise<void> {
   let options: Options | undefined;
+  const startDir = process.cwd(); // a reload re-reads the config from here, as at boot
   try {
     options = takeRestartOptions() ?? (await commandLineOptions(argv));
     if (options === undefined) return;
@@ -34,7 +35,9 @@ export async function runCli(argv: string[]): Promise<void> {
   } catch (error) {
     fail(error);
   }
-  const [{ Master }, { masterSubsystems, singleProcessSubsystems }] = await Promise.all([import('../master/master.js'), import('../master/subsystems.js')]);
-  const subsystems = supervised(options) ? masterSubsystems() : singleProcessSubsystems();
-  await new Master(options, subsystems, supervised(options)).run();
+  const [{ Master }, { masterSubsystems, singleProcessSubsystems }, { commandLineReader }] = await Promise.all([
+    import('../master/master.js'), import('../master/subsystems.js'), import('../master/reconfigure.js'),
+  ]);
+  if (!supervised(options)) return new Master(options, singleProcessSubsystems(), false).run();
+  await new Master(options, masterSubsystems(), true, commandLineReader(argv, startDir)).run();
 }

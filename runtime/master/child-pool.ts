@@ -210,6 +210,7 @@ export class ChildPool {
     if (this.#stopping) return;
     this.#generation++;
     for (const [id, slot] of this.#slots) {
+      if (slot.removed) continue; // retiring (removeSlot): its child finishes and is not replaced
       const old = slot.current;
       if (old?.state === 'ready') slot.retiring.push(old);
       else if (old !== null) this.#kill(old); // still booting: the new generation replaces it
@@ -217,6 +218,26 @@ export class ChildPool {
       slot.respawnAt = 0;
       this.#spawn(id);
     }
+  }
+
+  /**
+   * A brutal reload (the master FIFO's `R`/`W`): every child is killed now, requests and all, and
+   * each slot is respawned with the next generation on the loop's next pass.
+   */
+  brutalReload(): void {
+    if (this.#stopping) return;
+    this.#generation++;
+    this.#chain = [];
+    for (const slot of this.#slots.values()) {
+      for (const child of [...slot.retiring, ...(slot.current === null ? [] : [slot.current])]) this.#kill(child);
+      slot.respawnAt = 0;
+    }
+    this.wake();
+  }
+
+  /** The slots that are not being retired, in order (what a resize counts). */
+  servingSlotIds(): number[] {
+    return [...this.#slots].filter(([, slot]) => !slot.removed).map(([id]) => id);
   }
 
   /** Graceful stop: every child finishes and exits (within the mercy), none is respawned. */

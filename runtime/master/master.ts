@@ -22,7 +22,8 @@ import type { Options } from '../options.js';
 import { createSharedState, type SharedState } from '../shared/state.js';
 import { bindSockets, closeSockets, type BoundSocket } from './listeners.js';
 import { removePidfile, writePidfile } from './pidfile.js';
-import type { ChildChannel, ChildPeer, MasterHost, Subsystem } from './subsystem.js';
+import { reconfigured, type ReadOptions } from './reconfigure.js';
+import type { ChildChannel, ChildPeer, MasterHost, ReloadKind, Subsystem } from './subsystem.js';
 
 const MAIN_SCRIPT = fileURLToPath(new URL('../main.js', import.meta.url));
 /** The longest the loop sleeps: housekeeping and the shutdown log need a pass a second. */
@@ -43,7 +44,12 @@ export class Master implements MasterHost {
   #lastWaitingLog = 0;
   #exitCode = 0;
 
-  constructor(readonly options: Options, readonly subsystems: readonly Subsystem[], readonly supervised = true) {
+  /**
+   * `options` is replaced when a reload re-reads the config (reconfigure.ts): children spawned
+   * after that get the new options, and subsystems read them through the host.
+   * `readOptions` re-reads the command line and its config files (absent: nothing to re-read).
+   */
+  constructor(public options: Options, readonly subsystems: readonly Subsystem[], readonly supervised = true, private readonly readOptions?: ReadOptions) {
     this.#handlers = Object.assign({ ready: (_: unknown, from: ChildPeer) => this.#childReady(from) }, ...subsystems.map((s) => s.handlers ?? {}));
   }
 
@@ -94,7 +100,7 @@ export class Master implements MasterHost {
   }
 
   readonly #signalHandlers: Record<MasterSignal, () => void> = {
-    SIGHUP: () => this.#reload(),
+    SIGHUP: () => this.reload('graceful'), // as uWSGI: SIGHUP stays a full graceful reload
     SIGTERM: () => this.shutdown('SIGTERM', 0),
     SIGINT: () => this.shutdown('SIGINT', 0),
   };
@@ -157,26 +163,40 @@ export class Master implements MasterHost {
     for (const subsystem of this.subsystems) subsystem.childExited?.(pid);
   }
 
-  #reload(): void {
+  /** A full reload re-reads the config first (a broken one cancels it); a workers-only one reloads just them. */
+  reload(kind: ReloadKind = 'graceful'): void {
     if (this.#stopping) return;
-    for (const subsystem of this.subsystems) subsystem.reload?.();
+    if ((kind === 'graceful' || kind === 'brutal') && this.readOptions) {
+      const next = reconfigured(this.options, this.readOptions);
+      if (next === undefined) return;
+      this.options = next;
+    }
+    const targets = kind === 'graceful' || kind === 'brutal' ? this.subsystems : this.subsystems.filter((subsystem) => subsystem.name === 'workers');
+    for (const subsystem of targets) subsystem.reload?.(kind);
   }
 
-  /** Graceful shutdown; the same signal again stops everything at once. */
-  shutdown(reason: string, code: number): void {
-    if (this.#stopping) {
+  /** Graceful shutdown; the same signal again (or `brutal`) stops everything at once. */
+  shutdown(reason: string, code: number, brutal = false): void {
+    if (this.#stopping && !brutal) {
       // `timeout` and process-group kills deliver the same signal twice at once: only a
       // second, deliberate signal means "stop waiting".
       if (Date.now() - this.#stoppingSince < 1000) return;
-      log(`${reason} again: stopping everything now`);
-      for (const subsystem of this.subsystems) subsystem.stopBrutally?.();
-      return this.wake();
+      return this.#stopNow(`${reason} again`);
     }
-    this.#stopping = true;
-    this.#stoppingSince = this.#lastWaitingLog = Date.now();
-    this.#exitCode = code;
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.#stoppingSince = this.#lastWaitingLog = Date.now();
+      this.#exitCode = code;
+    }
+    if (brutal) return this.#stopNow(reason);
     log(`${reason}: graceful shutdown (finishing in-flight requests, at most ${this.options['reload-mercy']} s)`);
     for (const subsystem of this.subsystems) subsystem.stopGracefully?.();
+    this.wake();
+  }
+
+  #stopNow(why: string): void {
+    log(`${why}: stopping everything now`);
+    for (const subsystem of this.subsystems) subsystem.stopBrutally?.();
     this.wake();
   }
 

@@ -22,8 +22,14 @@ export interface MasterHost {
   readonly supervised: boolean;
   /** Runs the loop's next pass now (something changed that the loop should act on). */
   wake(): void;
-  /** Stops the whole instance gracefully (a subsystem found it cannot go on), exiting `code`. */
-  shutdown(reason: string, code: number): void;
+  /** Stops the whole instance gracefully (a subsystem found it cannot go on), exiting `code`; `brutal`: kill everything now. */
+  shutdown(reason: string, code: number, brutal?: boolean): void;
+  /**
+   * Reloads as SIGHUP does (`graceful`, the default) or as the master FIFO and the touch files
+   * ask: a full reload (`graceful`, `brutal`) re-reads the config files first, as uWSGI's
+   * re-exec does; the others keep the options and reload the workers only.
+   */
+  reload(kind?: ReloadKind): void;
   /** Finds another subsystem by name (the signal hub asks for the workers and spoolers). */
   subsystem<T extends Subsystem>(name: string): T | undefined;
   /** Starts a worker (it inherits the sockets) or a spooler process, with its IPC channel. */
@@ -31,6 +37,14 @@ export interface MasterHost {
   /** For an in-process worker: a channel whose messages reach the same handlers a child's do. */
   localChannel(): Channel<MasterActs, ChildActs>;
 }
+
+/**
+ * How to reload: `graceful` (SIGHUP, FIFO `r`, --touch-reload: a new generation for every slot,
+ * each old child serving until its successor is ready), `brutal` (FIFO `R`: kill, respawn),
+ * `chain` (FIFO `c`, --touch-chain-reload: one worker at a time), `workers` / `workers-brutal`
+ * (FIFO `w` / `W`: the workers only, the config not re-read).
+ */
+export type ReloadKind = 'graceful' | 'brutal' | 'chain' | 'workers' | 'workers-brutal';
 
 /** The master's channel to one child: posts, replies, and the child's pid. */
 export type ChildChannel = Channel<ChildActs, MasterActs, ChildPeer>;
@@ -54,8 +68,8 @@ export interface Subsystem {
   start?(host: MasterHost): void | Promise<void>;
   /** Once per pass of the loop; returns when it next wants a pass (ms since the epoch), if sooner than a second. */
   cycle?(now: number): number | void;
-  /** SIGHUP: a graceful reload. */
-  reload?(): void;
+  /** SIGHUP (or the FIFO, a touched file): reload its children the way `kind` says. */
+  reload?(kind: ReloadKind): void;
   /** SIGTERM/SIGINT: finish what is running, then stop. */
   stopGracefully?(): void;
   /** The stop signal again, or the mercy ran out: stop now. */

@@ -7,15 +7,18 @@ import { Signals } from '../signals/subsystem.js';
 import { Spoolers } from '../spooler/pool.js';
 import { Stats } from '../stats/subsystem.js';
 import { Harakiri } from './harakiri.js';
+import { MasterFifo } from './fifo.js';
 import { Housekeeping } from './housekeeping.js';
 import { Recycling } from './recycling.js';
 import { InProcessWorker } from './single.js';
 import type { Subsystem } from './subsystem.js';
+import { Touch } from './touch.js';
 import { Workers } from './workers.js';
 
 /** Under a master: every child is a supervised process. */
 export function masterSubsystems(): Subsystem[] {
   return [
+    new MasterFifo(), // first: a FIFO that cannot be made fails the boot before any child is spawned
     new Harakiri(),
     new Workers(),
     new Recycling(),
@@ -24,6 +27,7 @@ export function masterSubsystems(): Subsystem[] {
     new Signals(),
     new Stats(),
     new Housekeeping(),
+    new Touch(),
   ];
 }
 

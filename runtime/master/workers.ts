@@ -8,7 +8,8 @@ import type { SignalPeer } from '../signals/hub.js';
 import { ChildPool, type Child } from './child-pool.js';
 import { workerRows } from '../stats/server.js';
 import type { Handlers, ChildActs } from '../ipc.js';
-import type { ChildChannel, ChildPeer, MasterHost, StatsRows, Subsystem } from './subsystem.js';
+import { reloadWorkers } from './reload.js';
+import type { ChildChannel, ChildPeer, MasterHost, ReloadKind, StatsRows, Subsystem } from './subsystem.js';
 
 export class Workers implements Subsystem {
   readonly name = 'workers';
@@ -62,9 +63,8 @@ export class Workers implements Subsystem {
     log(`all ${this.children.current().length} workers ready`);
   }
 
-  reload(): void {
-    log(`graceful reload: spawning generation ${this.children.generation + 1}`);
-    this.children.reload();
+  reload(kind: ReloadKind = 'graceful'): void {
+    reloadWorkers(this.children, kind, this.#host);
   }
 
   stopGracefully(): void {

@@ -33,12 +33,18 @@ function layout(options: Options): RegionLayout {
   const cache = cacheOptions(options);
   const queue = queueOptions(options);
   return {
-    scoreboard: scoreboardSize(options.processes),
+    // Room for --processes' maximum, not its value: a reload may grow the pool (SIGHUP with a
+    // bigger --processes, the master FIFO's `+`) while the old generation still maps this region,
+    // so its layout can never depend on the worker count. 256 KiB of a sparse memfd.
+    scoreboard: scoreboardSize(SCOREBOARD_SLOTS),
     spoolers: spoolerBoardSize(options.spooler.length * options['spooler-processes']),
     cache: cache && options['cache-store'] === undefined ? cacheAreaSize(cache) : 0,
     queue: queue ? queueAreaSize(queue) : 0,
   };
 }
+
+/** The most workers an instance can have (the --processes row's max). */
+export const SCOREBOARD_SLOTS = 1024;
 
 function spoolerBoard(region: Region, options: Options): SpoolerBoard | null {
   return options.spooler.length === 0 ? null : new SpoolerBoard(region.area('spoolers'), options.spooler, options['spooler-processes']);

@@ -12,7 +12,7 @@ import { requestBudget } from './recycle.js';
 import { Core, type CoreReporting } from './core.js';
 import { WorkerHarakiri } from './harakiri.js';
 import { tsgiError } from '../errors.js';
-import { log } from '../logger.js';
+import { flushLog, log } from '../logger.js';
 import type { Options } from '../options.js';
 import { createProtocolServer, type Listener, type ProtocolServer } from '../protocols/registry.js';
 import type { InheritedSocket, MasterRequest } from '../ipc.js';
@@ -83,6 +83,9 @@ export class Worker {
     worker.reporting.slot.setAccepting(true);
     const zmq = options.zmq.length > 0 ? ` + ${options.zmq.length} zmq` : '';
     log(`ready (pid ${process.pid}): app ${loaded.label}, ${init.sockets.length} socket(s)${zmq}, ${options.async} core(s)`);
+    // Written now, not at the end of the turn: the master acts on the 'ready' message (a reload
+    // hands over, a chain spawns the next worker), and the log must show the ready line first.
+    flushLog();
     return worker;
   }
 
