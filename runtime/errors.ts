@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   TSGI_ERR_CONFIG_INVALID: { base: Error, meaning: 'the configuration has several errors; the message lists each on its own line with its file:line', fix: 'fix every line listed (each says what is wrong), then run again' },
   TSGI_ERR_NO_APP: { base: Error, meaning: 'no application was configured', fix: 'give `--module NAME` or `--wsgi-file PATH`' },
   TSGI_ERR_NO_SOCKET: { base: Error, meaning: 'nothing to listen on', fix: 'give at least one `--socket`, `--http-socket`, `--fastcgi-socket` or `--zmq`' },
+  TSGI_ERR_CHEAPER_OPTIONS: { base: RangeError, meaning: 'the cheaper options contradict each other or the sockets (--cheaper not below --processes, --cheaper-initial outside them, busyness min not below max, --cheaper-algo backlog without a TCP socket)', fix: 'change one of the two options the message names (each with its file:line)' },
   TSGI_ERR_SOCKET_BIND: { base: Error, meaning: 'a socket could not be bound (address in use, no permission, bad path)', fix: 'stop whatever holds the address (`ss -ltnp`), or pick another one' },
   TSGI_ERR_APP_LOAD: { base: Error, meaning: 'importing the application threw', fix: 'fix the error in the stack trace; tsgi refuses to respawn an app that cannot load' },
   TSGI_ERR_APP_NOT_FOUND: { base: Error, meaning: 'the module or file of the application does not exist', fix: 'check `--module`/`--wsgi-file` against `--chdir` (paths resolve from the working directory)' },
