@@ -5,6 +5,7 @@
 import { Signals } from '../signals/subsystem.js';
 import { Spoolers } from '../spooler/pool.js';
 import { Stats } from '../stats/subsystem.js';
+import { Cheaper } from './cheaper.js';
 import { Housekeeping } from './housekeeping.js';
 import { InProcessWorker } from './single.js';
 import type { Subsystem } from './subsystem.js';
@@ -12,7 +13,7 @@ import { Workers } from './workers.js';
 
 /** Under a master: every child is a supervised process. */
 export function masterSubsystems(): Subsystem[] {
-  return [new Workers(), new Spoolers(), new Signals(), new Stats(), new Housekeeping()];
+  return [new Workers(), new Cheaper(), new Spoolers(), new Signals(), new Stats(), new Housekeeping()];
 }
 
 /** A single process (no `--master`): the worker runs in-process, the rest is the same. */
