@@ -26,14 +26,15 @@ export class Busyness implements CheaperAlgo {
   readonly #overloadMs: number;
   readonly #cores: number;
   #multiplier: number;
-  #windowStart = 0;
+  /** When the current window began (NaN before the first pass). */
+  #windowStart = Number.NaN;
   /** running_time of each worker at the window's start. */
   #baseline = new Map<number, number>();
   #idleCycles = 0;
   #tolerance = 0;
   #lastRetire = 0;
   #emergency = 0;
-  #lastBacklogCheck = 0;
+  #lastBacklogCheck = Number.NEGATIVE_INFINITY;
   #nonzeroSince = 0;
   #lastBusyness = 0;
   /** The last decision was an emergency spawn: what gets spawned counts as emergency workers. */
@@ -47,7 +48,7 @@ export class Busyness implements CheaperAlgo {
 
   decide(view: CheaperView): Decision | undefined {
     const { now, workers } = view;
-    if (this.#windowStart === 0) this.#startWindow(view);
+    if (Number.isNaN(this.#windowStart)) this.#startWindow(view);
     const emergency = this.#backlogAlert(view);
     this.#askedEmergency = emergency !== undefined;
     if (emergency !== undefined || now - this.#windowStart < this.#overloadMs) return emergency;

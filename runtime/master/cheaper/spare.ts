@@ -41,9 +41,9 @@ export class Spare implements CheaperAlgo {
     let chosen: { slot: number; since: number } | undefined;
     for (const worker of workers) {
       const idle = this.#idle.get(worker.slot);
-      if (!worker.ready || worker.busy || idle === undefined || idle.requests !== worker.requests) {
-        this.#idle.set(worker.slot, { since: now, requests: worker.requests });
-      } else if (now - idle.since >= this.overloadMs) chosen = { slot: worker.slot, since: idle.since };
+      if (!worker.ready || worker.busy) this.#idle.delete(worker.slot); // idle counts from the first pass that sees it idle
+      else if (idle === undefined || idle.requests !== worker.requests) this.#idle.set(worker.slot, { since: now, requests: worker.requests });
+      else if (now - idle.since >= this.overloadMs) chosen = { slot: worker.slot, since: idle.since };
     }
     for (const slot of this.#idle.keys()) if (!workers.some((worker) => worker.slot === slot)) this.#idle.delete(slot);
     if (chosen === undefined || workers.length <= min || now < this.#nextRetireAt) return undefined;
