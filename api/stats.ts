@@ -53,8 +53,9 @@ export const statsApi = {
   },
   /**
    * Every worker of the instance, uWSGI's keys: id, pid, requests, delta_requests, exceptions,
-   * signals, status ('idle'/'busy'), rss, vsz (bytes), running_time and avg_rt (µs),
-   * last_spawn (unix s), respawn_count, tx (bytes sent), accepting.
+   * signals, status ('idle'/'busy', or 'cheap' for a slot --cheaper left without a process),
+   * rss, vsz (bytes), running_time and avg_rt (µs), last_spawn (unix s), respawn_count,
+   * tx (bytes sent), accepting.
    * @example
    * const busy = uwsgi.workers().filter((w) => w.status === 'busy').length;
    */

@@ -17,6 +17,7 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"accept", accept_connection},
       {"localAddress", local_address},
       {"peerAddress", peer_address},
+      {"listenQueue", listen_queue},
       {"dup", dup_fd},
       {"close", close_fd},
       {"setNonBlocking", set_nonblocking_fd},

@@ -1,5 +1,5 @@
 /*
- * Sockets: listenTcp (with deferred accept), listenUnix, connectUnix, accept, and
+ * Sockets: listenTcp (with deferred accept), listenUnix, connectUnix, accept, listenQueue, and
  * localAddress/peerAddress.
  */
 #include "tsgi.h"
@@ -170,4 +170,22 @@ napi_value local_address(napi_env env, napi_callback_info info) {
 
 napi_value peer_address(napi_env env, napi_callback_info info) {
   return socket_address(env, info, true);
+}
+
+/*
+ * listenQueue(fd) → connections waiting in a listening TCP socket's accept queue, or -errno
+ * (-EOPNOTSUPP for a unix socket). For a socket in LISTEN state Linux reports the current
+ * accept backlog in tcpi_unacked (and its limit in tcpi_sacked), as uWSGI's backlog cheaper
+ * algorithm reads it. Unix sockets keep theirs out of reach of getsockopt (only sock_diag).
+ */
+napi_value listen_queue(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!get_fd(env, argv[0], &fd)) return NULL;
+  struct tcp_info tcp;
+  socklen_t length = sizeof tcp;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &tcp, &length) != 0) return int_value(env, -errno);
+  return int_value(env, (int)tcp.tcpi_unacked);
 }

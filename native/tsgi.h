@@ -26,7 +26,8 @@
  *   errors.c       Node-style system errors, napi_failed, report_uncaught
  *   args.c         argument readers (get_int, get_fd, get_buffer, ...) and int_value
  *   address.c      unix/inet address building, address objects
- *   sockets.c      listenTcp, listenUnix, connectUnix, accept, localAddress, peerAddress
+ *   sockets.c      listenTcp, listenUnix, connectUnix, accept, localAddress, peerAddress,
+ *                  listenQueue
  *   fd.c           dup, close, setNonBlocking, raiseOpenFilesLimit, pipe
  *   shm.c          shmCreate, shmOpenFile, shmMap, shmSync, tryLockFile, futexWait, futexWake
  *   process.c      pidAlive, exec, setResourceLimit, resourceLimit
@@ -127,6 +128,7 @@ napi_value connect_unix(napi_env env, napi_callback_info info);
 napi_value accept_connection(napi_env env, napi_callback_info info);
 napi_value local_address(napi_env env, napi_callback_info info);
 napi_value peer_address(napi_env env, napi_callback_info info);
+napi_value listen_queue(napi_env env, napi_callback_info info);
 
 /* fd.c */
 napi_value dup_fd(napi_env env, napi_callback_info info);

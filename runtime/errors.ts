@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   TSGI_ERR_FIFO_CREATE: { base: Error, meaning: 'a --master-fifo could not be made (its directory is missing or not writable, the path is a directory, no mkfifo command)', fix: 'check the path in the message: tsgi removes what is there and runs `mkfifo -m 600 PATH`' },
   TSGI_ERR_NO_APP: { base: Error, meaning: 'no application was configured', fix: 'give `--module NAME` or `--wsgi-file PATH`' },
   TSGI_ERR_NO_SOCKET: { base: Error, meaning: 'nothing to listen on', fix: 'give at least one `--socket`, `--http-socket`, `--fastcgi-socket` or `--zmq`' },
+  TSGI_ERR_CHEAPER_OPTIONS: { base: RangeError, meaning: 'the cheaper options contradict each other or the sockets (--cheaper not below --processes, --cheaper-initial outside them, busyness min not below max, --cheaper-algo backlog without a TCP socket)', fix: 'change one of the two options the message names (each with its file:line)' },
   TSGI_ERR_SOCKET_BIND: { base: Error, meaning: 'a socket could not be bound (address in use, no permission, bad path)', fix: 'stop whatever holds the address (`ss -ltnp`), or pick another one' },
   TSGI_ERR_APP_LOAD: { base: Error, meaning: 'importing the application threw', fix: 'fix the error in the stack trace; tsgi refuses to respawn an app that cannot load' },
   TSGI_ERR_APP_NOT_FOUND: { base: Error, meaning: 'the module or file of the application does not exist', fix: 'check `--module`/`--wsgi-file` against `--chdir` (paths resolve from the working directory)' },

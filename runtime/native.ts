@@ -243,6 +243,12 @@ export interface TsgiNative {
   /** getpeername(): the client of an accepted connection (REMOTE_ADDR, REMOTE_PORT). */
   peerAddress(fd: number): LocalAddress;
   /**
+   * How many connections wait in a listening TCP socket's accept queue (TCP_INFO's tcpi_unacked
+   * on a LISTEN socket), for the cheaper subsystem; a NEGATIVE errno where the kernel does not
+   * say (-95 EOPNOTSUPP on a unix socket). Never throws but for a bad fd argument.
+   */
+  listenQueue(fd: number): number;
+  /**
    * Duplicates an fd (close-on-exec), e.g. so each worker thread owns its own copy of a shared
    * listening socket: closing one thread's server must not close the others' fd.
    */

@@ -12,6 +12,7 @@ import { tsgiError } from './errors.js';
 import { CONFIG_ROWS } from './config/options.js';
 import { DAEMON_ROWS } from './daemons/options.js';
 import { RELOAD_ROWS } from './master/dynamic-options.js';
+import { CHEAPER_CHECKS, CHEAPER_ROWS } from './master/cheaper/options.js';
 import { PROCESS_ROWS } from './master/options.js';
 import { HARAKIRI_ROWS } from './harakiri/options.js';
 import { RECYCLE_CHECKS, RECYCLE_ROWS } from './master/recycle-options.js';
@@ -80,6 +81,7 @@ const ROWS = [
   ...RECYCLE_ROWS,
   ...LIMIT_ROWS,
   ...RELOAD_ROWS,
+  ...CHEAPER_ROWS,
   ...GREEN_ROWS,
   ...SHARED_ROWS,
   ...STATS_ROWS,
@@ -126,7 +128,7 @@ export type Options = Flat<
 export type OptionCheck = (options: Options) => void;
 
 /** Run in this order by read-options.ts once every pair is applied, so the first failure is reported. */
-export const OPTION_CHECKS: readonly OptionCheck[] = [...SOCKET_CHECKS, ...APPLICATION_CHECKS, ...RECYCLE_CHECKS];
+export const OPTION_CHECKS: readonly OptionCheck[] = [...SOCKET_CHECKS, ...APPLICATION_CHECKS, ...RECYCLE_CHECKS, ...CHEAPER_CHECKS];
 
 const byName = new Map<string, OptionRow>();
 for (const row of OPTION_ROWS) {
@@ -203,9 +205,28 @@ export function applyOption(options: Options, name: string, value: string | true
   if (!row || (row.short === name && origin !== COMMAND_LINE)) throw unknownOption(name, origin);
   if (row.immediate) throw tsgiError('TSGI_ERR_INTERNAL', `--${row.name} is read by the config expander (config/expand.ts), not applied`);
   const converted = convert(row, value, origin);
+  originsOf(options).set(row.name, origin);
   const target = options as unknown as Record<string, unknown>;
   if (row.repeatable) (target[row.name] as unknown[]).push(converted);
   else target[row.name] = converted;
+}
+
+/** Where each option got its value, kept beside (not in) Options, so `--show-config` and equality stay plain. */
+const ORIGINS = new WeakMap<Options, Map<string, Origin>>();
+
+function originsOf(options: Options): Map<string, Origin> {
+  let origins = ORIGINS.get(options);
+  if (origins === undefined) ORIGINS.set(options, (origins = new Map()));
+  return origins;
+}
+
+/**
+ * Where `name` got its (latest) value, `app.ini:3` or `command line`, or undefined for a
+ * default: cross-option checks name the file and line of both options they relate.
+ */
+export function optionOrigin(options: Options, name: string): string | undefined {
+  const origin = ORIGINS.get(options)?.get(name);
+  return origin === undefined ? undefined : where(origin);
 }
 
 function unknownOption(name: string, origin: Origin): Error {

@@ -66,7 +66,7 @@ function resize(host: MasterHost, by: 1 | -1): void {
   const wanted = Math.min(SCOREBOARD_SLOTS, Math.max(1, serving + by));
   if (wanted === serving) return log(`master FIFO ${by > 0 ? '+' : '-'}: ${serving} worker(s) already, the ${by > 0 ? 'most' : 'fewest'} there can be`);
   const changed = by > 0 ? growPool(pool, wanted) : shrinkPool(pool, wanted);
-  listSlots(host.shared, pool);
+  listSlots(host.shared, pool, host.options.processes);
   log(`master FIFO ${by > 0 ? '+' : '-'}: ${by > 0 ? 'added' : 'retiring'} worker ${changed.join(', ')} (${wanted} now)`);
 }
 

@@ -27,8 +27,11 @@ export function growPool(pool: ChildPool, count: number): number[] {
   return added;
 }
 
-/** The stats and `uwsgi.workers()` list every slot up to the highest id. */
-export function listSlots(shared: SharedState, pool: ChildPool): void {
-  const highest = Math.max(1, ...pool.servingSlotIds());
+/**
+ * The stats and `uwsgi.workers()` list every slot up to --processes or the highest id, if
+ * higher (a slot the cheaper subsystem retired stays listed, as uWSGI lists it "cheap").
+ */
+export function listSlots(shared: SharedState, pool: ChildPool, processes: number): void {
+  const highest = Math.max(processes, ...pool.servingSlotIds());
   if (highest !== shared.scoreboard.workers) shared.scoreboard = new Scoreboard(shared.region.area('scoreboard'), highest);
 }

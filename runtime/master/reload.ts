@@ -9,7 +9,7 @@ import { growPool, listSlots, shrinkPool } from './pool-size.js';
 import type { MasterHost, ReloadKind } from './subsystem.js';
 
 export function reloadWorkers(pool: ChildPool, kind: ReloadKind, host: MasterHost): void {
-  const count = host.options.processes;
+  const count = poolTarget(pool, host);
   const retired = shrinkPool(pool, count);
   const next = pool.generation + 1;
   const slots = pool.servingSlotIds().length;
@@ -30,6 +30,16 @@ export function reloadWorkers(pool: ChildPool, kind: ReloadKind, host: MasterHos
       pool.reload();
   }
   const added = growPool(pool, count);
-  if (added.length > 0) log(`--processes ${count}: added worker ${added.join(', ')}`);
-  listSlots(host.shared, pool);
+  if (added.length > 0) log(`${count} worker(s): added worker ${added.join(', ')}`);
+  listSlots(host.shared, pool, host.options.processes);
+}
+
+/**
+ * How many workers the reloaded pool has: --processes, or under --cheaper as many as run now,
+ * kept between --cheaper and --processes (the cheaper subsystem goes on from there).
+ */
+function poolTarget(pool: ChildPool, host: MasterHost): number {
+  const { cheaper, processes } = host.options;
+  if (cheaper === 0) return processes;
+  return Math.min(processes, Math.max(cheaper, pool.servingSlotIds().length));
 }

@@ -8,6 +8,7 @@ import { Spoolers } from '../spooler/pool.js';
 import { Stats } from '../stats/subsystem.js';
 import { Harakiri } from './harakiri.js';
 import { MasterFifo } from './fifo.js';
+import { Cheaper } from './cheaper.js';
 import { Housekeeping } from './housekeeping.js';
 import { Recycling } from './recycling.js';
 import { InProcessWorker } from './single.js';
@@ -22,6 +23,7 @@ export function masterSubsystems(): Subsystem[] {
     new Harakiri(),
     new Workers(),
     new Recycling(),
+    new Cheaper(),
     new Spoolers(),
     new Daemons(),
     new Signals(),

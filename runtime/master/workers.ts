@@ -1,10 +1,11 @@
 /**
- * The workers: `--processes` worker processes in a {@link ChildPool}, each inheriting the
- * listening sockets. A worker that dies is respawned; SIGHUP brings a new generation that
+ * The workers: `--processes` worker processes in a {@link ChildPool} (fewer under --cheaper,
+ * which adds and removes slots: cheaper.ts), each inheriting the listening sockets. A worker that dies is respawned; SIGHUP brings a new generation that
  * takes over slot by slot; an app that cannot load on the first start stops the instance.
  */
 import { log } from '../logger.js';
 import type { SignalPeer } from '../signals/hub.js';
+import { startingWorkers } from './cheaper.js';
 import { ChildPool, type Child } from './child-pool.js';
 import { workerRows } from '../stats/server.js';
 import type { Handlers, ChildActs } from '../ipc.js';
@@ -50,7 +51,7 @@ export class Workers implements Subsystem {
         master.shutdown('boot failure', 1);
       },
     });
-    this.children.start(range(options.processes));
+    this.children.start(range(startingWorkers(options)));
   }
 
   #channel(child: Child): ChildChannel | undefined {

@@ -21,7 +21,8 @@ export function scoreboardSize(workers: number): number {
   return workers * SLOT_BYTES;
 }
 
-export type WorkerStatus = 'idle' | 'busy';
+/** `cheap`: no process holds the slot (retired by --cheaper, or not spawned yet), as uWSGI reports it. */
+export type WorkerStatus = 'idle' | 'busy' | 'cheap';
 
 /** One worker as `uwsgi.workers()` and the stats server report it (uWSGI's key names). */
 export interface WorkerStats {
@@ -111,13 +112,21 @@ export class Scoreboard {
   /** Master: a new process took slot `id` (requests stay: they count for the slot's lifetime). */
   spawned(id: number, pid: number): void {
     const f = this.#fields(id);
-    f[Field.RespawnCount] = f[Field.Pid] === 0 ? 0 : f[Field.RespawnCount]! + 1;
+    f[Field.RespawnCount] = f[Field.LastSpawn] === 0 ? 0 : f[Field.RespawnCount]! + 1;
     f[Field.Pid] = pid;
     f[Field.DeltaRequests] = 0;
     f[Field.BusyCores] = 0;
     f[Field.Accepting] = 0;
     f[Field.Heartbeat] = 0;
     f[Field.LastSpawn] = Math.floor(Date.now() / 1000);
+  }
+
+  /** Master: the slot's process was retired by --cheaper and none replaces it (yet). */
+  cheaped(id: number): void {
+    const f = this.#fields(id);
+    f[Field.Pid] = 0;
+    f[Field.BusyCores] = 0;
+    f[Field.Accepting] = 0;
   }
 
   /** Master: memory figures, refreshed once per master cycle. */
@@ -160,7 +169,7 @@ export class Scoreboard {
       delta_requests: f[Field.DeltaRequests]!,
       exceptions: f[Field.Exceptions]!,
       signals: f[Field.Signals]!,
-      status: f[Field.BusyCores]! > 0 ? 'busy' : 'idle',
+      status: f[Field.Pid] === 0 ? 'cheap' : f[Field.BusyCores]! > 0 ? 'busy' : 'idle',
       rss: f[Field.Rss]!,
       vsz: f[Field.Vsz]!,
       running_time: f[Field.RunningTime]!,
