@@ -114,6 +114,8 @@ class ZmqHandler implements ProtocolServer {
   /** Mongrel2's SUB is connected and subscribed: what we publish reaches it. */
   #subscribed = false;
   #everSubscribed = false;
+  /** A receive is pending on the XPUB: only while not subscribed (see #awaitSubscriber). */
+  #awaitingSubscriber = false;
   #receiving = false;
   /**
    * Messages taken from the PULL socket that wait for a core (another socket took the last
@@ -184,9 +186,18 @@ class ZmqHandler implements ProtocolServer {
    * The PUB socket is an XPUB so the worker sees Mongrel2's subscription arrive: a response
    * published before that would be dropped (ZeroMQ's slow joiner), so requests are read only
    * from then on. They wait in the PULL socket meanwhile (milliseconds, at boot or a restart).
+   *
+   * No receive stays pending on the XPUB once Mongrel2 has subscribed: with one pending,
+   * zeromq.js checks after every send() whether it can complete (a ZMQ_EVENTS getsockopt,
+   * which is a poll(2) on the socket's mailbox), a syscall per response. Only a disconnect
+   * (#lostSubscriber) makes the worker wait for a subscription again; what queued on the XPUB
+   * meanwhile is read then (an unsubscription on the lost pipe is skipped, as always).
    */
   #awaitSubscriber(): void {
+    if (this.#awaitingSubscriber || this.pub.closed) return;
+    this.#awaitingSubscriber = true;
     this.pub.receive().then(([frame]) => {
+      this.#awaitingSubscriber = false;
       if (this.#state === 'closed') return;
       if (frame !== undefined && frame[0] === 1 && !this.#subscribed) {
         this.#subscribed = true;
@@ -194,8 +205,10 @@ class ZmqHandler implements ProtocolServer {
         this.#everSubscribed = true;
         this.#pump();
       }
-      this.#awaitSubscriber();
-    }, noop); // rejected once the socket closes
+      if (!this.#subscribed) this.#awaitSubscriber();
+    }, () => {
+      this.#awaitingSubscriber = false; // rejected once the socket closes
+    });
   }
 
   /** Mongrel2's SUB went away: responses would be lost until it subscribes again. */
@@ -204,6 +217,7 @@ class ZmqHandler implements ProtocolServer {
     this.#subscribed = false;
     this.#gone.clear(); // a restarted Mongrel2 counts connection ids from 1 again
     log(`zmq: Mongrel2 disconnected from ${this.spec.pub}: not pulling requests until it subscribes again`);
+    this.#awaitSubscriber();
   }
 
   /**
