@@ -38,6 +38,8 @@ const GONE_MEMORY_MS = 10_000;
 const GONE_MEMORY_MAX = 10_000;
 /** ZMQ_IDENTITY: zeromq.js exposes it (as routingId) only on REQ/REP/DEALER/ROUTER sockets. */
 const ZMQ_IDENTITY = 5;
+/** Messages read back to back in microtasks before the receive chain yields to the event loop (zeromq.js: 512). */
+const EAGER_BURST = 256;
 const EMPTY = Buffer.alloc(0);
 const noop = (): void => {};
 
@@ -117,6 +119,10 @@ class ZmqHandler implements ProtocolServer {
   /** A receive is pending on the XPUB: only while not subscribed (see #awaitSubscriber). */
   #awaitingSubscriber = false;
   #receiving = false;
+  /** The PULL socket reads with receiveTimeout 0 (see #pump). */
+  #eager = false;
+  /** Messages read since the chain last yielded to the event loop. */
+  #burst = 0;
   /**
    * Messages taken from the PULL socket that wait for a core (another socket took the last
    * one, or a stopping worker emptied its queue), oldest from #backlogHead on.
@@ -235,16 +241,43 @@ class ZmqHandler implements ProtocolServer {
    * Reads the next message, one at a time and only while a core is free (the worker resumes
    * the listener when one frees). Meanwhile requests queue in this worker's ZeroMQ pipe, and once it
    * is at its high-water mark Mongrel2's PUSH passes this worker over for its siblings.
+   *
+   * Once a message has arrived the PULL socket reads with receiveTimeout 0 (#eager): receive()
+   * then takes the next queued message at once, or rejects with EAGAIN when there is none,
+   * without asking the socket first whether one is there (zeromq.js's ZMQ_EVENTS check, a
+   * poll(2) per message otherwise). Only EAGAIN puts it back to waiting in zeromq.js's poller.
+   * The chain runs in microtasks, so it yields to the event loop every EAGER_BURST messages.
    */
   #pump(): void {
     if (this.#receiving || this.#state !== 'running' || !this.#subscribed) return;
     if (!this.#serveBacklog() || this.context.scheduler.freeCount === 0) return;
     this.#receiving = true;
+    if (++this.#burst > EAGER_BURST) {
+      this.#burst = 0;
+      setImmediate(this.#receiveLater);
+      return;
+    }
     this.pull.receive().then(this.#onMessage, this.#onReceiveError);
+  }
+
+  readonly #receiveLater = (): void => {
+    if (this.#state !== 'running') {
+      this.#receiving = false;
+      if (this.#state === 'stopping') this.#closePull();
+      return;
+    }
+    this.pull.receive().then(this.#onMessage, this.#onReceiveError);
+  };
+
+  #setEager(eager: boolean): void {
+    if (this.#eager === eager || this.pull.closed) return;
+    this.#eager = eager;
+    this.pull.receiveTimeout = eager ? 0 : -1;
   }
 
   readonly #onMessage = (frames: Buffer[]): void => {
     this.#receiving = false;
+    this.#setEager(true);
     if (frames.length === 1) this.#handle(frames[0]!);
     else log(`zmq: dropping a ${frames.length}-part message: TSGI_ERR_ZMQ_MESSAGE: Mongrel2 sends single-part messages`);
     if (this.#state === 'stopping') this.#closePull();
@@ -264,7 +297,14 @@ class ZmqHandler implements ProtocolServer {
 
   readonly #onReceiveError = (error: Error): void => {
     this.#receiving = false;
+    if (this.#state === 'stopping') return this.#closePull();
     if (this.#state !== 'running') return; // closed by stop()
+    if (this.#eager && (error as { code?: string }).code === 'EAGAIN') {
+      // Nothing queued: wait in zeromq.js's poller for the next message.
+      this.#setEager(false);
+      this.#burst = 0;
+      return this.#pump();
+    }
     log(`zmq: receive on ${this.spec.pull} failed: ${error.message}; retrying in 100 ms`);
     setTimeout(() => this.#pump(), 100);
   };
