@@ -40,6 +40,9 @@ const GONE_MEMORY_MAX = 10_000;
 const ZMQ_IDENTITY = 5;
 /** Messages read back to back in microtasks before the receive chain yields to the event loop (zeromq.js: 512). */
 const EAGER_BURST = 256;
+/** At most this many response frames, or about this many bytes, go out in one multipart send. */
+const MAX_BATCH = 64;
+const MAX_BATCH_BYTES = 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 const noop = (): void => {};
 
@@ -55,6 +58,8 @@ class ZmqRequest {
   core: Core | null = null;
   /** `sender SP connId`: the key of {@link ZmqHandler.byConn}. */
   key = '';
+  /** Mongrel2's sender UUID: the topic its SUB subscribed to. */
+  sender = '';
   prefix: Buffer = EMPTY;
   keepAlive = false;
   /** Mongrel2 said the client is gone: nothing more is published for it. */
@@ -83,7 +88,7 @@ class ZmqRequest {
   }
 
   #out(message: Buffer): void {
-    if (this.older === null) this.handler.publish(message);
+    if (this.older === null) this.handler.publish(message, this.sender);
     else (this.held ??= []).push(message);
   }
 
@@ -135,6 +140,11 @@ class ZmqHandler implements ProtocolServer {
   /** Finished requests whose responses wait for an older one on their connection. */
   #parked = 0;
   #lastPublish = 0;
+  /** Response messages not sent yet, all to #outboxSender (see publish). */
+  #outbox: Buffer[] = [];
+  #outboxBytes = 0;
+  #outboxSender = '';
+  #flushDue = false;
   /**
    * Disconnect notices for connections with no request here: `sender SP connId` → until when
    * (ms). A request read later for one of them is halted as soon as it starts.
@@ -254,6 +264,7 @@ class ZmqHandler implements ProtocolServer {
     this.#receiving = true;
     if (++this.#burst > EAGER_BURST) {
       this.#burst = 0;
+      this.#flush();
       setImmediate(this.#receiveLater);
       return;
     }
@@ -303,6 +314,7 @@ class ZmqHandler implements ProtocolServer {
       // Nothing queued: wait in zeromq.js's poller for the next message.
       this.#setEager(false);
       this.#burst = 0;
+      this.#flush();
       return this.#pump();
     }
     log(`zmq: receive on ${this.spec.pull} failed: ${error.message}; retrying in 100 ms`);
@@ -333,6 +345,7 @@ class ZmqHandler implements ProtocolServer {
     if (request === undefined || request.parked) request = this.#requests[core.index] = new ZmqRequest(this);
     request.core = core;
     request.gone = false;
+    request.sender = reader.sender;
     request.key = `${reader.sender} ${reader.connId}`;
     request.prefix = responsePrefix(reader.sender, reader.connId);
     const older = this.byConn.get(request.key) ?? null;
@@ -444,7 +457,7 @@ class ZmqHandler implements ProtocolServer {
       next.older = null;
       const held = next.held;
       next.held = null;
-      if (held !== null && !next.gone) for (let i = 0; i < held.length; i++) this.publish(held[i]!);
+      if (held !== null && !next.gone) for (let i = 0; i < held.length; i++) this.publish(held[i]!, next.sender);
       if (!next.parked) return; // still running: it publishes directly from now on
       next.parked = false;
       this.#parked--;
@@ -459,12 +472,41 @@ class ZmqHandler implements ProtocolServer {
     return newer;
   }
 
-  /** @internal */
-  publish(message: Buffer): void {
+  /**
+   * @internal Queues a response message; what is queued goes out as one multipart message
+   * (#flush) when the receive chain runs dry or yields, at the end of this loop turn, or once
+   * MAX_BATCH frames or MAX_BATCH_BYTES are queued. Mongrel2 reads every frame as a response
+   * of its own (handler.c: one zmq_msg_recv per message, RCVMORE never looked at), and PUB
+   * routes a multipart message by its first frame, so a batch holds one sender's messages.
+   * One send() for many responses: one zeromq.js promise, one wake-up of the I/O thread.
+   */
+  publish(message: Buffer, sender: string): void {
+    if (this.pub.closed) return;
+    if (this.#outbox.length > 0 && sender !== this.#outboxSender) this.#flush();
+    this.#outboxSender = sender;
+    this.#outbox.push(message);
+    this.#outboxBytes += message.length;
+    if (this.#outbox.length >= MAX_BATCH || this.#outboxBytes >= MAX_BATCH_BYTES) this.#flush();
+    else if (!this.#flushDue) {
+      this.#flushDue = true;
+      setImmediate(this.#flushLater);
+    }
+  }
+
+  readonly #flushLater = (): void => {
+    this.#flushDue = false;
+    this.#flush();
+  };
+
+  #flush(): void {
+    const outbox = this.#outbox;
+    if (outbox.length === 0) return;
+    this.#outbox = [];
+    this.#outboxBytes = 0;
     if (this.pub.closed) return;
     this.#lastPublish = Date.now();
     try {
-      this.pub.send(message).catch(onPublishError);
+      this.pub.send(outbox.length === 1 ? outbox[0]! : outbox).catch(onPublishError);
     } catch (error) {
       onPublishError(error as Error);
     }
@@ -538,6 +580,7 @@ class ZmqHandler implements ProtocolServer {
     const left = this.#backlog.length - this.#backlogHead;
     if (left > 0) log(`zmq: ${left} request(s) never got a core before --reload-mercy ran out: dropped, their clients wait for Mongrel2's timeout`);
     if (!this.pull.closed) this.pull.close(); // --reload-mercy ran out while a receive was due
+    this.#flush();
     // zeromq.js cannot tell when the queue is on the wire, and the worker exits with
     // process.exit (no ZMQ context termination): give the I/O thread time to send the last bytes.
     const wait = this.#lastPublish + FLUSH_MS - Date.now();
