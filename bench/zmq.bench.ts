@@ -19,7 +19,8 @@
  *   npx tsc -p . && node dist/bench/zmq.bench.js
  *
  * Env: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNS (64), BENCH_PARKED (5000),
- * BENCH_PARK_SECONDS (3); BENCH_PARKED=0 skips part 2.
+ * BENCH_PARK_SECONDS (3); BENCH_PARKED=0 skips part 2, BENCH_UWSGI=0 the uwsgi path of part 1
+ * (the tsgi / pyzmq rounds then come closer together in time).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -35,6 +36,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNS = Number(process.env.BENCH_CONNS ?? 64);
 const PARKED = Number(process.env.BENCH_PARKED ?? 5000);
 const PARK_SECONDS = Number(process.env.BENCH_PARK_SECONDS ?? 3);
+const UWSGI = process.env.BENCH_UWSGI !== '0';
 const BENCH_APPS = join(ROOT, 'bench/apps');
 const CLK_TCK = 100;
 
@@ -155,7 +157,8 @@ function median(values: number[]): number {
 }
 
 async function requestsPerSecond(): Promise<void> {
-  const targets = [await zmqTarget('hello_tsgi', BENCH_APPS, []), await pyzmqTarget(), await uwsgiTarget('hello_tsgi', BENCH_APPS, [])];
+  const targets = [await zmqTarget('hello_tsgi', BENCH_APPS, []), await pyzmqTarget()];
+  if (UWSGI) targets.push(await uwsgiTarget('hello_tsgi', BENCH_APPS, []));
   const results = new Map<string, Array<{ rps: number; cpuUsPerRequest: number; peerUsPerRequest: number }>>();
   try {
     for (const target of targets) await throughput(target, 1); // warm-up

@@ -157,7 +157,9 @@ export class Mongrel2Peer {
 
   async #receiveLoop(): Promise<void> {
     try {
-      for await (const [message] of this.sub) this.#onResponse(message!);
+      // Mongrel2's handler.c reads each frame as a response of its own (one zmq_msg_recv per
+      // message, ZMQ_RCVMORE never checked): the frames of a multipart message are responses too.
+      for await (const frames of this.sub) for (const message of frames) this.#onResponse(message);
     } catch {
       // the socket closed
     }

@@ -38,6 +38,11 @@ const GONE_MEMORY_MS = 10_000;
 const GONE_MEMORY_MAX = 10_000;
 /** ZMQ_IDENTITY: zeromq.js exposes it (as routingId) only on REQ/REP/DEALER/ROUTER sockets. */
 const ZMQ_IDENTITY = 5;
+/** Messages read back to back in microtasks before the receive chain yields to the event loop (zeromq.js: 512). */
+const EAGER_BURST = 256;
+/** At most this many response frames, or about this many bytes, go out in one multipart send. */
+const MAX_BATCH = 64;
+const MAX_BATCH_BYTES = 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 const noop = (): void => {};
 
@@ -53,6 +58,8 @@ class ZmqRequest {
   core: Core | null = null;
   /** `sender SP connId`: the key of {@link ZmqHandler.byConn}. */
   key = '';
+  /** Mongrel2's sender UUID: the topic its SUB subscribed to. */
+  sender = '';
   prefix: Buffer = EMPTY;
   keepAlive = false;
   /** Mongrel2 said the client is gone: nothing more is published for it. */
@@ -81,7 +88,7 @@ class ZmqRequest {
   }
 
   #out(message: Buffer): void {
-    if (this.older === null) this.handler.publish(message);
+    if (this.older === null) this.handler.publish(message, this.sender);
     else (this.held ??= []).push(message);
   }
 
@@ -114,7 +121,13 @@ class ZmqHandler implements ProtocolServer {
   /** Mongrel2's SUB is connected and subscribed: what we publish reaches it. */
   #subscribed = false;
   #everSubscribed = false;
+  /** A receive is pending on the XPUB: only while not subscribed (see #awaitSubscriber). */
+  #awaitingSubscriber = false;
   #receiving = false;
+  /** The PULL socket reads with receiveTimeout 0 (see #pump). */
+  #eager = false;
+  /** Messages read since the chain last yielded to the event loop. */
+  #burst = 0;
   /**
    * Messages taken from the PULL socket that wait for a core (another socket took the last
    * one, or a stopping worker emptied its queue), oldest from #backlogHead on.
@@ -127,6 +140,11 @@ class ZmqHandler implements ProtocolServer {
   /** Finished requests whose responses wait for an older one on their connection. */
   #parked = 0;
   #lastPublish = 0;
+  /** Response messages not sent yet, all to #outboxSender (see publish). */
+  #outbox: Buffer[] = [];
+  #outboxBytes = 0;
+  #outboxSender = '';
+  #flushDue = false;
   /**
    * Disconnect notices for connections with no request here: `sender SP connId` → until when
    * (ms). A request read later for one of them is halted as soon as it starts.
@@ -184,9 +202,18 @@ class ZmqHandler implements ProtocolServer {
    * The PUB socket is an XPUB so the worker sees Mongrel2's subscription arrive: a response
    * published before that would be dropped (ZeroMQ's slow joiner), so requests are read only
    * from then on. They wait in the PULL socket meanwhile (milliseconds, at boot or a restart).
+   *
+   * No receive stays pending on the XPUB once Mongrel2 has subscribed: with one pending,
+   * zeromq.js checks after every send() whether it can complete (a ZMQ_EVENTS getsockopt,
+   * which is a poll(2) on the socket's mailbox), a syscall per response. Only a disconnect
+   * (#lostSubscriber) makes the worker wait for a subscription again; what queued on the XPUB
+   * meanwhile is read then (an unsubscription on the lost pipe is skipped, as always).
    */
   #awaitSubscriber(): void {
+    if (this.#awaitingSubscriber || this.pub.closed) return;
+    this.#awaitingSubscriber = true;
     this.pub.receive().then(([frame]) => {
+      this.#awaitingSubscriber = false;
       if (this.#state === 'closed') return;
       if (frame !== undefined && frame[0] === 1 && !this.#subscribed) {
         this.#subscribed = true;
@@ -194,8 +221,10 @@ class ZmqHandler implements ProtocolServer {
         this.#everSubscribed = true;
         this.#pump();
       }
-      this.#awaitSubscriber();
-    }, noop); // rejected once the socket closes
+      if (!this.#subscribed) this.#awaitSubscriber();
+    }, () => {
+      this.#awaitingSubscriber = false; // rejected once the socket closes
+    });
   }
 
   /** Mongrel2's SUB went away: responses would be lost until it subscribes again. */
@@ -204,6 +233,7 @@ class ZmqHandler implements ProtocolServer {
     this.#subscribed = false;
     this.#gone.clear(); // a restarted Mongrel2 counts connection ids from 1 again
     log(`zmq: Mongrel2 disconnected from ${this.spec.pub}: not pulling requests until it subscribes again`);
+    this.#awaitSubscriber();
   }
 
   /**
@@ -221,16 +251,44 @@ class ZmqHandler implements ProtocolServer {
    * Reads the next message, one at a time and only while a core is free (the worker resumes
    * the listener when one frees). Meanwhile requests queue in this worker's ZeroMQ pipe, and once it
    * is at its high-water mark Mongrel2's PUSH passes this worker over for its siblings.
+   *
+   * Once a message has arrived the PULL socket reads with receiveTimeout 0 (#eager): receive()
+   * then takes the next queued message at once, or rejects with EAGAIN when there is none,
+   * without asking the socket first whether one is there (zeromq.js's ZMQ_EVENTS check, a
+   * poll(2) per message otherwise). Only EAGAIN puts it back to waiting in zeromq.js's poller.
+   * The chain runs in microtasks, so it yields to the event loop every EAGER_BURST messages.
    */
   #pump(): void {
     if (this.#receiving || this.#state !== 'running' || !this.#subscribed) return;
     if (!this.#serveBacklog() || this.context.scheduler.freeCount === 0) return;
     this.#receiving = true;
+    if (++this.#burst > EAGER_BURST) {
+      this.#burst = 0;
+      this.#flush();
+      setImmediate(this.#receiveLater);
+      return;
+    }
     this.pull.receive().then(this.#onMessage, this.#onReceiveError);
+  }
+
+  readonly #receiveLater = (): void => {
+    if (this.#state !== 'running') {
+      this.#receiving = false;
+      if (this.#state === 'stopping') this.#closePull();
+      return;
+    }
+    this.pull.receive().then(this.#onMessage, this.#onReceiveError);
+  };
+
+  #setEager(eager: boolean): void {
+    if (this.#eager === eager || this.pull.closed) return;
+    this.#eager = eager;
+    this.pull.receiveTimeout = eager ? 0 : -1;
   }
 
   readonly #onMessage = (frames: Buffer[]): void => {
     this.#receiving = false;
+    this.#setEager(true);
     if (frames.length === 1) this.#handle(frames[0]!);
     else log(`zmq: dropping a ${frames.length}-part message: TSGI_ERR_ZMQ_MESSAGE: Mongrel2 sends single-part messages`);
     if (this.#state === 'stopping') this.#closePull();
@@ -250,7 +308,15 @@ class ZmqHandler implements ProtocolServer {
 
   readonly #onReceiveError = (error: Error): void => {
     this.#receiving = false;
+    if (this.#state === 'stopping') return this.#closePull();
     if (this.#state !== 'running') return; // closed by stop()
+    if (this.#eager && (error as { code?: string }).code === 'EAGAIN') {
+      // Nothing queued: wait in zeromq.js's poller for the next message.
+      this.#setEager(false);
+      this.#burst = 0;
+      this.#flush();
+      return this.#pump();
+    }
     log(`zmq: receive on ${this.spec.pull} failed: ${error.message}; retrying in 100 ms`);
     setTimeout(() => this.#pump(), 100);
   };
@@ -279,6 +345,7 @@ class ZmqHandler implements ProtocolServer {
     if (request === undefined || request.parked) request = this.#requests[core.index] = new ZmqRequest(this);
     request.core = core;
     request.gone = false;
+    request.sender = reader.sender;
     request.key = `${reader.sender} ${reader.connId}`;
     request.prefix = responsePrefix(reader.sender, reader.connId);
     const older = this.byConn.get(request.key) ?? null;
@@ -390,7 +457,7 @@ class ZmqHandler implements ProtocolServer {
       next.older = null;
       const held = next.held;
       next.held = null;
-      if (held !== null && !next.gone) for (let i = 0; i < held.length; i++) this.publish(held[i]!);
+      if (held !== null && !next.gone) for (let i = 0; i < held.length; i++) this.publish(held[i]!, next.sender);
       if (!next.parked) return; // still running: it publishes directly from now on
       next.parked = false;
       this.#parked--;
@@ -405,12 +472,41 @@ class ZmqHandler implements ProtocolServer {
     return newer;
   }
 
-  /** @internal */
-  publish(message: Buffer): void {
+  /**
+   * @internal Queues a response message; what is queued goes out as one multipart message
+   * (#flush) when the receive chain runs dry or yields, at the end of this loop turn, or once
+   * MAX_BATCH frames or MAX_BATCH_BYTES are queued. Mongrel2 reads every frame as a response
+   * of its own (handler.c: one zmq_msg_recv per message, RCVMORE never looked at), and PUB
+   * routes a multipart message by its first frame, so a batch holds one sender's messages.
+   * One send() for many responses: one zeromq.js promise, one wake-up of the I/O thread.
+   */
+  publish(message: Buffer, sender: string): void {
+    if (this.pub.closed) return;
+    if (this.#outbox.length > 0 && sender !== this.#outboxSender) this.#flush();
+    this.#outboxSender = sender;
+    this.#outbox.push(message);
+    this.#outboxBytes += message.length;
+    if (this.#outbox.length >= MAX_BATCH || this.#outboxBytes >= MAX_BATCH_BYTES) this.#flush();
+    else if (!this.#flushDue) {
+      this.#flushDue = true;
+      setImmediate(this.#flushLater);
+    }
+  }
+
+  readonly #flushLater = (): void => {
+    this.#flushDue = false;
+    this.#flush();
+  };
+
+  #flush(): void {
+    const outbox = this.#outbox;
+    if (outbox.length === 0) return;
+    this.#outbox = [];
+    this.#outboxBytes = 0;
     if (this.pub.closed) return;
     this.#lastPublish = Date.now();
     try {
-      this.pub.send(message).catch(onPublishError);
+      this.pub.send(outbox.length === 1 ? outbox[0]! : outbox).catch(onPublishError);
     } catch (error) {
       onPublishError(error as Error);
     }
@@ -484,6 +580,7 @@ class ZmqHandler implements ProtocolServer {
     const left = this.#backlog.length - this.#backlogHead;
     if (left > 0) log(`zmq: ${left} request(s) never got a core before --reload-mercy ran out: dropped, their clients wait for Mongrel2's timeout`);
     if (!this.pull.closed) this.pull.close(); // --reload-mercy ran out while a receive was due
+    this.#flush();
     // zeromq.js cannot tell when the queue is on the wire, and the worker exits with
     // process.exit (no ZMQ context termination): give the I/O thread time to send the last bytes.
     const wait = this.#lastPublish + FLUSH_MS - Date.now();
