@@ -1,7 +1,7 @@
 /**
  * The `uwsgi` module apps import: `import uwsgi from 'tsgi'`. Members keep the names of
  * uWSGI's Python module, so the talk's examples read the same in JS. This file only composes
- * the api's areas (green threads, stats, cache, queue, rpc, signals, spooler), one module each.
+ * the api's areas (green threads, stats, cache, queue, rpc, signals, spooler, cluster), one module each.
  *
  * @example
  * import uwsgi from 'tsgi';
@@ -14,6 +14,7 @@
  * }
  */
 import { cacheApi } from './cache.js';
+import { clusterApi } from './cluster.js';
 import { greenApi } from './green.js';
 import { queueApi } from './queue.js';
 import { rpcApi } from './rpc.js';
@@ -37,11 +38,11 @@ export type { Bytes } from './types.js';
  * api.cache_set('pippo', 'pluto');
  */
 export type Uwsgi = typeof greenApi & typeof statsApi & typeof cacheApi & typeof queueApi
-  & typeof rpcApi & typeof signalApi & typeof spoolerApi;
+  & typeof rpcApi & typeof signalApi & typeof spoolerApi & typeof clusterApi;
 
 function createUwsgi(): Uwsgi {
   // Spread would call the getters (started_on) at import time: copy descriptors instead.
-  const areas = [greenApi, statsApi, cacheApi, queueApi, rpcApi, signalApi, spoolerApi];
+  const areas = [greenApi, statsApi, cacheApi, queueApi, rpcApi, signalApi, spoolerApi, clusterApi];
   const api = {};
   for (const area of areas) Object.defineProperties(api, Object.getOwnPropertyDescriptors(area));
   return api as Uwsgi;

@@ -2,6 +2,7 @@
  * Socket addresses as uWSGI writes them: `host:port`, `:port` (every interface), `[v6]:port`,
  * a unix socket path, or `@name` for a Linux abstract socket.
  */
+import { networkInterfaces } from 'node:os';
 
 export type SocketAddress =
   | { kind: 'tcp'; host: string; port: number; text: string }
@@ -45,4 +46,17 @@ export function abstractPath(name: string): Buffer {
 /** sun_path bytes of a filesystem socket: the path and a terminating NUL, as bind(2) expects. */
 export function unixPath(path: string): Buffer {
   return Buffer.concat([Buffer.from(path), Buffer.from([0])]);
+}
+
+/**
+ * The first IPv4 address of this machine's interfaces that `pattern` matches, `*` standing for
+ * any run of characters: `--socket 192.168.173.*:3031` binds whichever address the node has on
+ * that network, so every member of a cluster can share one config (uWSGI 0.9.8).
+ */
+export function localAddressMatching(pattern: string): string {
+  const matcher = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const { family, address } of addresses ?? []) if (family === 'IPv4' && matcher.test(address)) return address;
+  }
+  throw new Error(`no local IPv4 address matches ${pattern}`);
 }

@@ -19,8 +19,10 @@ function supervised(options: Options): boolean {
 }
 
 async function commandLineOptions(argv: string[]): Promise<Options | undefined> {
-  const { optionsFromCommandLine } = await import('./read-options.js');
-  const options = optionsFromCommandLine(argv);
+  const { optionsFromCommandLine, checkedOptions } = await import('./read-options.js');
+  const cluster = argv.some((arg) => arg.startsWith('--cluster')) ? await (await import('../cluster/boot.js')).clusterCommandLine(argv) : undefined;
+  if (cluster === 'done') return undefined;
+  const options = cluster === undefined ? optionsFromCommandLine(argv) : checkedOptions(cluster);
   if (options !== undefined && !supervised(options)) restartWithNurseryCap(options);
   return options;
 }

@@ -25,6 +25,11 @@ export function optionsFromCommandLine(argv: string[]): Options | undefined {
   const options = parseArgv(argv);
   if (options.help) return void process.stdout.write(renderHelp());
   if (options.version) return void process.stdout.write(`tsgi ${version()} (node ${process.version})\n`);
+  return checkedOptions(options);
+}
+
+/** Options from any source (the command line, a cluster's answer), checked as a whole; undefined after --dry-run. */
+export function checkedOptions(options: Options): Options | undefined {
   validate(options);
   if (options['show-config'] || options['dry-run']) process.stdout.write(renderIni(options));
   if (options['dry-run']) return undefined;

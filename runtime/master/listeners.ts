@@ -5,7 +5,7 @@
 import { lookup } from 'node:dns/promises';
 import { lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { abstractPath, parseAddress, unixPath, type SocketAddress } from '../address.js';
+import { abstractPath, localAddressMatching, parseAddress, unixPath, type SocketAddress } from '../address.js';
 import { tsgiError } from '../errors.js';
 import { log } from '../logger.js';
 import { native } from '../native.js';
@@ -38,6 +38,7 @@ function somaxconn(): number {
 
 async function numericHost(host: string): Promise<string> {
   if (host === '' || isIP(host) !== 0) return host;
+  if (host.includes('*')) return localAddressMatching(host);
   return (await lookup(host, { family: 4 })).address;
 }
 
@@ -67,10 +68,11 @@ function deferAcceptSeconds(options: Options): number {
 async function bindOne(address: SocketAddress, backlog: number, deferSeconds: number): Promise<{ fd: number; name: string }> {
   switch (address.kind) {
     case 'tcp': {
-      const fd = native.listenTcp(await numericHost(address.host), address.port, backlog, deferSeconds);
+      const host = await numericHost(address.host);
+      const fd = native.listenTcp(host, address.port, backlog, deferSeconds);
       const local = native.localAddress(fd);
       const port = 'port' in local ? local.port : address.port;
-      return { fd, name: address.port === 0 ? `${address.host || '0.0.0.0'}:${port}` : address.text };
+      return { fd, name: address.port === 0 || address.host.includes('*') ? `${host || '0.0.0.0'}:${port}` : address.text };
     }
     case 'unix':
       removeStaleSocket(address.path);

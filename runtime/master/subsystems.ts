@@ -2,6 +2,7 @@
  * The subsystems an instance runs, in start order. A new kind of child or duty is a file
  * implementing {@link Subsystem} plus one line here.
  */
+import { Cluster } from '../cluster/subsystem.js';
 import { Daemons } from '../daemons/subsystem.js';
 import { Signals } from '../signals/subsystem.js';
 import { Spoolers } from '../spooler/pool.js';
@@ -28,6 +29,7 @@ export function masterSubsystems(): Subsystem[] {
     new Daemons(),
     new Signals(),
     new Stats(),
+    new Cluster(),
     new Housekeeping(),
     new Touch(),
   ];
@@ -39,6 +41,7 @@ export function singleProcessSubsystems(): Subsystem[] {
     new InProcessWorker(),
     new Signals(),
     new Stats(),
+    new Cluster(),
     new Housekeeping(),
   ];
 }

@@ -8,6 +8,7 @@ import { queueAreaSize, SharedQueue, type QueueOptions } from './queue.js';
 import { createRegion, mapRegion, type Region, type RegionLayout } from './region.js';
 import { Scoreboard, scoreboardSize } from './scoreboard.js';
 import { SpoolerBoard, spoolerBoardSize } from './spooler-board.js';
+import { ClusterBoard, clusterBoardSize } from './cluster-board.js';
 import { log } from '../logger.js';
 
 export interface SharedState {
@@ -17,7 +18,11 @@ export interface SharedState {
   spoolers: SpoolerBoard | null;
   cache: SharedCache | null;
   queue: SharedQueue | null;
+  /** The cluster's node table; null without --cluster or --cluster-nodes. */
+  cluster: ClusterBoard | null;
 }
+
+const joinsCluster = (options: Options) => options.cluster !== undefined || options['cluster-nodes'] !== undefined;
 
 function cacheOptions(options: Options): CacheOptions | null {
   if (options.cache === 0) return null;
@@ -40,6 +45,7 @@ function layout(options: Options): RegionLayout {
     spoolers: spoolerBoardSize(options.spooler.length * options['spooler-processes']),
     cache: cache && options['cache-store'] === undefined ? cacheAreaSize(cache) : 0,
     queue: queue ? queueAreaSize(queue) : 0,
+    cluster: clusterBoardSize(joinsCluster(options)),
   };
 }
 
@@ -61,6 +67,7 @@ export function createSharedState(options: Options): SharedState {
     spoolers: spoolerBoard(region, options),
     cache: cache === null ? null : options['cache-store'] !== undefined ? openCacheStore(options['cache-store'], cache) : SharedCache.format(region.area('cache'), cache),
     queue: queue === null ? null : SharedQueue.format(region.area('queue'), queue),
+    cluster: joinsCluster(options) ? new ClusterBoard(region.area('cluster')) : null,
   };
 }
 
@@ -75,5 +82,6 @@ export function attachSharedState(fd: number, options: Options): SharedState {
     spoolers: spoolerBoard(region, options),
     cache: cache === null ? null : options['cache-store'] !== undefined ? attachCacheStore(options['cache-store'], cache) : SharedCache.attach(region.area('cache'), cache),
     queue: queue === null ? null : SharedQueue.attach(region.area('queue'), queue),
+    cluster: joinsCluster(options) ? new ClusterBoard(region.area('cluster')) : null,
   };
 }
