@@ -10,4 +10,6 @@ export const CLUSTER_ROWS = [
   { name: 'cluster-nodes', kind: 'string', arg: 'GROUP:PORT', section: 'Cluster', check: (v) => void parseClusterAddress(v, 'cluster-nodes'), help: "learn the cluster's nodes (for uwsgi.cluster_best_node() and friends) without announcing this one or answering configuration requests" },
   { name: 'cluster-reload', kind: 'string', arg: 'GROUP:PORT', section: 'Cluster', check: (v) => void parseClusterAddress(v, 'cluster-reload'), help: 'send a graceful reload to every member of the cluster and exit' },
   { name: 'cluster-log', kind: 'string', arg: 'GROUP:PORT', section: 'Cluster', check: (v) => void parseClusterAddress(v, 'cluster-log'), help: "send each line of stdin to every member's log and exit" },
+  { name: 'cluster-freq', kind: 'int', arg: 'SECONDS', section: 'Cluster', default: 10, min: 1, help: 'announce this node every SECONDS (uWSGI: every 10 master cycles); tsgi extra' },
+  { name: 'cluster-tolerance', kind: 'int', arg: 'SECONDS', section: 'Cluster', default: 30, min: 1, help: 'a node not heard from for SECONDS leaves the node table (uWSGI: 30); tsgi extra' },
 ] as const satisfies readonly OptionRow[];

@@ -1,8 +1,9 @@
 /**
  * The master's part of `--cluster` / `--cluster-nodes`: it listens on the cluster's group,
  * keeps the node table (runtime/shared/cluster-board.ts) that workers read, announces this node
- * at start and every {@link ANNOUNCE_EVERY_MS} (uWSGI: every 10 master cycles), and obeys the
- * other messages of wire.md §12. A `--cluster-nodes` node only listens: it never announces,
+ * at start and every `--cluster-freq` seconds (uWSGI: every 10 master cycles), and obeys the
+ * other messages of wire.md §12. Unlike uWSGI it also announces itself when it hears a node
+ * join, so a newcomer knows the whole cluster at once instead of after a period. A `--cluster-nodes` node only listens: it never announces,
  * answers configuration requests or reloads on the cluster's word.
  */
 import type { RemoteInfo } from 'node:dgram';
@@ -16,7 +17,6 @@ import {
   CLUSTER_MODIFIER, CONFIG_REPLY, CONFIG_REQUEST, decodeAnnouncement, decodeMessage, encodeAnnouncement, encodeMessage, encodePairs,
 } from './wire.js';
 
-export const ANNOUNCE_EVERY_MS = 10_000;
 /** Refused datagrams are logged on the first one and then every this many, never one line each. */
 const REFUSED_LOG_EVERY = 100;
 
@@ -45,11 +45,11 @@ export class Cluster implements Subsystem {
 
   cycle(now: number): number | void {
     if (this.#socket === null) return;
-    for (const node of this.#board!.expire(now)) log(`cluster: node ${node.address} (${node.hostname}) is gone: silent for 30 s`);
+    for (const node of this.#board!.expire(now)) log(`cluster: node ${node.address} (${node.hostname}) is gone: silent for ${this.#host!.options['cluster-tolerance']} s`);
     if (!this.#member) return;
     if (now >= this.#nextAnnounce) {
       this.#socket.send(encodeAnnouncement(this.#announcement()));
-      this.#nextAnnounce = now + ANNOUNCE_EVERY_MS;
+      this.#nextAnnounce = now + this.#host!.options['cluster-freq'] * 1000;
     }
     return this.#nextAnnounce;
   }
@@ -80,7 +80,9 @@ export class Cluster implements Subsystem {
       const { modifier1, modifier2, payload } = decodeMessage(datagram);
       switch (modifier1) {
         case CLUSTER_MODIFIER.join:
-          return log(`cluster: new node available: ${payload.toString('utf8')} (${from.address})`);
+          log(`cluster: new node available: ${payload.toString('utf8')} (${from.address})`);
+          this.#nextAnnounce = 0;
+          return this.#host!.wake();
         case CLUSTER_MODIFIER.announce: {
           const node = decodeAnnouncement(payload);
           if (!this.#board!.refresh(node, Date.now())) log(`cluster: node table full (100 nodes): ${node.address} not added`);

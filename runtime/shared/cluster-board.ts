@@ -3,7 +3,7 @@
  * announce, and every worker reads it for `uwsgi.cluster_nodes()` and marks the node it picks in
  * `uwsgi.cluster_best_node()`, so "least recently chosen" holds across the instance's workers
  * as it did in uWSGI 0.9.8 (whose table lived in its shared area too). Up to 100 nodes; a node
- * not heard from for {@link NODE_TOLERANCE_MS} is no longer healthy and its slot is reused.
+ * not heard from for `--cluster-tolerance` seconds is no longer healthy and its slot is reused.
  *
  * Slot layout (256 bytes): f64 lastSeen (0 = free), f64 lastChosen, f64 workers, f64 requests,
  * then at 32 the hostname and at 96 the address, each a u8 length and up to 63 bytes of UTF-8.
@@ -12,7 +12,6 @@ import type { Area } from './region.js';
 import { LOCK_BYTES, SharedLock } from './lock.js';
 
 export const MAX_NODES = 100;
-export const NODE_TOLERANCE_MS = 30_000;
 const SLOT_BYTES = 256;
 const TEXT_BYTES = 63;
 const HOSTNAME_AT = 32;
@@ -38,8 +37,10 @@ export class ClusterBoard {
   readonly #lock: SharedLock;
   readonly #numbers: Float64Array;
   readonly #bytes: Uint8Array;
+  readonly #toleranceMs: number;
 
-  constructor(area: Area) {
+  constructor(area: Area, toleranceMs: number) {
+    this.#toleranceMs = toleranceMs;
     this.#lock = new SharedLock(area.buffer, area.byteOffset);
     this.#numbers = new Float64Array(area.buffer, area.byteOffset + LOCK_BYTES, (MAX_NODES * SLOT_BYTES) / 8);
     this.#bytes = new Uint8Array(area.buffer, area.byteOffset + LOCK_BYTES, MAX_NODES * SLOT_BYTES);
@@ -120,7 +121,7 @@ export class ClusterBoard {
 
   #isHealthy(slot: number, now: number): boolean {
     const seen = this.#number(slot, Field.LastSeen);
-    return seen !== 0 && now - seen <= NODE_TOLERANCE_MS;
+    return seen !== 0 && now - seen <= this.#toleranceMs;
   }
 
   #find(address: string): number {

@@ -67,7 +67,7 @@ export function createSharedState(options: Options): SharedState {
     spoolers: spoolerBoard(region, options),
     cache: cache === null ? null : options['cache-store'] !== undefined ? openCacheStore(options['cache-store'], cache) : SharedCache.format(region.area('cache'), cache),
     queue: queue === null ? null : SharedQueue.format(region.area('queue'), queue),
-    cluster: joinsCluster(options) ? new ClusterBoard(region.area('cluster')) : null,
+    cluster: joinsCluster(options) ? new ClusterBoard(region.area('cluster'), options['cluster-tolerance'] * 1000) : null,
   };
 }
 
@@ -82,6 +82,6 @@ export function attachSharedState(fd: number, options: Options): SharedState {
     spoolers: spoolerBoard(region, options),
     cache: cache === null ? null : options['cache-store'] !== undefined ? attachCacheStore(options['cache-store'], cache) : SharedCache.attach(region.area('cache'), cache),
     queue: queue === null ? null : SharedQueue.attach(region.area('queue'), queue),
-    cluster: joinsCluster(options) ? new ClusterBoard(region.area('cluster')) : null,
+    cluster: joinsCluster(options) ? new ClusterBoard(region.area('cluster'), options['cluster-tolerance'] * 1000) : null,
   };
 }

@@ -45,6 +45,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Written to the server's standard input, which is then closed (default: no stdin at all). */
   input?: string | Buffer;
+  /** A command that execs tsgi, e.g. `['ip', 'netns', 'exec', 'ns1']` (the pid stays tsgi's). */
+  wrapper?: string[];
 }
 
 /**
@@ -53,7 +55,8 @@ export interface StartOptions {
  */
 export async function startTsgi(args: string[], opts: StartOptions = {}): Promise<Server> {
   const stdin = opts.input === undefined ? 'ignore' : 'pipe';
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: opts.cwd ?? APPS, env: { ...process.env, ...opts.env }, stdio: [stdin, 'pipe', 'pipe'] });
+  const [command, ...prefix] = [...(opts.wrapper ?? []), process.execPath];
+  const child = spawn(command!, [...prefix, MAIN, ...args], { cwd: opts.cwd ?? APPS, env: { ...process.env, ...opts.env }, stdio: [stdin, 'pipe', 'pipe'] });
   if (opts.input !== undefined) {
     // A server that exits before reading all of it closes the pipe: EPIPE then is no failure.
     child.stdin!.on('error', () => {});
