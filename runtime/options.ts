@@ -11,6 +11,7 @@ import { Problems } from './config/problems.js';
 import { tsgiError } from './errors.js';
 import { CONFIG_ROWS } from './config/options.js';
 import { DAEMON_ROWS } from './daemons/options.js';
+import { EMPEROR_ROWS } from './emperor/options.js';
 import { RELOAD_ROWS } from './master/dynamic-options.js';
 import { CHEAPER_CHECKS, CHEAPER_ROWS } from './master/cheaper/options.js';
 import { PROCESS_ROWS } from './master/options.js';
@@ -87,6 +88,7 @@ const ROWS = [
   ...STATS_ROWS,
   ...SPOOLER_ROWS,
   ...DAEMON_ROWS,
+  ...EMPEROR_ROWS,
   ...SIGNAL_ROWS,
   ...LOGGING_ROWS,
   ...CONFIG_ROWS,

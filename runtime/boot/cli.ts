@@ -21,7 +21,7 @@ function supervised(options: Options): boolean {
 async function commandLineOptions(argv: string[]): Promise<Options | undefined> {
   const { optionsFromCommandLine } = await import('./read-options.js');
   const options = optionsFromCommandLine(argv);
-  if (options !== undefined && !supervised(options)) restartWithNurseryCap(options);
+  if (options !== undefined && !supervised(options) && options.emperor.length === 0) restartWithNurseryCap(options);
   return options;
 }
 
@@ -35,9 +35,10 @@ export async function runCli(argv: string[]): Promise<void> {
   } catch (error) {
     fail(error);
   }
-  const [{ Master }, { masterSubsystems, singleProcessSubsystems }, { commandLineReader }] = await Promise.all([
+  const [{ Master }, { emperorSubsystems, masterSubsystems, singleProcessSubsystems }, { commandLineReader }] = await Promise.all([
     import('../master/master.js'), import('../master/subsystems.js'), import('../master/reconfigure.js'),
   ]);
+  if (options.emperor.length > 0) return new Master(options, emperorSubsystems(), false).run();
   if (!supervised(options)) return new Master(options, singleProcessSubsystems(), false).run();
   await new Master(options, masterSubsystems(), true, commandLineReader(argv, startDir)).run();
 }

@@ -3,6 +3,8 @@
  * implementing {@link Subsystem} plus one line here.
  */
 import { Daemons } from '../daemons/subsystem.js';
+import { Emperor } from '../emperor/subsystem.js';
+import { EmperorPipe } from '../emperor/vassal-side.js';
 import { Signals } from '../signals/subsystem.js';
 import { Spoolers } from '../spooler/pool.js';
 import { Stats } from '../stats/subsystem.js';
@@ -30,6 +32,7 @@ export function masterSubsystems(): Subsystem[] {
     new Stats(),
     new Housekeeping(),
     new Touch(),
+    new EmperorPipe(), // last: it reads the others (workers ready, requests served)
   ];
 }
 
@@ -40,5 +43,11 @@ export function singleProcessSubsystems(): Subsystem[] {
     new Signals(),
     new Stats(),
     new Housekeeping(),
+    new EmperorPipe(),
   ];
+}
+
+/** `--emperor`: a master of masters, its children are vassals (whole instances), not workers. */
+export function emperorSubsystems(): Subsystem[] {
+  return [new Emperor()];
 }
