@@ -21,6 +21,8 @@ export interface Monitor {
 /** A valid vassal file as a scan found it. */
 export interface VassalFile {
   readonly path: string;
+  /** How logs and stats name it, as uWSGI: the file name for a directory monitor, the path for a glob. */
+  readonly name: string;
   readonly mtimeMs: number;
   readonly uid: number;
   readonly gid: number;
@@ -51,13 +53,13 @@ export function monitorOf(given: string): Monitor {
   return { kind, target: kind === 'dir' ? resolve(target) : target, given };
 }
 
-function vassalFile(path: string, cwd: string): VassalFile | undefined {
-  const name = basename(path);
-  if (Buffer.byteLength(name) >= 255 || !VASSAL_EXTENSIONS.has(extname(name).toLowerCase())) return undefined;
+function vassalFile(path: string, cwd: string, name: string): VassalFile | undefined {
+  const file = basename(path);
+  if (Buffer.byteLength(file) >= 255 || !VASSAL_EXTENSIONS.has(extname(file).toLowerCase())) return undefined;
   try {
     const stat = statSync(path);
     if (!stat.isFile()) return undefined;
-    return { path, mtimeMs: stat.mtimeMs, uid: stat.uid, gid: stat.gid, cwd };
+    return { path, name, mtimeMs: stat.mtimeMs, uid: stat.uid, gid: stat.gid, cwd };
   } catch {
     return undefined; // removed between the listing and the stat
   }
@@ -67,7 +69,7 @@ function vassalFile(path: string, cwd: string): VassalFile | undefined {
 export function scan(monitor: Monitor): VassalFile[] {
   if (monitor.kind === 'glob') {
     const cwd = process.cwd();
-    return globPaths(monitor.target).flatMap((path) => vassalFile(path, cwd) ?? []);
+    return globPaths(monitor.target).flatMap((path) => vassalFile(path, cwd, path) ?? []);
   }
   let names: string[];
   try {
@@ -75,5 +77,5 @@ export function scan(monitor: Monitor): VassalFile[] {
   } catch {
     return [];
   }
-  return names.flatMap((name) => vassalFile(join(monitor.target, name), monitor.target) ?? []);
+  return names.flatMap((name) => vassalFile(join(monitor.target, name), monitor.target, name) ?? []);
 }

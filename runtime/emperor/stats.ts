@@ -4,7 +4,6 @@
  * heartbeat, respawns and the mtime of its file, and the throttle blacklist. Times are Unix
  * seconds, as uWSGI's.
  */
-import { basename } from 'node:path';
 import type { Monitor } from './monitor.js';
 import type { VassalTable } from './vassals.js';
 
@@ -39,7 +38,7 @@ export function emperorStatsDocument(table: VassalTable, monitors: readonly Moni
       respawns: table.record(vassal.file.path)?.respawns ?? 0,
     })),
     blacklist: table.blacklist.entries().map(([path, entry]) => ({
-      id: basename(path),
+      id: path,
       throttle_level: entry.throttleMs,
       attempt: entry.attempts,
       first_attempt: seconds(entry.firstAttempt),

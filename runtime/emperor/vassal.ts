@@ -4,7 +4,6 @@
  * reload, stop, curse, respawn) is the table's (vassals.ts).
  */
 import type { ChildProcess } from 'node:child_process';
-import { basename } from 'node:path';
 import type { Socket } from 'node:net';
 import { log } from '../logger.js';
 import type { VassalFile } from './monitor.js';
@@ -38,7 +37,7 @@ export class Vassal {
   readonly #pipe: Socket;
 
   constructor(readonly file: VassalFile, readonly process: ChildProcess, private readonly events: VassalEvents) {
-    this.name = basename(file.path);
+    this.name = file.name;
     this.pid = process.pid ?? 0;
     this.#pipe = process.stdio[3] as Socket;
     this.#pipe.on('data', (chunk: Buffer) => {
