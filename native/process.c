@@ -41,12 +41,17 @@ napi_value pid_alive(napi_env env, napi_callback_info info) {
 /*
  * exec(path, args): replaces this process image with execv(), keeping its pid, environment and
  * stdio (every other fd of Node's is close-on-exec). It returns only by throwing. A single tsgi
- * process uses it once at start, to take V8 flags that only apply then.
+ * process uses it once at start, to take V8 flags that only apply then. `keepFds` (optional)
+ * lists further fds the new image keeps, such as a vassal's pipe to its Emperor.
  */
 napi_value exec_program(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t keep_count = 0;
+  bool keep_is_array = false;
+  if (argc >= 3) CHECK(napi_is_array(env, argv[2], &keep_is_array));
+  if (keep_is_array) CHECK(napi_get_array_length(env, argv[2], &keep_count));
   char path[PATH_MAX];
   if (!get_string(env, argv[0], "path", "execv", path, sizeof path)) return NULL;
   bool is_array = false;
@@ -76,6 +81,13 @@ napi_value exec_program(napi_env env, napi_callback_info info) {
       int fd_flags = fcntl(fd, F_GETFD), fl_flags = fcntl(fd, F_GETFL);
       if (fd_flags >= 0) fcntl(fd, F_SETFD, fd_flags & ~FD_CLOEXEC);
       if (fl_flags >= 0) fcntl(fd, F_SETFL, fl_flags & ~O_NONBLOCK);
+    }
+    for (uint32_t i = 0; i < keep_count; i++) {
+      napi_value item;
+      int32_t fd = -1;
+      if (napi_get_element(env, argv[2], i, &item) != napi_ok || napi_get_value_int32(env, item, &fd) != napi_ok || fd < 0) continue;
+      int fd_flags = fcntl(fd, F_GETFD);
+      if (fd_flags >= 0) fcntl(fd, F_SETFD, fd_flags & ~FD_CLOEXEC);
     }
     execv(path, args);
     saved = errno;

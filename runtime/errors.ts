@@ -80,6 +80,8 @@ export const ERROR_CODES = {
   TSGI_ERR_SPOOL_ARGS: { base: TypeError, meaning: 'uwsgi.spool() got a task it cannot store: not an object, pairs over 64 KiB, a bad at/priority, an unknown spooler', fix: 'fix the key named in the message; put large data in the `body` key' },
   TSGI_ERR_SPOOL_WRITE: { base: Error, meaning: 'uwsgi.spool() could not write the task file (disk full, read-only or missing directory); the task was not queued', fix: 'free space or fix the spooler directory named in the message, then queue the task again' },
   TSGI_ERR_SPOOL_FORMAT: { base: Error, meaning: 'a file named like a task in a spooler directory is not a spool file; the spooler skips it', fix: 'remove or repair the file the log line names (it stays where it is)' },
+  TSGI_ERR_EMPEROR_MONITOR: { base: Error, meaning: 'an --emperor value names a monitor tsgi does not have (amqp://, zmq://, …) or nothing at all', fix: 'give a directory or a glob (`dir://` and `glob://` say which explicitly)' },
+  TSGI_ERR_EMPEROR_TYRANT: { base: Error, meaning: 'under --emperor-tyrant a vassal file is owned by root (uid or gid 0), so its vassal is not spawned; logged once per file', fix: 'chown the file to the user the vassal should run as' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -309,7 +309,7 @@ export interface TsgiNative {
    * execv(): replaces this process image, keeping its pid, environment and stdio (which it
    * makes blocking and inheritable again, as libuv found them). Returns only by throwing.
    */
-  exec(path: string, args: string[]): never;
+  exec(path: string, args: string[], keepFds?: number[]): never;
   /**
    * Takes a non-blocking whole-file write lock on `fd` (an open-file-description fcntl lock,
    * which also conflicts with the classic locks real uWSGI takes), or returns false when someone

@@ -12,6 +12,7 @@ import { tsgiError } from './errors.js';
 import { CONFIG_ROWS } from './config/options.js';
 import { DAEMON_ROWS } from './daemons/options.js';
 import { CLUSTER_ROWS } from './cluster/options.js';
+import { EMPEROR_ROWS } from './emperor/options.js';
 import { RELOAD_ROWS } from './master/dynamic-options.js';
 import { CHEAPER_CHECKS, CHEAPER_ROWS } from './master/cheaper/options.js';
 import { PROCESS_ROWS } from './master/options.js';
@@ -89,6 +90,7 @@ const ROWS = [
   ...SPOOLER_ROWS,
   ...DAEMON_ROWS,
   ...CLUSTER_ROWS,
+  ...EMPEROR_ROWS,
   ...SIGNAL_ROWS,
   ...LOGGING_ROWS,
   ...CONFIG_ROWS,

@@ -23,7 +23,7 @@ async function commandLineOptions(argv: string[]): Promise<Options | undefined> 
   const cluster = argv.some((arg) => arg.startsWith('--cluster')) ? await (await import('../cluster/boot.js')).clusterCommandLine(argv) : undefined;
   if (cluster === 'done') return undefined;
   const options = cluster === undefined ? optionsFromCommandLine(argv) : checkedOptions(cluster);
-  if (options !== undefined && !supervised(options)) restartWithNurseryCap(options);
+  if (options !== undefined && !supervised(options) && options.emperor.length === 0) restartWithNurseryCap(options);
   return options;
 }
 
@@ -37,9 +37,10 @@ export async function runCli(argv: string[]): Promise<void> {
   } catch (error) {
     fail(error);
   }
-  const [{ Master }, { masterSubsystems, singleProcessSubsystems }, { commandLineReader }] = await Promise.all([
+  const [{ Master }, { emperorSubsystems, masterSubsystems, singleProcessSubsystems }, { commandLineReader }] = await Promise.all([
     import('../master/master.js'), import('../master/subsystems.js'), import('../master/reconfigure.js'),
   ]);
+  if (options.emperor.length > 0) return new Master(options, emperorSubsystems(), false).run();
   if (!supervised(options)) return new Master(options, singleProcessSubsystems(), false).run();
   await new Master(options, masterSubsystems(), true, commandLineReader(argv, startDir)).run();
 }

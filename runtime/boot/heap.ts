@@ -41,7 +41,9 @@ export function restartWithNurseryCap(options: Options): void {
   flushLog();
   process.env[RESTART_OPTIONS] = JSON.stringify(options);
   try {
-    native.exec(process.execPath, [process.argv0, ...process.execArgv, ...flags, ...process.argv.slice(1)]);
+    // A vassal's pipe to its Emperor (UWSGI_EMPEROR_FD) must survive the exec, as stdio does.
+    const emperorFd = Number(process.env.UWSGI_EMPEROR_FD);
+    native.exec(process.execPath, [process.argv0, ...process.execArgv, ...flags, ...process.argv.slice(1)], Number.isInteger(emperorFd) ? [emperorFd] : []);
   } catch (error) {
     delete process.env[RESTART_OPTIONS];
     log(`cannot restart with ${flags.join(' ')} (${(error as Error).message}): serving with V8's own nursery sizing`);

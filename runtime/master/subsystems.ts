@@ -4,6 +4,8 @@
  */
 import { Cluster } from '../cluster/subsystem.js';
 import { Daemons } from '../daemons/subsystem.js';
+import { Emperor } from '../emperor/subsystem.js';
+import { EmperorPipe } from '../emperor/vassal-side.js';
 import { Signals } from '../signals/subsystem.js';
 import { Spoolers } from '../spooler/pool.js';
 import { Stats } from '../stats/subsystem.js';
@@ -32,6 +34,7 @@ export function masterSubsystems(): Subsystem[] {
     new Cluster(),
     new Housekeeping(),
     new Touch(),
+    new EmperorPipe(), // last: it reads the others (workers ready, requests served)
   ];
 }
 
@@ -43,5 +46,11 @@ export function singleProcessSubsystems(): Subsystem[] {
     new Stats(),
     new Cluster(),
     new Housekeeping(),
+    new EmperorPipe(),
   ];
+}
+
+/** `--emperor`: a master of masters, its children are vassals (whole instances), not workers. */
+export function emperorSubsystems(): Subsystem[] {
+  return [new Emperor()];
 }
