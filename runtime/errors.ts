@@ -78,6 +78,9 @@ export const ERROR_CODES = {
   TSGI_ERR_SPOOL_ARGS: { base: TypeError, meaning: 'uwsgi.spool() got a task it cannot store: not an object, pairs over 64 KiB, a bad at/priority, an unknown spooler', fix: 'fix the key named in the message; put large data in the `body` key' },
   TSGI_ERR_SPOOL_WRITE: { base: Error, meaning: 'uwsgi.spool() could not write the task file (disk full, read-only or missing directory); the task was not queued', fix: 'free space or fix the spooler directory named in the message, then queue the task again' },
   TSGI_ERR_SPOOL_FORMAT: { base: Error, meaning: 'a file named like a task in a spooler directory is not a spool file; the spooler skips it', fix: 'remove or repair the file the log line names (it stays where it is)' },
+  TSGI_ERR_JAIL_UNKNOWN_ID: { base: Error, meaning: 'a --uid, --gid or --chown-socket names a user or group the system does not know', fix: 'create the user/group (`useradd`, `groupadd`), or give its number' },
+  TSGI_ERR_JAIL_FAILED: { base: Error, meaning: 'a jailing step failed at start (umask, chmod/chown of a socket, unshare, chroot, setgid, setgroups, setuid)', fix: 'run the master as root (or with the capability the message names), and check the path or value it names' },
+  TSGI_ERR_SYSTEMD_LISTEN_FDS: { base: Error, meaning: 'LISTEN_FDS (systemd socket activation) passed an fd that is not a listening socket', fix: 'check the unit\'s .socket file: tsgi takes stream sockets (ListenStream=) only' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
