@@ -1,6 +1,6 @@
 /**
  * A real systemd-style notification socket for tests: python3 binds a unix datagram socket
- * (Node cannot) and prints each datagram it receives as one JSON line; `next()` resolves with
+ * (Node cannot; a path, or an `@name` abstract one) and prints each datagram it receives as one JSON line; `next()` resolves with
  * the next message's `KEY=VALUE` lines as an object.
  */
 import { join } from 'node:path';
@@ -10,8 +10,9 @@ import { tempDir } from './tsgi.js';
 const LISTENER = `
 import json, os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-os.chmod(sys.argv[1], 0o777)
+name = sys.argv[1]
+s.bind("\\0" + name[1:] if name.startswith("@") else name)
+if not name.startswith("@"): os.chmod(name, 0o777)
 print(json.dumps("listening"), flush=True)
 while True:
     print(json.dumps(s.recv(4096).decode()), flush=True)
@@ -27,8 +28,9 @@ export interface NotifyListener {
   process: TrackedProcess;
 }
 
-export async function startNotifyListener(): Promise<NotifyListener> {
-  const path = join(tempDir(), 'notify.sock');
+/** `abstract`: an `@name` socket (the kernel's abstract namespace) instead of a file. */
+export async function startNotifyListener(opts: { abstract?: boolean } = {}): Promise<NotifyListener> {
+  const path = opts.abstract ? `@tsgi-notify-${process.pid}-${Date.now()}` : join(tempDir(), 'notify.sock');
   const listener = spawnTracked('notify-listener', 'python3', ['-u', '-c', LISTENER, path], { parentDeathSignal: true });
   const received: string[] = [];
   const queue: string[] = [];

@@ -79,6 +79,14 @@ test('--unshare net,uts,ipc,mount: the workers live in new namespaces and still 
   }
 });
 
+test('a --chroot that cannot be entered fails the start with TSGI_ERR_JAIL_FAILED, before any worker is spawned', async () => {
+  const missing = join(tempDir(), 'no-such-jail');
+  const { code, output } = await runTsgi(['--master', '--http-socket', ':0', '--module', 'supervised', '--chroot', missing], { cwd: FIXTURE_APPS });
+  assert.is(code, 1, output);
+  assert.match(output, new RegExp(`TSGI_ERR_JAIL_FAILED: --chroot ${missing}: chroot ${missing}: ENOENT`));
+  assert.not.match(output, /spawned worker/);
+});
+
 test('--unshare pid is refused, saying why', async () => {
   const { code, output } = await runTsgi(['--http-socket', ':0', '--module', 'supervised', '--unshare', 'net,pid'], { cwd: FIXTURE_APPS });
   assert.is(code, 1);

@@ -61,6 +61,31 @@ test('READY=1 comes after both workers loaded their app, RELOADING=1 then READY=
   }
 });
 
+test('a single process (no master) notifies an abstract @name NOTIFY_SOCKET too: READY=1 once its app loaded, STOPPING=1', async () => {
+  const listener = await startNotifyListener({ abstract: true });
+  const markers = join(tempDir(), 'markers');
+  mkdirSync(markers);
+  const port = await pickPort();
+  const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'slow-boot'], {
+    cwd: FIXTURE_APPS,
+    ready: null,
+    env: { NOTIFY_SOCKET: listener.path, TSGI_TEST_BOOT_MS: '500', TSGI_TEST_BOOT_MARKERS: markers },
+  });
+  try {
+    assert.is((await listener.next()).STATUS, 'starting');
+    const ready = await listener.next();
+    assert.is(ready.READY, '1');
+    assert.is(readdirSync(markers).length, 1, 'the in-process app had loaded');
+    assert.is(ready.STATUS, `serving on 127.0.0.1:${port} with 1 worker(s)`);
+    process.kill(server.pid, 'SIGTERM');
+    assert.is((await listener.next()).STOPPING, '1');
+    assert.is(await server.exited, 0, server.log());
+  } finally {
+    await server.stop();
+    await listener.process.stop();
+  }
+});
+
 test('without NOTIFY_SOCKET nothing is sent and nothing is said about systemd', async () => {
   const port = await pickPort();
   const server = await startTsgi(['--master', '--http-socket', `127.0.0.1:${port}`, '--module', 'supervised'], { cwd: FIXTURE_APPS, ready: /all 1 workers ready/ });
