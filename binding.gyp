@@ -10,6 +10,8 @@
         "native/fd.c",
         "native/shm.c",
         "native/process.c",
+        "native/jail.c",
+        "native/notify.c",
         "native/poll.c",
         "native/conn-server.c",
         "native/module.c"

@@ -34,6 +34,12 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"resourceLimit", get_resource_limit},
       {"futexWait", futex_wait},
       {"futexWake", futex_wake},
+      {"chroot", chroot_into},
+      {"unshare", unshare_namespaces},
+      {"lookupUser", lookup_user},
+      {"lookupGroup", lookup_group},
+      {"connectUnixDatagram", connect_unix_datagram},
+      {"sendDatagram", send_datagram},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -31,6 +31,8 @@
  *   fd.c           dup, close, setNonBlocking, raiseOpenFilesLimit, pipe
  *   shm.c          shmCreate, shmOpenFile, shmMap, shmSync, tryLockFile, futexWait, futexWake
  *   process.c      pidAlive, exec, setResourceLimit, resourceLimit
+ *   jail.c         chroot, unshare, lookupUser, lookupGroup
+ *   notify.c       connectUnixDatagram, sendDatagram (systemd's notification socket)
  *   poll.c         the Poll class
  *   conn-server.c  the ConnServer class
  *   module.c       the module init that registers all of the above
@@ -151,6 +153,16 @@ napi_value pid_alive(napi_env env, napi_callback_info info);
 napi_value exec_program(napi_env env, napi_callback_info info);
 napi_value set_resource_limit(napi_env env, napi_callback_info info);
 napi_value get_resource_limit(napi_env env, napi_callback_info info);
+
+/* jail.c */
+napi_value chroot_into(napi_env env, napi_callback_info info);
+napi_value unshare_namespaces(napi_env env, napi_callback_info info);
+napi_value lookup_user(napi_env env, napi_callback_info info);
+napi_value lookup_group(napi_env env, napi_callback_info info);
+
+/* notify.c */
+napi_value connect_unix_datagram(napi_env env, napi_callback_info info);
+napi_value send_datagram(napi_env env, napi_callback_info info);
 
 /* poll.c: the Poll class */
 napi_value poll_new(napi_env env, napi_callback_info info);

@@ -82,6 +82,9 @@ export const ERROR_CODES = {
   TSGI_ERR_SPOOL_FORMAT: { base: Error, meaning: 'a file named like a task in a spooler directory is not a spool file; the spooler skips it', fix: 'remove or repair the file the log line names (it stays where it is)' },
   TSGI_ERR_EMPEROR_MONITOR: { base: Error, meaning: 'an --emperor value names a monitor tsgi does not have (amqp://, zmq://, …) or nothing at all', fix: 'give a directory or a glob (`dir://` and `glob://` say which explicitly)' },
   TSGI_ERR_EMPEROR_TYRANT: { base: Error, meaning: 'under --emperor-tyrant a vassal file is owned by root (uid or gid 0), so its vassal is not spawned; logged once per file', fix: 'chown the file to the user the vassal should run as' },
+  TSGI_ERR_JAIL_UNKNOWN_ID: { base: Error, meaning: 'a --uid, --gid or --chown-socket names a user or group the system does not know', fix: 'create the user/group (`useradd`, `groupadd`), or give its number' },
+  TSGI_ERR_JAIL_FAILED: { base: Error, meaning: 'a jailing step failed at start (umask, chmod/chown of a socket, unshare, chroot, setgid, setgroups, setuid)', fix: 'run the master as root (or with the capability the message names), and check the path or value it names' },
+  TSGI_ERR_SYSTEMD_LISTEN_FDS: { base: Error, meaning: 'LISTEN_FDS (systemd socket activation) passed an fd that is not a listening socket', fix: 'check the unit\'s .socket file: tsgi takes stream sockets (ListenStream=) only' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

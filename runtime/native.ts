@@ -209,6 +209,13 @@ export interface ConnServerConstructor {
 }
 
 /** Everything the addon exports. */
+/** A user or group as the system databases (NSS) know it. */
+export interface JailId {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
 export interface TsgiNative {
   /**
    * Creates a listening TCP socket (SO_REUSEADDR, non-blocking, close-on-exec) and returns its
@@ -326,6 +333,18 @@ export interface TsgiNative {
   futexWait(array: Int32Array, index: number, expected: number, timeoutMs: number): 'ok' | 'not-equal' | 'timed-out';
   /** Wakes up to `count` (Infinity: all) futexWait-ers on `array[index]` in any process; returns how many woke. */
   futexWake(array: Int32Array, index: number, count: number): number;
+  /** chroot(2) into `dir`, then chdir("/") (--chroot). */
+  chroot(dir: string): void;
+  /** unshare(2) of the named namespaces, for this thread and the children it forks (--unshare). */
+  unshare(namespaces: readonly ('mount' | 'ipc' | 'uts' | 'net')[]): void;
+  /** A passwd entry by name, or by id when all digits; null when there is none. */
+  lookupUser(nameOrId: string): JailId | null;
+  /** A group entry by name, or by id when all digits (`uid` is 0); null when there is none. */
+  lookupGroup(nameOrId: string): JailId | null;
+  /** A non-blocking unix datagram socket connected to `path` (sun_path bytes), for sd_notify. */
+  connectUnixDatagram(path: Buffer): number;
+  /** One datagram on a connected socket: false when the receiver's queue is full. */
+  sendDatagram(fd: number, bytes: Buffer): boolean;
   /** Readiness of any fd on this thread's event loop; see {@link Poll}. */
   Poll: PollConstructor;
   /** Poll event bit: the fd is readable (or at EOF/hang-up). */

@@ -17,6 +17,7 @@ import { RELOAD_ROWS } from './master/dynamic-options.js';
 import { CHEAPER_CHECKS, CHEAPER_ROWS } from './master/cheaper/options.js';
 import { PROCESS_ROWS } from './master/options.js';
 import { HARAKIRI_ROWS } from './harakiri/options.js';
+import { JAIL_ROWS } from './jail/options.js';
 import { RECYCLE_CHECKS, RECYCLE_ROWS } from './master/recycle-options.js';
 import { SOCKET_CHECKS, SOCKET_ROWS } from './protocols/options.js';
 import { SHARED_ROWS } from './shared/options.js';
@@ -56,6 +57,8 @@ export interface OptionRow {
    * define), never stored in Options: see config/expand.ts.
    */
   immediate?: boolean;
+  /** The value of a bare `--name` (uWSGI's optional argument: `--chmod-socket` alone is 666). */
+  whenBare?: string;
 }
 
 /** Rows no subsystem owns: the request log switch, and the table's own --help and --version. */
@@ -92,6 +95,7 @@ const ROWS = [
   ...CLUSTER_ROWS,
   ...EMPEROR_ROWS,
   ...SIGNAL_ROWS,
+  ...JAIL_ROWS,
   ...LOGGING_ROWS,
   ...CONFIG_ROWS,
   ...INFORMATION_ROWS,
@@ -170,6 +174,7 @@ function convert(row: OptionRow, value: string | true, origin: Origin): unknown 
     if (flag === undefined) throw bad('expected true/false, yes/no, on/off or 1/0');
     return flag;
   }
+  if ((value === true || value === '') && row.whenBare !== undefined) value = row.whenBare;
   if (value === true) throw tsgiError('TSGI_ERR_OPT_MISSING_VALUE', `option --${row.name} (${where(origin)}) needs a value (${row.arg ?? 'VALUE'})`);
   switch (row.kind) {
     case 'int':
@@ -288,6 +293,10 @@ export function argvPairs(argv: readonly string[]): Array<{ name: string; value:
     else {
       const next = argv[i + 1];
       if (next === undefined || (next.startsWith('-') && next.length > 1 && !/^-\d/.test(next))) {
+        if (row.whenBare !== undefined) {
+          pairs.push({ name, value: row.whenBare });
+          continue;
+        }
         throw tsgiError('TSGI_ERR_OPT_MISSING_VALUE', `option --${row.name} needs a value (${row.arg ?? 'VALUE'})`);
       }
       pairs.push({ name, value: next });

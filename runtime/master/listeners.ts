@@ -9,6 +9,7 @@ import { abstractPath, localAddressMatching, parseAddress, unixPath, type Socket
 import { tsgiError } from '../errors.js';
 import { log } from '../logger.js';
 import { native } from '../native.js';
+import { claimActivatedSocket, unclaimedActivatedSockets } from '../systemd/activation.js';
 import type { Options } from '../options.js';
 
 export interface BoundSocket {
@@ -17,6 +18,8 @@ export interface BoundSocket {
   fd: number;
   /** What logs call it: the address as bound (with the real port of a `:0` bind). */
   name: string;
+  /** Handed over by systemd (LISTEN_FDS): never bound nor removed by tsgi. */
+  inherited?: boolean;
 }
 
 /** The sockets to bind, in option order: `--socket` (speaking --protocol), `--http-socket`, `--fastcgi-socket`. */
@@ -92,9 +95,10 @@ export async function bindSockets(options: Options): Promise<BoundSocket[]> {
   for (const { text, protocol } of configuredSockets(options)) {
     const address = parseAddress(text);
     try {
-      const { fd, name } = await bindOne(address, backlog, deferSeconds);
-      bound.push({ address, protocol, fd, name });
-      log(`${protocol} socket ${bound.length - 1} bound to ${name} (fd ${fd})`);
+      const activated = await claimActivatedSocket(address);
+      const { fd, name } = activated ?? await bindOne(address, backlog, deferSeconds);
+      bound.push({ address, protocol, fd, name, inherited: activated !== undefined });
+      log(`${protocol} socket ${bound.length - 1} ${activated ? 'handed over by systemd' : 'bound'} to ${name} (fd ${fd})`);
     } catch (error) {
       closeSockets(bound);
       const option = protocol === 'http' && options['http-socket'].includes(text) ? 'http-socket'
@@ -102,23 +106,20 @@ export async function bindSockets(options: Options): Promise<BoundSocket[]> {
       throw tsgiError('TSGI_ERR_SOCKET_BIND', `cannot bind --${option} ${text}: ${(error as Error).message}`, { cause: error });
     }
   }
+  for (const { address, fd, name } of unclaimedActivatedSockets()) {
+    bound.push({ address, protocol: options.protocol, fd, name, inherited: true });
+    log(`${options.protocol} socket ${bound.length - 1} handed over by systemd on ${name} (fd ${fd}), serving as a --socket`);
+  }
   return bound;
 }
 
-/** Closes the fds and removes the unix socket files (at shutdown). */
+/** Closes the fds (at shutdown); --vacuum removes the unix socket files (runtime/jail/vacuum.ts). */
 export function closeSockets(sockets: readonly BoundSocket[]): void {
   for (const socket of sockets) {
     try {
       native.close(socket.fd);
     } catch {
       // already closed
-    }
-    if (socket.address.kind === 'unix') {
-      try {
-        unlinkSync(socket.address.path);
-      } catch {
-        // already gone
-      }
     }
   }
 }

@@ -21,7 +21,8 @@ import { flushLog, log, setLogPrefix } from '../logger.js';
 import type { Options } from '../options.js';
 import { createSharedState, type SharedState } from '../shared/state.js';
 import { bindSockets, closeSockets, type BoundSocket } from './listeners.js';
-import { removePidfile, writePidfile } from './pidfile.js';
+import { writePidfile } from './pidfile.js';
+import { beforeBinding } from '../jail/steps.js';
 import { reconfigured, type ReadOptions } from './reconfigure.js';
 import type { ChildChannel, ChildPeer, MasterHost, ReloadKind, Subsystem } from './subsystem.js';
 
@@ -76,6 +77,7 @@ export class Master implements MasterHost {
       log(`tsgi master (pid ${process.pid}) starting: ${this.options.processes} worker(s) × ${this.options.async} core(s)`);
     }
     try {
+      beforeBinding(this.options);
       this.sockets = await bindSockets(this.options);
       if (this.options.pidfile) writePidfile(this.options.pidfile);
       this.shared = createSharedState(this.options);
@@ -215,8 +217,7 @@ export class Master implements MasterHost {
 
   #close(): void {
     for (const subsystem of this.subsystems) subsystem.close?.();
-    closeSockets(this.sockets);
-    if (this.options.pidfile) removePidfile(this.options.pidfile);
+    closeSockets(this.sockets); // the files stay unless --vacuum (runtime/jail/vacuum.ts), as in uWSGI
   }
 
   #exit(): never {

@@ -9,6 +9,8 @@ import { EmperorPipe } from '../emperor/vassal-side.js';
 import { Signals } from '../signals/subsystem.js';
 import { Spoolers } from '../spooler/pool.js';
 import { Stats } from '../stats/subsystem.js';
+import { Jail } from '../jail/subsystem.js';
+import { Systemd } from '../systemd/subsystem.js';
 import { Harakiri } from './harakiri.js';
 import { MasterFifo } from './fifo.js';
 import { Cheaper } from './cheaper.js';
@@ -22,6 +24,8 @@ import { Workers } from './workers.js';
 /** Under a master: every child is a supervised process. */
 export function masterSubsystems(): Subsystem[] {
   return [
+    new Systemd(), // before the jail: it connects to NOTIFY_SOCKET while the path is still reachable
+    new Jail(), // before anything is spawned or created after the sockets
     new MasterFifo(), // first: a FIFO that cannot be made fails the boot before any child is spawned
     new Harakiri(),
     new Workers(),
@@ -41,6 +45,8 @@ export function masterSubsystems(): Subsystem[] {
 /** A single process (no `--master`): the worker runs in-process, the rest is the same. */
 export function singleProcessSubsystems(): Subsystem[] {
   return [
+    new Systemd(),
+    new Jail(), // before the app loads in-process
     new InProcessWorker(),
     new Signals(),
     new Stats(),

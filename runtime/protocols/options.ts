@@ -7,6 +7,7 @@ import { tsgiError } from '../errors.js';
 import type { OptionCheck, OptionRow } from '../options.js';
 import { PROTOCOLS } from './names.js';
 import { parseZmqSpec } from './zmq/mongrel2-parser.js';
+import { socketsActivated } from '../systemd/activation.js';
 
 export const SOCKET_ROWS = [
   { name: 'socket', short: 's', aliases: ['uwsgi-socket'], kind: 'address', arg: 'ADDR', section: 'Sockets', repeatable: true, help: 'bind a socket speaking --protocol (default uwsgi): host:port, :port, /path or @abstract' },
@@ -25,7 +26,7 @@ export const SOCKET_ROWS = [
 
 export const SOCKET_CHECKS: readonly OptionCheck[] = [
   function somethingToListenOn(options) {
-    if (options.socket.length + options['http-socket'].length + options['fastcgi-socket'].length + options.zmq.length === 0) {
+    if (options.socket.length + options['http-socket'].length + options['fastcgi-socket'].length + options.zmq.length === 0 && !socketsActivated()) {
       throw tsgiError('TSGI_ERR_NO_SOCKET', 'nothing to listen on: give --socket, --http-socket, --fastcgi-socket or --zmq');
     }
   },

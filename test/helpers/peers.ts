@@ -119,6 +119,8 @@ export interface NginxOptions {
   workerConnections?: number;
   /** events { multi_accept on } (default off). */
   multiAccept?: boolean;
+  /** nginx's `user` for its worker (needs masterProcess and root); default: root when root. */
+  user?: string;
 }
 
 export interface Nginx extends Peer {
@@ -134,13 +136,13 @@ export interface Nginx extends Peer {
  * log off) around `opts.http` and returns its path: the one nginx config writer for tests and
  * benches. Run it with `nginx -p dir/ -c path`.
  */
-export function writeNginxConf(dir: string, opts: Pick<NginxOptions, 'http' | 'masterProcess' | 'logLevel' | 'workerConnections' | 'multiAccept'>): string {
+export function writeNginxConf(dir: string, opts: Pick<NginxOptions, 'http' | 'masterProcess' | 'logLevel' | 'workerConnections' | 'multiAccept' | 'user'>): string {
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const conf = `# written by test/helpers/peers.ts writeNginxConf()
 daemon off;
 master_process ${opts.masterProcess ? 'on' : 'off'};
 worker_processes 1;
-${asRoot ? 'user root;' : ''}
+${opts.user ? `user ${opts.user};` : asRoot ? 'user root;' : ''}
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log ${opts.logLevel ?? 'notice'};
 events {

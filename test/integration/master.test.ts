@@ -60,11 +60,11 @@ test('SIGHUP reloads gracefully under load: new workers take over, not one reque
   }
 });
 
-test('SIGTERM finishes in-flight requests, then exits 0 and removes pidfile and unix socket', async () => {
+test('SIGTERM finishes in-flight requests, then exits 0 and (--vacuum) removes pidfile and unix socket', async () => {
   const dir = tempDir();
   const socketPath = join(dir, 's.sock');
   const pidfile = join(dir, 'tsgi.pid');
-  const server = await startTsgi(['--socket', socketPath, '--module', 'green', '--master', '--processes', '1', '--async', '10', '--pidfile', pidfile], { cwd: FIXTURE_APPS, ready: /all 1 workers ready/ });
+  const server = await startTsgi(['--socket', socketPath, '--module', 'green', '--master', '--processes', '1', '--async', '10', '--pidfile', pidfile, '--vacuum'], { cwd: FIXTURE_APPS, ready: /all 1 workers ready/ });
   assert.is(readFileSync(pidfile, 'utf8').trim(), String(server.pid));
   const inflight = uwsgiRequest({ path: socketPath }, nginxLikeVars('GET', '/sleep?s=1'));
   await sleep(200);

@@ -282,7 +282,7 @@ test('placeholders: unknown keys and set-placeholder define variables; %(option)
 
 test('placeholders on the command line, and placeholders naming a config file to include', () => {
   const dir = folder({ 'dev.ini': '[uwsgi]\nprocesses = 5\n' });
-  const options = parseArgv(['--set-ph', `dir=${dir}`, '--set-ph', 'env=dev', '--ini', '%(dir)/%(env).ini', '--module', 'app-%(env)']);
+  const options = parseArgv(['--set-ph', `dir=${dir}`, '--set-ph', 'stage=dev', '--ini', '%(dir)/%(stage).ini', '--module', 'app-%(stage)']);
   assert.is(options.processes, 5);
   assert.is(options.module, 'app-dev');
 });
