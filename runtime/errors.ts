@@ -78,6 +78,9 @@ export const ERROR_CODES = {
   TSGI_ERR_SPOOL_ARGS: { base: TypeError, meaning: 'uwsgi.spool() got a task it cannot store: not an object, pairs over 64 KiB, a bad at/priority, an unknown spooler', fix: 'fix the key named in the message; put large data in the `body` key' },
   TSGI_ERR_SPOOL_WRITE: { base: Error, meaning: 'uwsgi.spool() could not write the task file (disk full, read-only or missing directory); the task was not queued', fix: 'free space or fix the spooler directory named in the message, then queue the task again' },
   TSGI_ERR_SPOOL_FORMAT: { base: Error, meaning: 'a file named like a task in a spooler directory is not a spool file; the spooler skips it', fix: 'remove or repair the file the log line names (it stays where it is)' },
+  TSGI_ERR_METRICS_LISTEN: { base: Error, meaning: 'the --metrics address could not be listened on (in use, no permission, a missing directory); the instance does not start', fix: 'free the address (`ss -ltnp`) or pick another one for --metrics' },
+  TSGI_ERR_TOP_USAGE: { base: Error, meaning: '`tsgi top` was not given one stats address (or got an option it does not know)', fix: 'run `tsgi top ADDR`, ADDR being the instance\'s --stats address (host:port, a unix path, @name, or http://host:port/ for --stats-http)' },
+  TSGI_ERR_TOP_STATS: { base: Error, meaning: '`tsgi top` could not read stats from the address: nothing listens there, or the answer is not the stats JSON', fix: 'check that the instance runs with `--stats` at that address (`tsgi top` reads the stats server, not a request socket)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

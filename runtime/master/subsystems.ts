@@ -3,6 +3,7 @@
  * implementing {@link Subsystem} plus one line here.
  */
 import { Daemons } from '../daemons/subsystem.js';
+import { Metrics } from '../metrics/subsystem.js';
 import { Signals } from '../signals/subsystem.js';
 import { Spoolers } from '../spooler/pool.js';
 import { Stats } from '../stats/subsystem.js';
@@ -28,6 +29,7 @@ export function masterSubsystems(): Subsystem[] {
     new Daemons(),
     new Signals(),
     new Stats(),
+    new Metrics(),
     new Housekeeping(),
     new Touch(),
   ];
@@ -39,6 +41,7 @@ export function singleProcessSubsystems(): Subsystem[] {
     new InProcessWorker(),
     new Signals(),
     new Stats(),
+    new Metrics(),
     new Housekeeping(),
   ];
 }

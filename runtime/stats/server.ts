@@ -11,6 +11,7 @@ import type { StatsRows } from '../master/subsystem.js';
 import { log } from '../logger.js';
 import type { Options } from '../options.js';
 import type { SharedState } from '../shared/state.js';
+import { readStatsRequest } from './http-request.js';
 
 const VERSION = '2.0.30-tsgi';
 
@@ -55,14 +56,21 @@ export function workerRows(shared: SharedState): StatsRows {
   };
 }
 
+/** Another document the stats server answers under --stats-http (`/metrics`), or undefined for the JSON. */
+export type StatsRoute = (path: string, accept: string | undefined) => { contentType: string; body: string } | undefined;
+
 /** Starts the stats server; returns it so the master can close it at shutdown. */
-export function startStatsServer(options: Options, render: () => Record<string, unknown>): Server {
+export function startStatsServer(options: Options, render: () => Record<string, unknown>, route?: StatsRoute): Server {
   const address = parseAddress(options.stats!);
+  const json = () => (options['stats-minified'] ? JSON.stringify(render()) : JSON.stringify(render(), null, '\t'));
   const server = createServer((socket) => {
-    const json = options['stats-minified'] ? JSON.stringify(render()) : JSON.stringify(render(), null, '\t');
-    const head = options['stats-http'] ? `HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n` : '';
     socket.on('error', () => {});
-    socket.end(head + json);
+    if (!options['stats-http']) return void socket.end(json());
+    readStatsRequest(socket, (request) => {
+      const other = request === null ? undefined : route?.(request.path, request.accept);
+      const { contentType, body } = other ?? { contentType: 'application/json', body: json() };
+      if (!socket.destroyed) socket.end(`HTTP/1.0 200 OK\r\nContent-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
   });
   server.on('error', (error) => log(`stats server on ${options.stats}: ${error.message}`));
   if (address.kind === 'tcp') server.listen(address.port, address.host || '0.0.0.0');
