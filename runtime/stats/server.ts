@@ -39,6 +39,7 @@ export function statsDocument(options: Options, shared: SharedState, sockets: re
         full: cache.full, last_modified_at: 0,
       }],
     } : {}),
+    cores_per_worker: options.async, // tsgi's own, with each worker's busy_cores: what `tsgi top` shows
     sockets: sockets.map((socket) => ({ name: socket.name, proto: socket.protocol, queue: 0, max_queue: options.listen, shared: 0, can_offload: 0 })),
     ...rows,
   };
@@ -52,6 +53,7 @@ export function workerRows(shared: SharedState): StatsRows {
       exceptions: worker.exceptions, harakiri_count: worker.harakiri_count, signals: worker.signals, signal_queue: 0, status: worker.status,
       rss: worker.rss, vsz: worker.vsz, running_time: worker.running_time, last_spawn: worker.last_spawn,
       respawn_count: worker.respawn_count + 1, tx: worker.tx, avg_rt: worker.avg_rt, apps: [], cores: [],
+      busy_cores: worker.pid === 0 ? 0 : shared.scoreboard.busyCores(worker.id), // tsgi's own: `cores` stays empty (an entry per --async core would be thousands)
     })),
   };
 }
