@@ -15,17 +15,20 @@ export function wantsOpenMetrics(accept: string | undefined): boolean {
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
-/** Label pairs, already in order: `[['worker', '1']]`. */
+/** Label pairs, in order: `[['worker', '1']]`. */
 export type Labels = ReadonlyArray<readonly [string, string]>;
 
 /** A label value with `\`, `"` and line feeds escaped, as both formats require. */
 function escapeValue(value: string): string {
-  return value.replace(/[\\"\n]/g, (char) => (char === '\n' ? '\\n' : `\\${char}`));
+  return /[\\"\n]/.test(value) ? value.replace(/[\\"\n]/g, (char) => (char === '\n' ? '\\n' : `\\${char}`)) : value;
 }
 
-function labelText(labels: Labels): string {
-  if (labels.length === 0) return '';
-  return `{${labels.map(([name, value]) => `${name}="${escapeValue(value)}"`).join(',')}}`;
+/**
+ * The text between the braces of a sample (`worker="1",le="0.1"`). Rendered once per series
+ * and passed to every sample of it: a scrape of 64 workers writes thousands of lines.
+ */
+export function labelText(labels: Labels): string {
+  return labels.map(([name, value]) => `${name}="${escapeValue(value)}"`).join(',');
 }
 
 /** Go's float text for the special values; integers and decimals as JavaScript prints them. */
@@ -38,7 +41,7 @@ function valueText(value: number): string {
 
 /** Builds one exposition; families are written in the order they are declared. */
 export class Exposition {
-  readonly #lines: string[] = [];
+  #text = '';
 
   constructor(readonly openMetrics: boolean) {}
 
@@ -48,37 +51,43 @@ export class Exposition {
    */
   family(name: string, type: MetricType, help: string): void {
     const declared = type === 'counter' && !this.openMetrics ? `${name}_total` : name;
-    this.#lines.push(`# HELP ${declared} ${help}`, `# TYPE ${declared} ${type}`);
+    this.#text += `# HELP ${declared} ${help}\n# TYPE ${declared} ${type}\n`;
   }
 
-  /** One sample line of the family just declared; `name` in full (`…_total`, `…_bucket`). */
-  sample(name: string, labels: Labels, value: number): void {
-    this.#lines.push(`${name}${labelText(labels)} ${valueText(value)}`);
+  /** One sample line of the family just declared: `name` in full (`…_total`), `labels` from {@link labelText}. */
+  sample(name: string, labels: string, value: number): void {
+    this.#text += labels === '' ? `${name} ${valueText(value)}\n` : `${name}{${labels}} ${valueText(value)}\n`;
   }
 
   /**
    * One histogram's samples: `counts` per bucket (not cumulative; the last one is the overflow
    * beyond the highest bound), `bounds` their upper bounds, `sum` of the observed values.
    */
-  histogram(name: string, labels: Labels, bounds: readonly number[], counts: readonly number[], sum: number): void {
+  histogram(name: string, labels: string, bounds: readonly number[], counts: readonly number[], sum: number): void {
+    const prefix = labels === '' ? `${name}_bucket{le="` : `${name}_bucket{${labels},le="`;
+    const les = boundTexts(bounds);
     let cumulative = 0;
-    bounds.forEach((bound, i) => {
+    for (let i = 0; i < bounds.length; i++) {
       cumulative += counts[i] ?? 0;
-      this.sample(`${name}_bucket`, [...labels, ['le', boundText(bound)]], cumulative);
-    });
+      this.#text += `${prefix}${les[i]}"} ${cumulative}\n`;
+    }
     cumulative += counts[bounds.length] ?? 0;
-    this.sample(`${name}_bucket`, [...labels, ['le', '+Inf']], cumulative);
+    this.#text += `${prefix}+Inf"} ${cumulative}\n`;
     this.sample(`${name}_sum`, labels, sum);
     this.sample(`${name}_count`, labels, cumulative);
   }
 
   text(): string {
-    if (this.openMetrics) this.#lines.push('# EOF');
-    return `${this.#lines.join('\n')}\n`;
+    return this.openMetrics ? `${this.#text}# EOF\n` : this.#text;
   }
 }
 
+/** The `le` texts of a list of bounds, made once per list (the same list serves every worker). */
+const LE_TEXTS = new WeakMap<readonly number[], string[]>();
+
 /** OpenMetrics wants `le` as a float ("1.0", not "1") so that every scraper sees one series. */
-function boundText(bound: number): string {
-  return Number.isInteger(bound) ? bound.toFixed(1) : String(bound);
+function boundTexts(bounds: readonly number[]): string[] {
+  let texts = LE_TEXTS.get(bounds);
+  if (texts === undefined) LE_TEXTS.set(bounds, (texts = bounds.map((bound) => (Number.isInteger(bound) ? bound.toFixed(1) : String(bound)))));
+  return texts;
 }

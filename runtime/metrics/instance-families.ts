@@ -10,7 +10,7 @@ import { native } from '../native.js';
 import type { SharedState } from '../shared/state.js';
 import { SPOOL_FILE_PREFIX } from '../spooler/spool-file.js';
 import { processMemory } from '../stats/memory.js';
-import type { Exposition } from './exposition.js';
+import { labelText, type Exposition } from './exposition.js';
 
 /** What the instance families read. */
 export interface InstanceView {
@@ -37,15 +37,15 @@ function writeListenQueues(out: Exposition, { sockets, listen }: InstanceView): 
   const tcp = sockets.filter((socket) => socket.address.kind === 'tcp');
   if (tcp.length === 0) return;
   out.family('tsgi_socket_listen_queue', 'gauge', 'Connections waiting in the accept queue of a TCP socket.');
-  for (const socket of tcp) out.sample('tsgi_socket_listen_queue', [['socket', socket.name]], Math.max(0, native.listenQueue(socket.fd)));
+  for (const socket of tcp) out.sample('tsgi_socket_listen_queue', labelText([['socket', socket.name]]), Math.max(0, native.listenQueue(socket.fd)));
   out.family('tsgi_socket_listen_queue_limit', 'gauge', 'Backlog the socket was bound with (--listen).');
-  for (const socket of tcp) out.sample('tsgi_socket_listen_queue_limit', [['socket', socket.name]], listen);
+  for (const socket of tcp) out.sample('tsgi_socket_listen_queue_limit', labelText([['socket', socket.name]]), listen);
 }
 
 function writeCache(out: Exposition, shared: SharedState): void {
   const cache = shared.cache?.stats();
   if (cache === undefined) return;
-  const labels = [['cache', cache.name]] as const;
+  const labels = labelText([['cache', cache.name]]);
   out.family('tsgi_cache_items', 'gauge', 'Items in the cache now.');
   out.sample('tsgi_cache_items', labels, cache.items);
   out.family('tsgi_cache_capacity_items', 'gauge', 'Items the cache can hold.');
@@ -62,9 +62,9 @@ function writeQueue(out: Exposition, shared: SharedState): void {
   const queue = shared.queue;
   if (queue === null) return;
   out.family('tsgi_queue_messages', 'gauge', 'Messages stored in the shared queue now (its depth).');
-  out.sample('tsgi_queue_messages', [], queue.depth());
+  out.sample('tsgi_queue_messages', '', queue.depth());
   out.family('tsgi_queue_slots', 'gauge', 'Slots of the shared queue (--queue).');
-  out.sample('tsgi_queue_slots', [], queue.size);
+  out.sample('tsgi_queue_slots', '', queue.size);
 }
 
 /** Spool files waiting in `dir` and its priority subdirectories (names only: no stat per task). */
@@ -88,20 +88,20 @@ function writeSpoolers(out: Exposition, { shared, spoolerDirs }: InstanceView): 
   if (board === null) return;
   const spoolers = board.readAll();
   out.family('tsgi_spooler_backlog_tasks', 'gauge', 'Tasks waiting in the spooler directory (the one running included).');
-  for (const dir of spoolerDirs) out.sample('tsgi_spooler_backlog_tasks', [['spooler', dir]], backlog(dir));
+  for (const dir of spoolerDirs) out.sample('tsgi_spooler_backlog_tasks', labelText([['spooler', dir]]), backlog(dir));
   const perDir = (pick: (row: (typeof spoolers)[number]) => number) => spoolerDirs.map((dir) => [dir, spoolers.filter((row) => row.dir === dir).reduce((sum, row) => sum + pick(row), 0)] as const);
   out.family('tsgi_spooler_running_tasks', 'gauge', 'Tasks the spooler processes of the directory run now.');
-  for (const [dir, running] of perDir((row) => row.running)) out.sample('tsgi_spooler_running_tasks', [['spooler', dir]], running);
+  for (const [dir, running] of perDir((row) => row.running)) out.sample('tsgi_spooler_running_tasks', labelText([['spooler', dir]]), running);
   out.family('tsgi_spooler_tasks', 'counter', 'Tasks the spooler processes of the directory ran to an answer.');
-  for (const [dir, tasks] of perDir((row) => row.tasks)) out.sample('tsgi_spooler_tasks_total', [['spooler', dir]], tasks);
+  for (const [dir, tasks] of perDir((row) => row.tasks)) out.sample('tsgi_spooler_tasks_total', labelText([['spooler', dir]]), tasks);
   out.family('tsgi_spooler_respawns', 'counter', 'Spooler processes of the directory replaced after their first.');
-  for (const [dir, respawns] of perDir((row) => row.respawns)) out.sample('tsgi_spooler_respawns_total', [['spooler', dir]], respawns);
+  for (const [dir, respawns] of perDir((row) => row.respawns)) out.sample('tsgi_spooler_respawns_total', labelText([['spooler', dir]]), respawns);
 }
 
 /** The master itself, in the names every Prometheus client library uses for its process. */
 function writeMaster(out: Exposition): void {
   out.family('process_resident_memory_bytes', 'gauge', 'Resident set size of the master process.');
-  out.sample('process_resident_memory_bytes', [], processMemory()[0]);
+  out.sample('process_resident_memory_bytes', '', processMemory()[0]);
   out.family('process_start_time_seconds', 'gauge', 'When the master process started (unix time).');
-  out.sample('process_start_time_seconds', [], Math.floor(Date.now() / 1000 - process.uptime()));
+  out.sample('process_start_time_seconds', '', Math.floor(Date.now() / 1000 - process.uptime()));
 }

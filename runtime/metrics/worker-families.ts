@@ -4,7 +4,7 @@
  * the scoreboard does, so a respawn never makes a counter go backwards.
  */
 import { DURATION_BUCKETS, type Scoreboard, type WorkerStats } from '../shared/scoreboard.js';
-import type { Exposition, Labels, MetricType } from './exposition.js';
+import { labelText, type Exposition, type MetricType } from './exposition.js';
 
 interface WorkerFamily {
   name: string;
@@ -32,7 +32,7 @@ const FAMILIES: readonly WorkerFamily[] = [
 /** Writes every per-worker family for the `cores` per worker (--async) of the board's slots. */
 export function writeWorkerFamilies(out: Exposition, board: Scoreboard, cores: number): void {
   const workers = board.readAll();
-  const labels: Labels[] = workers.map((worker) => [['worker', String(worker.id)]]);
+  const labels = workers.map((worker) => labelText([['worker', String(worker.id)]]));
   for (const family of FAMILIES) {
     out.family(family.name, family.type, family.help);
     const name = family.type === 'counter' ? `${family.name}_total` : family.name;

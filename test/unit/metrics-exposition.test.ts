@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Exposition } from '../../runtime/metrics/exposition.js';
+import { Exposition, labelText } from '../../runtime/metrics/exposition.js';
 import { DURATION_BUCKETS, Scoreboard, SLOT_BYTES } from '../../runtime/shared/scoreboard.js';
 
 const board = () => {
@@ -15,7 +15,7 @@ const board = () => {
 test('label values escape backslash, quote and line feed', () => {
   const out = new Exposition(false);
   out.family('tsgi_x', 'gauge', 'x.');
-  out.sample('tsgi_x', [['socket', 'a\\b"c\nd']], 1);
+  out.sample('tsgi_x', labelText([['socket', 'a\\b"c\nd']]), 1);
   assert.is(out.text(), '# HELP tsgi_x x.\n# TYPE tsgi_x gauge\ntsgi_x{socket="a\\\\b\\"c\\nd"} 1\n');
 });
 
@@ -23,7 +23,7 @@ test('a counter family is named with _total in Prometheus text, without it in Op
   for (const [openMetrics, declared, end] of [[false, 'tsgi_c_total', ''], [true, 'tsgi_c', '# EOF\n']] as const) {
     const out = new Exposition(openMetrics);
     out.family('tsgi_c', 'counter', 'c.');
-    out.sample('tsgi_c_total', [], 3);
+    out.sample('tsgi_c_total', '', 3);
     assert.is(out.text(), `# HELP ${declared} c.\n# TYPE ${declared} counter\ntsgi_c_total 3\n${end}`);
   }
 });
@@ -39,7 +39,7 @@ test('each request lands in one bucket of its own slot; readers see cumulative b
   assert.equal(scoreboard.durations(2).buckets, new Array(buckets.length).fill(0), 'the next slot is untouched');
   assert.is(scoreboard.read(2).requests, 0);
   const out = new Exposition(false);
-  out.histogram('h', [['worker', '1']], DURATION_BUCKETS, buckets, seconds);
+  out.histogram('h', labelText([['worker', '1']]), DURATION_BUCKETS, buckets, seconds);
   const lines = out.text().split('\n');
   assert.equal(lines.slice(0, 2), ['h_bucket{worker="1",le="0.001"} 1', 'h_bucket{worker="1",le="0.005"} 2']);
   assert.ok(lines.includes('h_bucket{worker="1",le="5.0"} 3'));
