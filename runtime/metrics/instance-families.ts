@@ -30,16 +30,21 @@ export function writeInstanceFamilies(out: Exposition, view: InstanceView): void
 }
 
 /**
- * Linux reports a listening TCP socket's accept queue (TCP_INFO); a unix socket's is only in
- * reach of sock_diag, so unix sockets are left out rather than reported as an empty queue.
+ * Connections waiting for a worker's accept: TCP_INFO for a TCP listener, sock_diag for a unix
+ * one (`ss -l` shows the same in Recv-Q). A socket the kernel says nothing about (-errno) is
+ * left out rather than reported as an empty queue.
  */
+function listenQueue(socket: BoundSocket): number {
+  return socket.address.kind === 'tcp' ? native.listenQueue(socket.fd) : native.unixListenQueue(socket.fd);
+}
+
 function writeListenQueues(out: Exposition, { sockets, listen }: InstanceView): void {
-  const tcp = sockets.filter((socket) => socket.address.kind === 'tcp');
-  if (tcp.length === 0) return;
-  out.family('tsgi_socket_listen_queue', 'gauge', 'Connections waiting in the accept queue of a TCP socket.');
-  for (const socket of tcp) out.sample('tsgi_socket_listen_queue', labelText([['socket', socket.name]]), Math.max(0, native.listenQueue(socket.fd)));
-  out.family('tsgi_socket_listen_queue_limit', 'gauge', 'Backlog the socket was bound with (--listen).');
-  for (const socket of tcp) out.sample('tsgi_socket_listen_queue_limit', labelText([['socket', socket.name]]), listen);
+  const known = sockets.map((socket) => ({ labels: labelText([['socket', socket.name]]), waiting: listenQueue(socket) })).filter((row) => row.waiting >= 0);
+  if (known.length === 0) return;
+  out.family('tsgi_socket_listen_queue', 'gauge', 'Connections waiting in the accept queue of a listening socket.');
+  for (const { labels, waiting } of known) out.sample('tsgi_socket_listen_queue', labels, waiting);
+  out.family('tsgi_socket_listen_queue_limit', 'gauge', 'Backlog the socket was bound with (--listen; the kernel caps it at net.core.somaxconn).');
+  for (const { labels } of known) out.sample('tsgi_socket_listen_queue_limit', labels, listen);
 }
 
 function writeCache(out: Exposition, shared: SharedState): void {

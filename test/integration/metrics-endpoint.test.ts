@@ -3,7 +3,8 @@
  * cores, cache, queue, spooler): Debian's real promtool lints the Prometheus text and parses the
  * OpenMetrics text, and the counters add up to the requests this test sent.
  */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { promtoolCheck, promtoolOpenMetrics, samples, total } from '../helpers/exposition.js';
@@ -133,6 +134,38 @@ test('the stats server under --stats-http: /metrics there, the JSON elsewhere, a
   });
   assert.match(silent, /^HTTP\/1\.0 200 OK\r\nContent-Type: application\/json\r\n/);
 });
+
+test('a unix socket\'s listen queue: the connections left waiting while the one core is busy', async () => {
+  const dir = tempDir();
+  const socketPath = join(dir, 'http.sock');
+  const metricsPath = join(dir, 'metrics.sock');
+  const single = await startTsgi(['--http-socket', socketPath, '--module', 'metrics', '--master', '--processes', '1', '--metrics', metricsPath], { cwd: FIXTURE_APPS, ready: /all 1 workers ready/ });
+  const waiting: Socket[] = [];
+  try {
+    const slow = httpGet({ socketPath }, '/slow?s=2');
+    const queued = () => httpGet({ socketPath: metricsPath }, '/metrics').then(({ body }) => samples(body).get(`tsgi_socket_listen_queue{socket="${socketPath}"}`));
+    for (let tries = 0; (await scrapeBusy(metricsPath)) < 1; tries++) {
+      if (tries > 100) throw new Error(`the slow request never took the core:\n${single.log()}`);
+      await sleep(20);
+    }
+    for (let i = 0; i < 3; i++) waiting.push(connect(socketPath).on('error', () => {}));
+    let seen = await queued();
+    for (let tries = 0; seen !== 3 && tries < 50; tries++) {
+      await sleep(20);
+      seen = await queued();
+    }
+    assert.is(seen, 3, 'three connections wait in the backlog');
+    await slow;
+  } finally {
+    for (const socket of waiting) socket.destroy();
+    await single.stop();
+  }
+});
+
+/** Busy cores over the whole instance behind a unix --metrics socket. */
+async function scrapeBusy(socketPath: string): Promise<number> {
+  return total(samples((await httpGet({ socketPath }, '/metrics')).body), 'tsgi_worker_busy_cores');
+}
 
 test('a --metrics address in use stops the boot with TSGI_ERR_METRICS_LISTEN', async () => {
   const { code, output } = await runTsgi(['--http-socket', `127.0.0.1:${await pickPort()}`, '--module', 'metrics', '--metrics', `127.0.0.1:${metricsPort}`], { cwd: FIXTURE_APPS });
