@@ -14,6 +14,7 @@
         "native/notify.c",
         "native/poll.c",
         "native/conn-server.c",
+        "native/unix-diag.c",
         "native/module.c"
       ],
       "defines": ["NAPI_VERSION=8"],

@@ -18,6 +18,7 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"localAddress", local_address},
       {"peerAddress", peer_address},
       {"listenQueue", listen_queue},
+      {"unixListenQueue", unix_listen_queue},
       {"dup", dup_fd},
       {"close", close_fd},
       {"setNonBlocking", set_nonblocking_fd},

@@ -15,6 +15,7 @@
  *    and the cross-process lock on it; Node can neither mmap nor futex-wait on such memory.
  *  - tryLockFile: the spooler's claim on a task file, an fcntl write lock that real uWSGI's
  *    spoolers (classic POSIX locks) respect too; Node has no fcntl.
+ *  - unixListenQueue: a unix listener's backlog for the metrics; only sock_diag tells it.
  *  - ConnServer: the uwsgi and HTTP connection path (accept, read, write, close) in C, because
  *    net.Socket's per-connection machinery costs more CPU than a small request, and more memory
  *    than a parked long-poll.
@@ -35,6 +36,7 @@
  *   notify.c       connectUnixDatagram, sendDatagram (systemd's notification socket)
  *   poll.c         the Poll class
  *   conn-server.c  the ConnServer class
+ *   unix-diag.c    unixListenQueue
  *   module.c       the module init that registers all of the above
  *
  * Functions used by more than one unit are declared here, under their plain names. They stay
@@ -131,6 +133,9 @@ napi_value accept_connection(napi_env env, napi_callback_info info);
 napi_value local_address(napi_env env, napi_callback_info info);
 napi_value peer_address(napi_env env, napi_callback_info info);
 napi_value listen_queue(napi_env env, napi_callback_info info);
+
+/* unix-diag.c */
+napi_value unix_listen_queue(napi_env env, napi_callback_info info);
 
 /* fd.c */
 napi_value dup_fd(napi_env env, napi_callback_info info);

@@ -85,6 +85,9 @@ export const ERROR_CODES = {
   TSGI_ERR_JAIL_UNKNOWN_ID: { base: Error, meaning: 'a --uid, --gid or --chown-socket names a user or group the system does not know', fix: 'create the user/group (`useradd`, `groupadd`), or give its number' },
   TSGI_ERR_JAIL_FAILED: { base: Error, meaning: 'a jailing step failed at start (umask, chmod/chown of a socket, unshare, chroot, setgid, setgroups, setuid)', fix: 'run the master as root (or with the capability the message names), and check the path or value it names' },
   TSGI_ERR_SYSTEMD_LISTEN_FDS: { base: Error, meaning: 'LISTEN_FDS (systemd socket activation) passed an fd that is not a listening socket', fix: 'check the unit\'s .socket file: tsgi takes stream sockets (ListenStream=) only' },
+  TSGI_ERR_METRICS_LISTEN: { base: Error, meaning: 'the --metrics address could not be listened on (in use, no permission, a missing directory); the instance does not start', fix: 'free the address (`ss -ltnp`) or pick another one for --metrics' },
+  TSGI_ERR_TOP_USAGE: { base: Error, meaning: '`tsgi top` was not given one stats address (or got an option it does not know)', fix: 'run `tsgi top ADDR`, ADDR being the instance\'s --stats address (host:port, a unix path, @name, or http://host:port/ for --stats-http)' },
+  TSGI_ERR_TOP_STATS: { base: Error, meaning: '`tsgi top` could not read stats from the address: nothing listens there, or the answer is not the stats JSON', fix: 'check that the instance runs with `--stats` at that address (`tsgi top` reads the stats server, not a request socket)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -256,6 +256,12 @@ export interface TsgiNative {
    */
   listenQueue(fd: number): number;
   /**
+   * How many connections wait in a listening unix socket's backlog (sock_diag's
+   * UNIX_DIAG_RQLEN, what `ss -xl` shows as Recv-Q), for the metrics; a NEGATIVE errno where the
+   * kernel does not say (no unix_diag in the kernel). Never throws but for a bad fd argument.
+   */
+  unixListenQueue(fd: number): number;
+  /**
    * Duplicates an fd (close-on-exec), e.g. so each worker thread owns its own copy of a shared
    * listening socket: closing one thread's server must not close the others' fd.
    */

@@ -25,6 +25,7 @@ import { SIGNAL_ROWS } from './signals/options.js';
 import { SPOOLER_ROWS } from './spooler/options.js';
 import { STATS_ROWS } from './stats/options.js';
 import { LIMIT_ROWS } from './worker/limit-options.js';
+import { METRICS_ROWS } from './metrics/options.js';
 import { APPLICATION_CHECKS, APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
 
 /** Where a value came from, so an error can name the file and line. */
@@ -90,6 +91,7 @@ const ROWS = [
   ...GREEN_ROWS,
   ...SHARED_ROWS,
   ...STATS_ROWS,
+  ...METRICS_ROWS,
   ...SPOOLER_ROWS,
   ...DAEMON_ROWS,
   ...CLUSTER_ROWS,

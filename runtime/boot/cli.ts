@@ -28,6 +28,7 @@ async function commandLineOptions(argv: string[]): Promise<Options | undefined> 
 }
 
 export async function runCli(argv: string[]): Promise<void> {
+  if (argv[0] === 'top') return (await import('../top/command.js')).runTop(argv.slice(1)); // `tsgi top ADDR`: a viewer, not an instance
   let options: Options | undefined;
   const startDir = process.cwd(); // a reload re-reads the config from here, as at boot
   try {

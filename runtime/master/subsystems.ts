@@ -6,6 +6,7 @@ import { Cluster } from '../cluster/subsystem.js';
 import { Daemons } from '../daemons/subsystem.js';
 import { Emperor } from '../emperor/subsystem.js';
 import { EmperorPipe } from '../emperor/vassal-side.js';
+import { Metrics } from '../metrics/subsystem.js';
 import { Signals } from '../signals/subsystem.js';
 import { Spoolers } from '../spooler/pool.js';
 import { Stats } from '../stats/subsystem.js';
@@ -26,7 +27,7 @@ export function masterSubsystems(): Subsystem[] {
   return [
     new Systemd(), // before the jail: it connects to NOTIFY_SOCKET while the path is still reachable
     new Jail(), // before anything is spawned or created after the sockets
-    new MasterFifo(), // first: a FIFO that cannot be made fails the boot before any child is spawned
+    new MasterFifo(), // before the children: a FIFO that cannot be made fails the boot before any child is spawned
     new Harakiri(),
     new Workers(),
     new Recycling(),
@@ -36,6 +37,7 @@ export function masterSubsystems(): Subsystem[] {
     new Signals(),
     new Stats(),
     new Cluster(),
+    new Metrics(),
     new Housekeeping(),
     new Touch(),
     new EmperorPipe(), // last: it reads the others (workers ready, requests served)
@@ -51,6 +53,7 @@ export function singleProcessSubsystems(): Subsystem[] {
     new Signals(),
     new Stats(),
     new Cluster(),
+    new Metrics(),
     new Housekeeping(),
     new EmperorPipe(),
   ];

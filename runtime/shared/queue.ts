@@ -261,6 +261,18 @@ export class SharedQueue {
     return this.#pointer(F_PULL_POS);
   }
 
+  /** Messages stored now (non-empty slots): the queue's depth, for the metrics endpoint. */
+  depth(): number {
+    this.#enter();
+    try {
+      let stored = 0;
+      for (let i = 0; i < this.#slots; i++) if (this.#view.getFloat64(SLOTS_OFFSET + i * this.#blocksize, true) !== 0) stored++;
+      return stored;
+    } finally {
+      this.#lock.release();
+    }
+  }
+
   /**
    * After a dead holder's lock was stolen: pointers back into range, and slots whose size
    * cannot be a message emptied. Called with the lock held; clears the dirty flag.

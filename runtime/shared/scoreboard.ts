@@ -11,8 +11,24 @@ const enum Field {
   Tx, AvgRt, Signals, Accepting,
   /** Harakiri: when the worker's event loop last ran its 1 s timer (ms epoch), and how many harakiris the slot had. */
   Heartbeat, HarakiriCount,
-  Count,
+  /** The request-duration histogram (metrics): one count per bucket of {@link DURATION_BUCKETS}, then the overflow. */
+  DurationBuckets,
+  Count = DurationBuckets + 10,
 }
+
+/**
+ * Upper bounds (seconds) of the request-duration histogram's buckets, as Prometheus' `le`.
+ * Each bucket counts only its own requests (one increment per request); readers add them up.
+ */
+export const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] as const;
+
+/** The bucket of a request of `micros`: compares against the bounds in µs, so no division per request. */
+function durationBucket(micros: number): number {
+  let bucket = 0;
+  while (bucket < BUCKET_MICROS.length && micros > BUCKET_MICROS[bucket]!) bucket++;
+  return bucket;
+}
+const BUCKET_MICROS = DURATION_BUCKETS.map((seconds) => seconds * 1e6);
 
 /** Bytes per worker slot (a cache line or two; room to grow without a version bump). */
 export const SLOT_BYTES = 256;
@@ -60,6 +76,7 @@ export class WorkerSlot {
     f[Field.RunningTime]! += micros;
     f[Field.Tx]! += bytes;
     f[Field.AvgRt] = f[Field.AvgRt] === 0 ? micros : (f[Field.AvgRt]! + micros) / 2;
+    f[Field.DurationBuckets + durationBucket(micros)]!++;
   }
 
   countException(): void {
@@ -179,6 +196,20 @@ export class Scoreboard {
       avg_rt: Math.round(f[Field.AvgRt]!),
       harakiri_count: f[Field.HarakiriCount]!,
     };
+  }
+
+  /** Worker `id`'s cores serving a request now. */
+  busyCores(id: number): number {
+    return this.#fields(id)[Field.BusyCores]!;
+  }
+
+  /**
+   * Worker `id`'s request-duration histogram: per bucket of {@link DURATION_BUCKETS} plus the
+   * overflow, the requests of that bucket alone (not cumulative), and the sum of their seconds.
+   */
+  durations(id: number): { buckets: number[]; seconds: number } {
+    const f = this.#fields(id);
+    return { buckets: Array.from(f.subarray(Field.DurationBuckets, Field.Count)), seconds: f[Field.RunningTime]! / 1e6 };
   }
 
   readAll(): WorkerStats[] {

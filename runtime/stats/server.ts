@@ -11,6 +11,7 @@ import type { StatsRows } from '../master/subsystem.js';
 import { log } from '../logger.js';
 import type { Options } from '../options.js';
 import type { SharedState } from '../shared/state.js';
+import { readStatsRequest } from './http-request.js';
 
 const VERSION = '2.0.30-tsgi';
 
@@ -38,6 +39,7 @@ export function statsDocument(options: Options, shared: SharedState, sockets: re
         full: cache.full, last_modified_at: 0,
       }],
     } : {}),
+    cores_per_worker: options.async, // tsgi's own, with each worker's busy_cores: what `tsgi top` shows
     sockets: sockets.map((socket) => ({ name: socket.name, proto: socket.protocol, queue: 0, max_queue: options.listen, shared: 0, can_offload: 0 })),
     ...rows,
   };
@@ -51,18 +53,26 @@ export function workerRows(shared: SharedState): StatsRows {
       exceptions: worker.exceptions, harakiri_count: worker.harakiri_count, signals: worker.signals, signal_queue: 0, status: worker.status,
       rss: worker.rss, vsz: worker.vsz, running_time: worker.running_time, last_spawn: worker.last_spawn,
       respawn_count: worker.respawn_count + 1, tx: worker.tx, avg_rt: worker.avg_rt, apps: [], cores: [],
+      busy_cores: worker.pid === 0 ? 0 : shared.scoreboard.busyCores(worker.id), // tsgi's own: `cores` stays empty (an entry per --async core would be thousands)
     })),
   };
 }
 
+/** Another document the stats server answers under --stats-http (`/metrics`), or undefined for the JSON. */
+export type StatsRoute = (path: string, accept: string | undefined) => { contentType: string; body: string } | undefined;
+
 /** Starts the stats server; returns it so the master can close it at shutdown. */
-export function startStatsServer(options: Options, render: () => Record<string, unknown>): Server {
+export function startStatsServer(options: Options, render: () => Record<string, unknown>, route?: StatsRoute): Server {
   const address = parseAddress(options.stats!);
+  const json = () => (options['stats-minified'] ? JSON.stringify(render()) : JSON.stringify(render(), null, '\t'));
   const server = createServer((socket) => {
-    const json = options['stats-minified'] ? JSON.stringify(render()) : JSON.stringify(render(), null, '\t');
-    const head = options['stats-http'] ? `HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n` : '';
     socket.on('error', () => {});
-    socket.end(head + json);
+    if (!options['stats-http']) return void socket.end(json());
+    readStatsRequest(socket, (request) => {
+      const other = request === null ? undefined : route?.(request.path, request.accept);
+      const { contentType, body } = other ?? { contentType: 'application/json', body: json() };
+      if (!socket.destroyed) socket.end(`HTTP/1.0 200 OK\r\nContent-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
   });
   server.on('error', (error) => log(`stats server on ${options.stats}: ${error.message}`));
   if (address.kind === 'tcp') server.listen(address.port, address.host || '0.0.0.0');
