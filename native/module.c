@@ -34,6 +34,7 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"resourceLimit", get_resource_limit},
       {"futexWait", futex_wait},
       {"futexWake", futex_wake},
+      {"bindUdp", bind_udp},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

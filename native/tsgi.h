@@ -33,6 +33,7 @@
  *   process.c      pidAlive, exec, setResourceLimit, resourceLimit
  *   poll.c         the Poll class
  *   conn-server.c  the ConnServer class
+ *   datagram.c     bindUdp (a router's subscription server socket)
  *   module.c       the module init that registers all of the above
  *
  * Functions used by more than one unit are declared here, under their plain names. They stay
@@ -129,6 +130,10 @@ napi_value accept_connection(napi_env env, napi_callback_info info);
 napi_value local_address(napi_env env, napi_callback_info info);
 napi_value peer_address(napi_env env, napi_callback_info info);
 napi_value listen_queue(napi_env env, napi_callback_info info);
+
+/* ----- datagram.c ----- */
+
+napi_value bind_udp(napi_env env, napi_callback_info info);
 
 /* fd.c */
 napi_value dup_fd(napi_env env, napi_callback_info info);

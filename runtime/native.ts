@@ -249,6 +249,11 @@ export interface TsgiNative {
    */
   listenQueue(fd: number): number;
   /**
+   * A bound, non-blocking, close-on-exec UDP socket (IPv4 or IPv6 by `host`), never read here:
+   * a router's subscription server, which the router processes inherit and receive on.
+   */
+  bindUdp(host: string, port: number): number;
+  /**
    * Duplicates an fd (close-on-exec), e.g. so each worker thread owns its own copy of a shared
    * listening socket: closing one thread's server must not close the others' fd.
    */
