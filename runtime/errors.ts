@@ -77,6 +77,8 @@ export const ERROR_CODES = {
   TSGI_ERR_SPOOLER_DIR: { base: Error, meaning: 'a --spooler directory could not be created or is not writable', fix: 'create the directory named in the message, or fix its permissions; the spooler locks and removes its files' },
   TSGI_ERR_SPOOL_ARGS: { base: TypeError, meaning: 'uwsgi.spool() got a task it cannot store: not an object, pairs over 64 KiB, a bad at/priority, an unknown spooler', fix: 'fix the key named in the message; put large data in the `body` key' },
   TSGI_ERR_SPOOL_WRITE: { base: Error, meaning: 'uwsgi.spool() could not write the task file (disk full, read-only or missing directory); the task was not queued', fix: 'free space or fix the spooler directory named in the message, then queue the task again' },
+  TSGI_ERR_FASTROUTER_NO_MAPPER: { base: Error, meaning: 'a --fastrouter has no way to find a node (no --fastrouter-use-cache, -use-pattern, -subscription-server, -use-base or -to), or --fastrouter-use-cache without --cache', fix: 'add one of those options (and `--cache N` for the cache mapper)' },
+  TSGI_ERR_FASTROUTER_BIND: { base: Error, meaning: 'a --fastrouter, --fastrouter-subscription-server (UDP) or --fastrouter-stats address could not be bound', fix: 'stop whatever holds the address (`ss -lntup`), or pick another one' },
   TSGI_ERR_SPOOL_FORMAT: { base: Error, meaning: 'a file named like a task in a spooler directory is not a spool file; the spooler skips it', fix: 'remove or repair the file the log line names (it stays where it is)' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -15,6 +15,8 @@ import { InProcessWorker } from './single.js';
 import type { Subsystem } from './subsystem.js';
 import { Touch } from './touch.js';
 import { Workers } from './workers.js';
+import { FastRouterGateway } from '../routers/fastrouter/subsystem.js';
+import { Subscriber } from '../routers/subscription/client.js';
 
 /** Under a master: every child is a supervised process. */
 export function masterSubsystems(): Subsystem[] {
@@ -26,6 +28,8 @@ export function masterSubsystems(): Subsystem[] {
     new Cheaper(),
     new Spoolers(),
     new Daemons(),
+    new FastRouterGateway(),
+    new Subscriber(),
     new Signals(),
     new Stats(),
     new Housekeeping(),
@@ -38,6 +42,7 @@ export function singleProcessSubsystems(): Subsystem[] {
   return [
     new InProcessWorker(),
     new Signals(),
+    new Subscriber(),
     new Stats(),
     new Housekeeping(),
   ];
