@@ -39,6 +39,7 @@ function decimal(text: string, what: string, max: number): number {
 
 /** Splits `ip:port:key` where the key may itself contain colons. */
 function splitServer(text: string): [server: string, rest: string] {
+  if (text.startsWith('/')) throw new Error(`a subscription server is a UDP ip:port (unix datagram servers are not supported), got ${JSON.stringify(text)}`);
   const first = text.startsWith('[') ? text.indexOf(']:') + 1 : text.indexOf(':');
   const second = first > 0 ? text.indexOf(':', first + 1) : -1;
   if (first <= 0 || second < 0) throw new Error(`expected SERVER:KEY with SERVER an ip:port, got ${JSON.stringify(text)}`);
