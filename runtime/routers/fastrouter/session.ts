@@ -1,15 +1,17 @@
 /**
- * One FastRouter session: a client connection (nginx's `uwsgi_pass`), read up to the end of
- * its vars block, then spliced to a node. The header and vars go out with bytes 0 and 3
- * replaced by the node's modifier1/modifier2 (spec §3); everything after them, both ways, is
- * piped unchanged with backpressure, never buffered whole. A node that does not connect is
- * reported to the mapper (which marks it dead or skips it) and the key is mapped again, up to
+ * One FastRouter session: a client connection (nginx's `uwsgi_pass`, accepted by the router's
+ * {@link ConnServer}), read up to the end of its vars block, then spliced to a node. The header
+ * and vars go out with bytes 0 and 3 replaced by the node's modifier1/modifier2 (spec §3);
+ * everything after them, both ways, is passed on chunk by chunk with backpressure (a full side
+ * pauses the other), never buffered whole. A node that does not connect is reported to the
+ * mapper (which marks it dead or skips it) and the key is mapped again, up to
  * --fastrouter-max-retries times, then the --fastrouter-fallback nodes are tried in order.
  */
 import type { Socket } from 'node:net';
 import { log } from '../../logger.js';
+import type { ConnServer } from '../../native.js';
 import { connectNode } from './connect.js';
-import { routingKey } from './head.js';
+import { readHead } from './head.js';
 import type { Mapper, Target } from './mappers.js';
 
 /** What every session of one router process shares. */
@@ -20,7 +22,9 @@ export interface SessionContext {
   readonly fallbacks: readonly string[];
   readonly fallbackOnNoKey: boolean;
   readonly counters: SessionCounters;
-  /** The session closed (the router counts and drains). */
+  /** A coarse clock (the router's sweep tick, in ms) for inactivity. */
+  readonly tick: number;
+  /** The session closed (the router forgets it and drains). */
   ended(session: Session): void;
 }
 
@@ -36,23 +40,48 @@ export class Session {
   #have = 0;
   #head: Buffer | null = null;
   #key = '';
+  /** Body bytes the client still owes after what came with the head; reading pauses at 0. */
+  #bodyLeft = 0;
   #backend: Socket | null = null;
   #target: Target | null = null;
   #connected = false;
   #retries = 0;
   #fallback = 0;
   #closed = false;
+  /** The ConnServer reported the client gone and forgot its fd. */
+  #clientGone = false;
+  /** {@link SessionContext.tick} of the last traffic. */
+  lastActive: number;
 
-  constructor(private readonly context: SessionContext, private readonly client: Socket) {
-    client.setTimeout(context.timeoutMs);
-    client.on('data', this.#onHead);
-    client.on('error', this.#close);
-    client.on('close', this.#close);
-    client.on('timeout', this.#onTimeout);
+  constructor(private readonly context: SessionContext, private readonly server: ConnServer, readonly fd: number) {
+    this.lastActive = context.tick;
+  }
+
+  /** What the ConnServer read from the client (null: it is gone). */
+  fromClient(chunk: Buffer | null): void {
+    if (chunk === null) {
+      this.#clientGone = true;
+      return this.close();
+    }
+    this.lastActive = this.context.tick;
+    if (this.#connected) return this.#toBackend(chunk);
+    if (chunk.length === 0) return;
+    if (this.#head !== null) { // body bytes while the node is being connected
+      this.#head = Buffer.concat([this.#head, chunk]);
+      this.#bodyLeft -= chunk.length;
+      if (this.#bodyLeft <= 0) this.server.pauseReading(this.fd);
+      return;
+    }
+    this.#collectHead(chunk);
+  }
+
+  /** The client took everything queued: the node may send again. */
+  clientDrained(): void {
+    this.#backend?.resume();
   }
 
   /** Collects the header and the whole vars block (any size ≤ 65535), then routes. */
-  readonly #onHead = (chunk: Buffer): void => {
+  #collectHead(chunk: Buffer): void {
     this.#chunks.push(chunk);
     this.#have += chunk.length;
     if (this.#have < 4) return;
@@ -60,16 +89,17 @@ export class Session {
     this.#chunks = [first];
     const size = first.readUInt16LE(1);
     if (this.#have < 4 + size) return;
-    this.client.off('data', this.#onHead);
-    this.client.pause();
     this.#chunks = [];
-    const key = routingKey(first, size);
-    if (key === null) return this.#give(`a malformed uwsgi vars block: connection closed`);
+    const head = readHead(first, size);
+    if (head === null) return this.#give('a malformed uwsgi vars block: connection closed');
     this.#head = first; // the head and whatever part of the body came with it
-    this.#key = key;
+    this.#key = head.key;
+    this.#bodyLeft = head.contentLength - (first.length - 4 - size);
+    // A client that shuts its side after the body must not read as gone before the response.
+    if (this.#bodyLeft <= 0) this.server.pauseReading(this.fd);
     this.context.counters.requests++;
     this.#route();
-  };
+  }
 
   #route(): void {
     const { context } = this;
@@ -95,10 +125,8 @@ export class Session {
       return this.#connectFailed(target, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
     }
     this.#backend = backend;
-    backend.setTimeout(this.context.timeoutMs);
     backend.once('connect', this.#onConnected);
     backend.on('error', this.#onBackendError);
-    backend.on('timeout', this.#onTimeout);
     backend.on('close', this.#onBackendClose);
   }
 
@@ -110,20 +138,45 @@ export class Session {
     head[3] = this.#target!.modifier2;
     this.#head = null;
     const backend = this.#backend!;
-    backend.write(head);
-    // The client's FIN is not passed on: a node may take it for a client gone and drop the
-    // response (uWSGI's routers never half-close a node either). The node's end ends the client.
-    this.client.pipe(backend, { end: false });
-    backend.pipe(this.client);
+    backend.on('data', this.#fromBackend);
+    backend.on('drain', this.#backendDrained);
+    backend.on('end', this.#onBackendEnd);
+    this.#toBackend(head, false);
+  };
+
+  #toBackend(chunk: Buffer, counted = true): void {
+    if (counted) {
+      this.#bodyLeft -= chunk.length;
+      if (this.#bodyLeft <= 0) this.server.pauseReading(this.fd);
+    }
+    if (!this.#backend!.write(chunk)) this.server.pauseReading(this.fd);
+  }
+
+  readonly #backendDrained = (): void => {
+    if (!this.#closed && this.#bodyLeft > 0) this.server.resumeReading(this.fd);
+  };
+
+  readonly #fromBackend = (chunk: Buffer): void => {
+    if (this.#closed) return;
+    this.lastActive = this.context.tick;
+    if (!this.server.write(this.fd, chunk)) this.#backend?.pause();
+  };
+
+  /** The node finished its response: the client gets EOF once it is all sent. */
+  readonly #onBackendEnd = (): void => {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.server.end(this.fd);
+    this.#finish();
   };
 
   readonly #onBackendError = (error: NodeJS.ErrnoException): void => {
-    if (this.#connected) return this.#close();
+    if (this.#connected) return this.close();
     this.#connectFailed(this.#target!, error.code ?? error.message);
   };
 
   readonly #onBackendClose = (): void => {
-    if (this.#connected) this.#close();
+    if (this.#connected) this.close();
   };
 
   #connectFailed(target: Target, why: string): void {
@@ -150,30 +203,39 @@ export class Session {
     this.#backend = null;
     backend.off('connect', this.#onConnected);
     backend.off('close', this.#onBackendClose);
-    backend.off('timeout', this.#onTimeout);
     backend.destroy();
   }
 
-  readonly #onTimeout = (): void => {
+  /** Called by the router's sweep when nothing moved for --fastrouter-timeout (connecting counts as nothing). */
+  timedOut(): void {
     this.context.counters.timeouts++;
-    if (!this.#connected && this.#backend !== null && this.#target !== null) return this.#connectFailed(this.#target, 'timed out');
+    if (!this.#connected && this.#backend !== null && this.#target !== null) {
+      this.lastActive = this.context.tick;
+      return this.#connectFailed(this.#target, 'timed out');
+    }
     this.#give(`key "${this.#key}": no traffic for --fastrouter-timeout ${this.context.timeoutMs / 1000} s: session closed`);
-  };
+  }
 
   /** Ends the session with one log line. */
   #give(why: string): void {
     log(why);
-    this.#close();
+    this.close();
   }
 
-  readonly #close = (): void => {
+  /** Drops both sides now. */
+  close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.client.destroy();
+    if (!this.#clientGone) this.server.destroy(this.fd);
+    this.#finish();
+  }
+
+  #finish(): void {
     const backend = this.#backend;
     this.#backend = null;
     backend?.destroy();
     if (this.#target !== null) this.context.mapper.done(this.#target);
+    this.#target = null;
     this.context.ended(this);
-  };
+  }
 }
