@@ -42,20 +42,21 @@ const WARMUP = envNumber('BENCH_WARMUP', 1);
 const CONNS = Math.max(1, Math.round(envNumber('BENCH_CONNS', 64)));
 const BLAST_SECONDS = Math.max(1, envNumber('BENCH_BLAST_SECONDS', 3));
 
-interface Run { rps: number; p50: number; p99: number; errors: number; busy: number }
+interface Run { rps: number; p50: number; p99: number; errors: number; busy: number; requests: number; cpuUs: number }
 
 function toMs(text: string | undefined): number {
   const match = /^([\d.]+)(us|ms|s)$/.exec(text ?? '');
   return match ? Number(match[1]) * { us: 0.001, ms: 1, s: 1000 }[match[2] as 'us' | 'ms' | 's'] : NaN;
 }
 
-function wrk(url: string, seconds: number): Omit<Run, 'busy'> {
+function wrk(url: string, seconds: number): Omit<Run, 'busy' | 'cpuUs'> {
   const result = spawnSync('wrk', ['-t1', `-c${CONNS}`, `-d${seconds}s`, '--timeout', '5s', '--latency', url], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
   if (result.status !== 0) throw new Error(`wrk failed (${result.error?.message ?? result.stderr}): run \`bash .ci/install-deps\``);
   const out = result.stdout;
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   return {
     rps: Number(/^Requests\/sec:\s+([\d.]+)/m.exec(out)?.[1] ?? NaN),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN),
     p50: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1]),
     p99: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1]),
     errors: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
@@ -64,11 +65,11 @@ function wrk(url: string, seconds: number): Omit<Run, 'busy'> {
 
 const tsgi = (name: string, args: string[]) => spawnPeer(name, process.execPath, [MAIN, ...args], { cwd: join(ROOT, 'bench/apps') });
 
-interface Config { id: string; label: string; router?: (port: number, workers: number) => Peer | Promise<Peer> }
+interface Config { id: string; label: string; router?: (port: number, workers: number) => Peer | Promise<Peer>; routerPid?: RegExp }
 const CONFIGS: Config[] = [
   { id: 'direct', label: 'nginx → uwsgi_pass → 2 tsgi workers' },
-  { id: 'tsgi_fr', label: 'nginx → tsgi --fastrouter (--fastrouter-to) → the same workers', router: (p, w) => tsgi('tsgi fastrouter', ['--fastrouter', `127.0.0.1:${p}`, '--fastrouter-to', `127.0.0.1:${w}`]) },
-  { id: 'uwsgi_fr', label: 'nginx → uWSGI --fastrouter (--fastrouter-to) → the same workers', router: (p, w) => startUwsgi(['--plugin', 'fastrouter', '--master', '--fastrouter', `127.0.0.1:${p}`, '--fastrouter-to', `127.0.0.1:${w}`, '--disable-logging']) },
+  { id: 'tsgi_fr', label: 'nginx → tsgi --fastrouter (--fastrouter-to) → the same workers', router: (p, w) => tsgi('tsgi fastrouter', ['--fastrouter', `127.0.0.1:${p}`, '--fastrouter-to', `127.0.0.1:${w}`]), routerPid: /fastrouter ready \(pid (\d+)\)/ },
+  { id: 'uwsgi_fr', label: 'nginx → uWSGI --fastrouter (--fastrouter-to) → the same workers', router: (p, w) => startUwsgi(['--plugin', 'fastrouter', '--master', '--fastrouter', `127.0.0.1:${p}`, '--fastrouter-to', `127.0.0.1:${w}`, '--disable-logging']), routerPid: /spawned uWSGI fastrouter 1 \(pid: (\d+)\)/ },
 ];
 
 async function runOnce(config: Config, workers: number): Promise<Run> {
@@ -82,9 +83,12 @@ async function runOnce(config: Config, workers: number): Promise<Run> {
     try {
       const url = `http://127.0.0.1:${front}/`;
       if (WARMUP > 0) wrk(url, WARMUP);
+      const pid = config.routerPid && router ? Number(config.routerPid.exec(router.output())?.[1]) : NaN;
+      const before = Number.isNaN(pid) ? 0 : cpuSeconds(pid);
       const busy = machineBusy(Math.min(2000, SECONDS * 500));
       const run = wrk(url, SECONDS);
-      return { ...run, busy: await busy };
+      const cpuUs = Number.isNaN(pid) ? NaN : ((cpuSeconds(pid) - before) * 1e6) / run.requests;
+      return { ...run, cpuUs, busy: await busy };
     } finally {
       await nginx.stop();
     }
@@ -189,7 +193,7 @@ async function main(): Promise<void> {
       for (const config of CONFIGS) {
         const run = await runOnce(config, workersPort);
         runs.get(config.id)!.push(run);
-        console.error(`round ${round} ${config.id}: ${run.rps.toFixed(0)} req/s p50 ${run.p50} ms p99 ${run.p99} ms errors ${run.errors} busy ${run.busy.toFixed(0)} %`);
+        console.error(`round ${round} ${config.id}: ${run.rps.toFixed(0)} req/s ${run.cpuUs.toFixed(1)} router µs/req p50 ${run.p50} ms p99 ${run.p99} ms errors ${run.errors} busy ${run.busy.toFixed(0)} %`);
       }
     }
   } finally {
@@ -197,14 +201,16 @@ async function main(): Promise<void> {
   }
   const med = (id: string, field: keyof Run) => median(runs.get(id)!.map((run) => run[field]));
   const lines = [`## FastRouter (\`node dist/bench/fastrouter.bench.js\`, ${ROUNDS} rounds × ${SECONDS} s, wrk -t1 -c${CONNS})`, '',
-    '| path | req/s | p50 ms | p99 ms | added p50 / p99 vs direct | errors |', '|---|---:|---:|---:|---:|---:|'];
+    '| path | req/s | p50 ms | p99 ms | added p50 / p99 vs direct | router CPU µs / request | errors |', '|---|---:|---:|---:|---:|---:|---:|'];
   for (const config of CONFIGS) {
     const added = config.id === 'direct' ? '—' : `${(med(config.id, 'p50') - med('direct', 'p50')).toFixed(2)} / ${(med(config.id, 'p99') - med('direct', 'p99')).toFixed(2)} ms`;
-    lines.push(`| ${config.label} | ${med(config.id, 'rps').toFixed(0)} | ${med(config.id, 'p50').toFixed(2)} | ${med(config.id, 'p99').toFixed(2)} | ${added} | ${runs.get(config.id)!.reduce((sum, run) => sum + run.errors, 0)} |`);
+    lines.push(`| ${config.label} | ${med(config.id, 'rps').toFixed(0)} | ${med(config.id, 'p50').toFixed(2)} | ${med(config.id, 'p99').toFixed(2)} | ${added} | ${config.id === 'direct' ? '—' : med(config.id, 'cpuUs').toFixed(1)} | ${runs.get(config.id)!.reduce((sum, run) => sum + run.errors, 0)} |`);
   }
   const sameRound = runs.get('tsgi_fr')!.map((run, i) => run.rps / runs.get('uwsgi_fr')![i]!.rps);
   const vsDirect = runs.get('tsgi_fr')!.map((run, i) => run.rps / runs.get('direct')![i]!.rps);
   lines.push('', `tsgi router / uWSGI router req/s, per round: ${sameRound.map((r) => r.toFixed(2)).join(', ')} (median ${median(sameRound).toFixed(2)}×)`);
+  const cpuRatio = runs.get('tsgi_fr')!.map((run, i) => run.cpuUs / runs.get('uwsgi_fr')![i]!.cpuUs);
+  lines.push(`tsgi router / uWSGI router CPU per request, per round: ${cpuRatio.map((r) => r.toFixed(2)).join(', ')} (median ${median(cpuRatio).toFixed(2)}×)`);
   lines.push(`tsgi router / direct req/s, per round: ${vsDirect.map((r) => r.toFixed(2)).join(', ')} (median ${median(vsDirect).toFixed(2)}×)`, '');
   lines.push(...(await subscriptionServers()));
   console.log(lines.join('\n'));

@@ -1,9 +1,9 @@
 /**
  * --fastrouter-stats: whoever connects gets the router process's state as one JSON document,
  * then the connection is closed (as uWSGI's stats servers do). Its keys follow uWSGI's
- * corerouter stats where they exist: `version`, `pid`, `fastrouter` (the listening addresses),
- * `active_sessions`, `subscriptions` (key, hits, nodes with name, modifier1/2, last_check,
- * requests, cores, load, weight, wrr, ref, failcnt, death_mark), plus tsgi's `requests`,
+ * corerouter stats where they exist: `version`, `pid`, `uid`, `gid`, `cwd`, `active_sessions`,
+ * `fastrouter` (the listening addresses; uWSGI also lists its subscription server), `subscriptions` (key, hits, nodes with name, modifier1/2, last_check,
+ * requests, cores, load, weight, wrr, ref, failcnt, death_mark), `cheap` (always 0: no --fastrouter-cheap), plus tsgi's `requests`,
  * `no_node`, `connect_failures`, `timeouts`, `subscription_packets`, `refused_packets`.
  */
 import { createServer, type Server } from 'node:net';
@@ -17,8 +17,11 @@ export function statsDocument(router: FastRouter, listeners: readonly string[], 
   return {
     version: TSGI_VERSION_TAG,
     pid: process.pid,
-    fastrouter: listeners,
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    cwd: process.cwd(),
     active_sessions: router.activeSessions,
+    fastrouter: listeners,
     requests: router.counters.requests,
     no_node: router.counters.noNode,
     connect_failures: router.counters.connectFailures,
@@ -34,6 +37,7 @@ export function statsDocument(router: FastRouter, listeners: readonly string[], 
         failcnt: node.failures, death_mark: node.deathMark === '' ? 0 : 1, death_reason: node.deathMark,
       })),
     })),
+    cheap: 0,
   };
 }
 
