@@ -61,6 +61,12 @@ test('expiry: a node silent for --subscription-tolerance is forgotten, and its k
   assert.is((await routed(target, 'example.com')).status, 200, 'announcing nodes stay');
 });
 
+test('expiry without requests: the sweep forgets a silent node of a key nobody asks for', async () => {
+  await announce(subscriptionPort, 'unasked.test', `127.0.0.1:${portA}`);
+  await eventually('unasked.test subscribed', async () => (await statsNodes(statsPort, 'unasked.test')).length === 1);
+  await eventually('unasked.test swept', async () => (await statsNodes(statsPort, 'unasked.test')).length === 0, 10_000);
+});
+
 test('a node that shuts down unsubscribes: the router forgets it at once', async () => {
   await nodeB.stop();
   await router.waitFor(new RegExp(`example\\.com => 127\\.0\\.0\\.1:${portB} unsubscribed`));

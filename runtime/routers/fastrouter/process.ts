@@ -60,6 +60,10 @@ function run(): void {
     // Siblings share the socket, so each datagram reaches one of them: the master relays it to the others.
     const relay = options['fastrouter-processes'] > 1 ? (packet: Buffer) => master.post({ act: 'subscription', packet: packet.toString('base64') }) : undefined;
     serveSubscriptions(spec.subscription.fd, spec.subscription.family, table, packets, relay);
+    // Picking a key expires its silent nodes; this sweep catches the keys nobody asks for, so
+    // their nodes do not pile up (and the stats show them gone).
+    const tolerance = options['subscription-tolerance'] * 1000;
+    setInterval(() => table.expire(Date.now()), tolerance).unref();
   }
   if (spec.statsFd !== undefined) serveStats(spec.statsFd, () => statsDocument(router, spec.listenNames, table, packets));
   let stopping = false;
