@@ -78,7 +78,9 @@ async function runOnce(config: Config, workers: number): Promise<Run> {
   const router = config.router ? await config.router(routerPort, workers) : undefined;
   try {
     if (router) await waitForPort(routerPort, router);
-    await sleep(300); // the master binds the port before its router process accepts
+    // The master binds the port before its router process accepts: wait for the process itself.
+    for (let i = 0; i < 100 && config.routerPid && router && !config.routerPid.test(router.output()); i++) await sleep(50);
+    await sleep(200);
     const nginx = await startNginx({ ports: [front], http: `keepalive_requests 1000000;\nserver { listen 127.0.0.1:${front}; location / { include /etc/nginx/uwsgi_params; uwsgi_pass 127.0.0.1:${routerPort}; } }` });
     try {
       const url = `http://127.0.0.1:${front}/`;

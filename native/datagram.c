@@ -36,3 +36,48 @@ napi_value bind_udp(napi_env env, napi_callback_info info) {
   }
   return int_value(env, fd);
 }
+
+/*
+ * connectTcp(host, port) → a non-blocking close-on-exec fd whose connect may still be in
+ * progress (poll it WRITABLE, then ask socketError): a router connects to its nodes this way and
+ * hands the fd to its ConnServer, so a node connection costs no net.Socket. A connect that fails
+ * at once (ECONNREFUSED on loopback) throws.
+ */
+napi_value connect_tcp(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t port;
+  if (!get_int(env, argv[1], "port", 1, 65535, &port)) return NULL;
+  struct sockaddr_storage address;
+  socklen_t length;
+  char display[96];
+  if (!make_inet_address(env, argv[0], (int)port, &address, &length, display, sizeof display)) {
+    return NULL;
+  }
+  int fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw_errno(env, errno, "socket", display);
+    return NULL;
+  }
+  int on = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  if (connect(fd, (struct sockaddr*)&address, length) != 0 && errno != EINPROGRESS) {
+    close_and_throw(env, fd, "connect", display);
+    return NULL;
+  }
+  return int_value(env, fd);
+}
+
+/* socketError(fd) → 0, or the negative errno a non-blocking connect ended with (SO_ERROR). */
+napi_value socket_error(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd;
+  if (!get_fd(env, argv[0], &fd)) return NULL;
+  int error = 0;
+  socklen_t size = sizeof error;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+  return int_value(env, -error);
+}

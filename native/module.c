@@ -35,6 +35,8 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"futexWait", futex_wait},
       {"futexWake", futex_wake},
       {"bindUdp", bind_udp},
+      {"connectTcp", connect_tcp},
+      {"socketError", socket_error},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;
@@ -76,6 +78,7 @@ NAPI_MODULE_INIT() {
       METHOD("resumeReading", conn_server_resume_reading),
       METHOD("ref", conn_server_ref),
       METHOD("unref", conn_server_unref),
+      METHOD("adopt", conn_server_adopt),
       {"connections", NULL, NULL, conn_server_connections, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value conn_server_class;

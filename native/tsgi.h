@@ -33,7 +33,8 @@
  *   process.c      pidAlive, exec, setResourceLimit, resourceLimit
  *   poll.c         the Poll class
  *   conn-server.c  the ConnServer class
- *   datagram.c     bindUdp (a router's subscription server socket)
+ *   datagram.c     bindUdp (a router's subscription server socket), connectTcp, socketError
+ *                  (a router's non-blocking connects to its nodes)
  *   module.c       the module init that registers all of the above
  *
  * Functions used by more than one unit are declared here, under their plain names. They stay
@@ -134,6 +135,8 @@ napi_value listen_queue(napi_env env, napi_callback_info info);
 /* ----- datagram.c ----- */
 
 napi_value bind_udp(napi_env env, napi_callback_info info);
+napi_value connect_tcp(napi_env env, napi_callback_info info);
+napi_value socket_error(napi_env env, napi_callback_info info);
 
 /* fd.c */
 napi_value dup_fd(napi_env env, napi_callback_info info);
@@ -179,5 +182,6 @@ napi_value conn_server_resume_reading(napi_env env, napi_callback_info info);
 napi_value conn_server_connections(napi_env env, napi_callback_info info);
 napi_value conn_server_ref(napi_env env, napi_callback_info info);
 napi_value conn_server_unref(napi_env env, napi_callback_info info);
+napi_value conn_server_adopt(napi_env env, napi_callback_info info);
 
 #endif /* TSGI_H */

@@ -1,9 +1,9 @@
 /**
  * A FastRouter process's sessions: a {@link ConnServer} per inherited listening socket accepts
- * and reads the clients in C (a net.Socket per client would cost more than the small request
- * it carries), one {@link Session} per connection keyed by its fd, one sweep a second for
- * --fastrouter-timeout instead of a timer per session, and on a graceful stop: stop accepting,
- * wait for the sessions in flight.
+ * and reads the clients and, adopted, the node connections, all in C (a net.Socket per
+ * connection would cost more than the small request it carries); one {@link Session} per
+ * client, found by either of its fds; one sweep a second for --fastrouter-timeout instead of a
+ * timer per session; on a graceful stop: stop accepting, wait for the sessions in flight.
  */
 import { ConnServer } from '../../native.js';
 import type { Options } from '../../options.js';
@@ -20,37 +20,48 @@ export class FastRouter implements SessionContext {
   readonly fallbackOnNoKey: boolean;
   tick = 0;
   readonly #servers: ConnServer[] = [];
-  /** By client fd: fds are unique in the process, whichever server accepted them. */
-  readonly #sessions = new Map<number, Session>();
+  /** By fd, client's and node's: fds are unique in the process, whichever server holds them. */
+  readonly #byFd = new Map<number, Session>();
+  readonly #sessions = new Set<Session>();
   #drained: (() => void) | null = null;
-  readonly #sweeper: NodeJS.Timeout;
+  readonly #sweepMs: number;
 
   constructor(options: Options, readonly mapper: Mapper) {
     this.timeoutMs = options['fastrouter-timeout'] * 1000;
     this.maxRetries = options['fastrouter-max-retries'];
     this.fallbacks = options['fastrouter-fallback'];
     this.fallbackOnNoKey = options['fastrouter-fallback-on-no-key'];
-    this.#sweeper = setInterval(() => this.#sweep(), Math.min(SWEEP_MS, this.timeoutMs / 2));
-    this.#sweeper.unref();
+    this.#sweepMs = Math.min(SWEEP_MS, this.timeoutMs / 2);
+    setInterval(() => this.#sweep(), this.#sweepMs).unref();
   }
 
   /** Accepts on an inherited listening fd (the kernel shares its connections among the router processes). */
   listen(fd: number): void {
-    const sessions = this.#sessions;
-    const server: ConnServer = new ConnServer(fd, (client, chunk) => {
-      let session = sessions.get(client);
+    const byFd = this.#byFd;
+    const server: ConnServer = new ConnServer(fd, (conn, chunk) => {
+      let session = byFd.get(conn);
       if (session === undefined) {
         if (chunk === null) return;
-        sessions.set(client, (session = new Session(this, server, client)));
+        session = new Session(this, server, conn);
+        byFd.set(conn, session);
+        this.#sessions.add(session);
       }
-      session.fromClient(chunk);
-    }, (client) => sessions.get(client)?.clientDrained());
+      session.data(conn, chunk);
+    }, (conn) => byFd.get(conn)?.drained(conn));
     server.start();
     this.#servers.push(server);
   }
 
+  claim(fd: number, session: Session): void {
+    this.#byFd.set(fd, session);
+  }
+
+  release(fd: number): void {
+    this.#byFd.delete(fd);
+  }
+
   ended(session: Session): void {
-    this.#sessions.delete(session.fd);
+    this.#sessions.delete(session);
     if (this.#sessions.size === 0) this.#drained?.();
   }
 
@@ -59,8 +70,8 @@ export class FastRouter implements SessionContext {
   }
 
   #sweep(): void {
-    this.tick += Math.min(SWEEP_MS, this.timeoutMs / 2);
-    for (const session of this.#sessions.values()) if (this.tick - session.lastActive >= this.timeoutMs) session.timedOut();
+    this.tick += this.#sweepMs;
+    for (const session of this.#sessions) if (this.tick - session.lastActive >= this.timeoutMs) session.timedOut();
   }
 
   /** Stops accepting; resolves once every session in flight is over. */

@@ -1,16 +1,17 @@
 /**
- * One FastRouter session: a client connection (nginx's `uwsgi_pass`, accepted by the router's
- * {@link ConnServer}), read up to the end of its vars block, then spliced to a node. The header
- * and vars go out with bytes 0 and 3 replaced by the node's modifier1/modifier2 (spec §3);
- * everything after them, both ways, is passed on chunk by chunk with backpressure (a full side
- * pauses the other), never buffered whole. A node that does not connect is reported to the
- * mapper (which marks it dead or skips it) and the key is mapped again, up to
- * --fastrouter-max-retries times, then the --fastrouter-fallback nodes are tried in order.
+ * One FastRouter session: a client connection (nginx's `uwsgi_pass`) read up to the end of its
+ * vars block, then spliced to a node. Both sides are connections of the router's
+ * {@link ConnServer} (the client accepted, the node connected and adopted), so the bytes move
+ * in C and JS only routes them. The header and vars go out with bytes 0 and 3 replaced by the
+ * node's modifier1/modifier2 (spec §3); everything after them, both ways, is passed on chunk by
+ * chunk with backpressure (a full side pauses reading the other), never buffered whole. A node
+ * that does not connect is reported to the mapper (which marks it dead or skips it) and the key
+ * is mapped again, up to --fastrouter-max-retries times, then the --fastrouter-fallback nodes
+ * are tried in order.
  */
-import type { Socket } from 'node:net';
 import { log } from '../../logger.js';
-import type { ConnServer } from '../../native.js';
-import { connectNode } from './connect.js';
+import { native, Poll, POLL_WRITABLE, type ConnServer } from '../../native.js';
+import { errnoName, openNode } from './connect.js';
 import { readHead } from './head.js';
 import type { Mapper, Target } from './mappers.js';
 
@@ -24,7 +25,11 @@ export interface SessionContext {
   readonly counters: SessionCounters;
   /** A coarse clock (the router's sweep tick, in ms) for inactivity. */
   readonly tick: number;
-  /** The session closed (the router forgets it and drains). */
+  /** Data and drains of `fd` go to `session` (its node connection). */
+  claim(fd: number, session: Session): void;
+  /** `fd` is closed: its number may come back as another connection. */
+  release(fd: number): void;
+  /** The session is over (both fds released). */
   ended(session: Session): void;
 }
 
@@ -42,14 +47,15 @@ export class Session {
   #key = '';
   /** Body bytes the client still owes after what came with the head; reading pauses at 0. */
   #bodyLeft = 0;
-  #backend: Socket | null = null;
+  /** The node connection's fd (-1: none); a ConnServer connection once {@link #connected}. */
+  #node = -1;
+  #poll: Poll | null = null;
   #target: Target | null = null;
   #connected = false;
   #retries = 0;
   #fallback = 0;
   #closed = false;
-  /** The ConnServer reported the client gone and forgot its fd. */
-  #clientGone = false;
+  #clientOpen = true;
   /** {@link SessionContext.tick} of the last traffic. */
   lastActive: number;
 
@@ -57,27 +63,58 @@ export class Session {
     this.lastActive = context.tick;
   }
 
-  /** What the ConnServer read from the client (null: it is gone). */
-  fromClient(chunk: Buffer | null): void {
+  /** What the ConnServer read from `fd` (null: that side is gone and its fd closed). */
+  data(fd: number, chunk: Buffer | null): void {
+    if (fd === this.fd) this.#fromClient(chunk);
+    else this.#fromNode(chunk);
+  }
+
+  /** `fd` took everything queued for it: the other side may be read again. */
+  drained(fd: number): void {
+    if (this.#closed) return;
+    if (fd === this.fd) this.server.resumeReading(this.#node);
+    else if (this.#bodyLeft > 0) this.server.resumeReading(this.fd);
+  }
+
+  #fromClient(chunk: Buffer | null): void {
     if (chunk === null) {
-      this.#clientGone = true;
+      this.#clientOpen = false;
+      this.context.release(this.fd);
       return this.close();
     }
     this.lastActive = this.context.tick;
-    if (this.#connected) return this.#toBackend(chunk);
+    if (this.#connected) return this.#toNode(chunk);
     if (chunk.length === 0) return;
     if (this.#head !== null) { // body bytes while the node is being connected
       this.#head = Buffer.concat([this.#head, chunk]);
-      this.#bodyLeft -= chunk.length;
-      if (this.#bodyLeft <= 0) this.server.pauseReading(this.fd);
+      this.#countBody(chunk.length);
       return;
     }
     this.#collectHead(chunk);
   }
 
-  /** The client took everything queued: the node may send again. */
-  clientDrained(): void {
-    this.#backend?.resume();
+  #fromNode(chunk: Buffer | null): void {
+    if (chunk === null) { // the node finished (or failed): the client gets EOF once it has it all
+      this.context.release(this.#node);
+      this.#node = -1;
+      if (this.#closed) return;
+      this.#closed = true;
+      if (this.#clientOpen) {
+        this.#clientOpen = false;
+        this.server.end(this.fd);
+        this.context.release(this.fd);
+      }
+      return this.#finish();
+    }
+    if (chunk.length === 0 || this.#closed) return;
+    this.lastActive = this.context.tick;
+    if (!this.server.write(this.fd, chunk)) this.server.pauseReading(this.#node);
+  }
+
+  #countBody(length: number): void {
+    this.#bodyLeft -= length;
+    // A client that shuts its side after the body must not read as gone before the response.
+    if (this.#bodyLeft <= 0) this.server.pauseReading(this.fd);
   }
 
   /** Collects the header and the whole vars block (any size ≤ 65535), then routes. */
@@ -94,9 +131,8 @@ export class Session {
     if (head === null) return this.#give('a malformed uwsgi vars block: connection closed');
     this.#head = first; // the head and whatever part of the body came with it
     this.#key = head.key;
-    this.#bodyLeft = head.contentLength - (first.length - 4 - size);
-    // A client that shuts its side after the body must not read as gone before the response.
-    if (this.#bodyLeft <= 0) this.server.pauseReading(this.fd);
+    this.#bodyLeft = head.contentLength;
+    this.#countBody(first.length - 4 - size);
     this.context.counters.requests++;
     this.#route();
   }
@@ -118,71 +154,52 @@ export class Session {
 
   #connect(target: Target): void {
     this.#target = target;
-    let backend: Socket;
+    let node: { fd: number; pending: boolean };
     try {
-      backend = connectNode(target.address);
+      node = openNode(target.address);
     } catch (error) {
       return this.#connectFailed(target, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
     }
-    this.#backend = backend;
-    backend.once('connect', this.#onConnected);
-    backend.on('error', this.#onBackendError);
-    backend.on('close', this.#onBackendClose);
+    this.#node = node.fd;
+    if (!node.pending) return this.#onConnected();
+    this.#poll = new Poll(node.fd, this.#onWritable, true);
+    this.#poll.start(POLL_WRITABLE);
   }
 
-  readonly #onConnected = (): void => {
-    if (this.#closed) return;
+  readonly #onWritable = (): void => {
+    this.#stopPoll();
+    const error = native.socketError(this.#node);
+    if (error === 0) return this.#onConnected();
+    native.close(this.#node);
+    this.#node = -1;
+    this.#connectFailed(this.#target!, errnoName(error));
+  };
+
+  #stopPoll(): void {
+    this.#poll?.close();
+    this.#poll = null;
+  }
+
+  #onConnected(): void {
     this.#connected = true;
     const head = this.#head!;
     head[0] = this.#target!.modifier1;
     head[3] = this.#target!.modifier2;
     this.#head = null;
-    const backend = this.#backend!;
-    backend.on('data', this.#fromBackend);
-    backend.on('drain', this.#backendDrained);
-    backend.on('end', this.#onBackendEnd);
-    this.#toBackend(head, false);
-  };
-
-  #toBackend(chunk: Buffer, counted = true): void {
-    if (counted) {
-      this.#bodyLeft -= chunk.length;
-      if (this.#bodyLeft <= 0) this.server.pauseReading(this.fd);
-    }
-    if (!this.#backend!.write(chunk)) this.server.pauseReading(this.fd);
+    const node = this.#node;
+    this.context.claim(node, this);
+    this.server.adopt(node); // its first read may report it gone at once: then the session is over
+    if (!this.#closed && !this.server.write(node, head)) this.server.pauseReading(this.fd);
   }
 
-  readonly #backendDrained = (): void => {
-    if (!this.#closed && this.#bodyLeft > 0) this.server.resumeReading(this.fd);
-  };
-
-  readonly #fromBackend = (chunk: Buffer): void => {
-    if (this.#closed) return;
-    this.lastActive = this.context.tick;
-    if (!this.server.write(this.fd, chunk)) this.#backend?.pause();
-  };
-
-  /** The node finished its response: the client gets EOF once it is all sent. */
-  readonly #onBackendEnd = (): void => {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.server.end(this.fd);
-    this.#finish();
-  };
-
-  readonly #onBackendError = (error: NodeJS.ErrnoException): void => {
-    if (this.#connected) return this.close();
-    this.#connectFailed(this.#target!, error.code ?? error.message);
-  };
-
-  readonly #onBackendClose = (): void => {
-    if (this.#connected) this.close();
-  };
+  #toNode(chunk: Buffer): void {
+    this.#countBody(chunk.length);
+    if (!this.server.write(this.#node, chunk)) this.server.pauseReading(this.fd);
+  }
 
   #connectFailed(target: Target, why: string): void {
     const { context } = this;
     context.counters.connectFailures++;
-    this.#detachBackend();
     context.mapper.failed(target, Date.now());
     context.mapper.done(target);
     this.#target = null;
@@ -197,21 +214,15 @@ export class Session {
     this.#tryFallback();
   }
 
-  #detachBackend(): void {
-    const backend = this.#backend;
-    if (backend === null) return;
-    this.#backend = null;
-    backend.off('connect', this.#onConnected);
-    backend.off('close', this.#onBackendClose);
-    backend.destroy();
-  }
-
   /** Called by the router's sweep when nothing moved for --fastrouter-timeout (connecting counts as nothing). */
   timedOut(): void {
     this.context.counters.timeouts++;
-    if (!this.#connected && this.#backend !== null && this.#target !== null) {
+    if (this.#poll !== null) {
       this.lastActive = this.context.tick;
-      return this.#connectFailed(this.#target, 'timed out');
+      this.#stopPoll();
+      native.close(this.#node);
+      this.#node = -1;
+      return this.#connectFailed(this.#target!, 'timed out');
     }
     this.#give(`key "${this.#key}": no traffic for --fastrouter-timeout ${this.context.timeoutMs / 1000} s: session closed`);
   }
@@ -226,14 +237,23 @@ export class Session {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (!this.#clientGone) this.server.destroy(this.fd);
+    if (this.#clientOpen) {
+      this.#clientOpen = false;
+      this.server.destroy(this.fd);
+      this.context.release(this.fd);
+    }
+    if (this.#poll !== null) {
+      this.#stopPoll();
+      native.close(this.#node);
+    } else if (this.#connected && this.#node >= 0) {
+      this.server.destroy(this.#node);
+      this.context.release(this.#node);
+    }
+    this.#node = -1;
     this.#finish();
   }
 
   #finish(): void {
-    const backend = this.#backend;
-    this.#backend = null;
-    backend?.destroy();
     if (this.#target !== null) this.context.mapper.done(this.#target);
     this.#target = null;
     this.context.ended(this);
