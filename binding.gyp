@@ -12,7 +12,7 @@
         "native/process.c",
         "native/poll.c",
         "native/conn-server.c",
-        "native/datagram.c",
+        "native/router-sockets.c",
         "native/module.c"
       ],
       "defines": ["NAPI_VERSION=8"],

@@ -33,7 +33,7 @@
  *   process.c      pidAlive, exec, setResourceLimit, resourceLimit
  *   poll.c         the Poll class
  *   conn-server.c  the ConnServer class
- *   datagram.c     bindUdp (a router's subscription server socket), connectTcp, socketError
+ *   router-sockets.c bindUdp (a router's subscription server socket), connectTcp, socketError
  *                  (a router's non-blocking connects to its nodes)
  *   module.c       the module init that registers all of the above
  *
@@ -132,7 +132,7 @@ napi_value local_address(napi_env env, napi_callback_info info);
 napi_value peer_address(napi_env env, napi_callback_info info);
 napi_value listen_queue(napi_env env, napi_callback_info info);
 
-/* ----- datagram.c ----- */
+/* ----- router-sockets.c ----- */
 
 napi_value bind_udp(napi_env env, napi_callback_info info);
 napi_value connect_tcp(napi_env env, napi_callback_info info);

@@ -1,8 +1,11 @@
 /*
- * Datagrams: bindUdp, for the subscription server of a router. Node's dgram module cannot
- * create a bound UDP socket without starting to receive on it, and the master must only hold
- * the fd: the router processes inherit it (and a respawned router inherits it again) and
- * receive on it themselves, as the listening sockets of workers are handled.
+ * A router's sockets: bindUdp (its subscription server) and connectTcp/socketError (its
+ * non-blocking connects to nodes).
+ *
+ * bindUdp exists because Node's dgram module cannot create a bound UDP socket without starting
+ * to receive on it, and the master must only hold the fd: the router processes inherit it (and
+ * a respawned router inherits it again) and receive on it themselves, as workers do with their
+ * listening sockets.
  */
 #include "tsgi.h"
 
