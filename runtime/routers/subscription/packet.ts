@@ -32,13 +32,24 @@ function atoi(text: string | undefined): number {
   return match === null ? 0 : Number(match[0]);
 }
 
+function text(packet: Buffer, from: number, to: number): string {
+  return packet.toString('latin1', from, to);
+}
+
 /** Parses a datagram; throws {@link BadPacket} for one that is not a valid subscription. */
 export function parseSubscription(packet: Buffer): Subscription {
   if (packet.length < 4) throw new BadPacket(`${packet.length} bytes: shorter than a uwsgi header`);
   if (packet.length > MAX_PACKET) throw new BadPacket(`${packet.length} bytes: longer than ${MAX_PACKET}`);
   const size = packet.readUInt16LE(1);
   if (4 + size > packet.length) throw new BadPacket(`the header announces ${size} bytes of dict, the datagram has ${packet.length - 4}`);
-  const fields: Record<string, string> = {};
+  // One straight pass, each known key read into its own local: no object keyed by wire names.
+  let key = '';
+  let address = '';
+  let modifier1: string | undefined;
+  let modifier2: string | undefined;
+  let cores: string | undefined;
+  let load: string | undefined;
+  let weight: string | undefined;
   for (let at = 4, end = 4 + size; at < end;) {
     if (at + 2 > end) throw new BadPacket('a key length runs past the dict');
     const keyLength = packet.readUInt16LE(at);
@@ -46,11 +57,22 @@ export function parseSubscription(packet: Buffer): Subscription {
     const valueAt = at + 2 + keyLength;
     if (valueAt + 2 > end) throw new BadPacket('a key runs past the dict');
     const valueLength = packet.readUInt16LE(valueAt);
-    if (valueAt + 2 + valueLength > end) throw new BadPacket('a value runs past the dict');
-    fields[packet.toString('latin1', at + 2, valueAt)] = packet.toString('latin1', valueAt + 2, valueAt + 2 + valueLength);
-    at = valueAt + 2 + valueLength;
+    const next = valueAt + 2 + valueLength;
+    if (next > end) throw new BadPacket('a value runs past the dict');
+    if (keyLength <= 9) {
+      const from = valueAt + 2;
+      switch (packet.toString('latin1', at + 2, valueAt)) {
+        case 'key': key = text(packet, from, next); break;
+        case 'address': address = text(packet, from, next); break;
+        case 'modifier1': modifier1 = text(packet, from, next); break;
+        case 'modifier2': modifier2 = text(packet, from, next); break;
+        case 'cores': cores = text(packet, from, next); break;
+        case 'load': load = text(packet, from, next); break;
+        case 'weight': weight = text(packet, from, next); break;
+      }
+    }
+    at = next;
   }
-  const { key, address } = fields;
   if (!key) throw new BadPacket('no key');
   if (key.length > 255) throw new BadPacket('a key longer than 255 bytes');
   if (!address) throw new BadPacket(`key ${key}: no address`);
@@ -59,11 +81,11 @@ export function parseSubscription(packet: Buffer): Subscription {
     unsubscribe: packet[3] !== SUBSCRIBE,
     key,
     address,
-    modifier1: atoi(fields.modifier1) & 0xff,
-    modifier2: atoi(fields.modifier2) & 0xff,
-    cores: atoi(fields.cores),
-    load: atoi(fields.load),
-    weight: atoi(fields.weight) || 1,
+    modifier1: atoi(modifier1) & 0xff,
+    modifier2: atoi(modifier2) & 0xff,
+    cores: atoi(cores),
+    load: atoi(load),
+    weight: atoi(weight) || 1,
   };
 }
 
