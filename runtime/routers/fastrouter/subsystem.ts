@@ -52,7 +52,11 @@ export class FastRouterGateway implements Subsystem {
       spawn: (slot) => this.#spawn(slot),
       stop: (child) => (child.process.connected ? this.#channels.get(child.pid)?.post({ act: 'stop' }) : child.process.kill('SIGTERM')),
     }, options['reload-mercy'] * 1000 + 1000, () => host.wake(), {
-      exited: (child) => this.#channels.delete(child.pid),
+      exited: (child) => {
+        this.#channels.delete(child.pid);
+        // As for any child the master spawns: a cache lock a dead router process held is reaped.
+        for (const subsystem of host.subsystems) if (subsystem !== this) subsystem.childExited?.(child.pid);
+      },
     });
     this.children.start(range(options['fastrouter-processes']));
   }
