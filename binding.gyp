@@ -15,6 +15,7 @@
         "native/poll.c",
         "native/conn-server.c",
         "native/unix-diag.c",
+        "native/router-sockets.c",
         "native/module.c"
       ],
       "defines": ["NAPI_VERSION=8"],

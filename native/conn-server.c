@@ -916,3 +916,22 @@ napi_value conn_server_ref(napi_env env, napi_callback_info info) {
 napi_value conn_server_unref(napi_env env, napi_callback_info info) {
   return conn_server_set_ref(env, info, false);
 }
+
+/*
+ * adopt(fd): takes a connected (or still connecting) socket this process made, e.g. a router's
+ * connection to a node, as one of the server's connections: read, written and closed like an
+ * accepted one, so the router's two sides cost no net.Socket. Its first read happens at once.
+ */
+napi_value conn_server_adopt(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  tsgi_conn_server* server = server_this(env, info, 1, argv);
+  if (server == NULL) return NULL;
+  int fd;
+  if (!get_fd(env, argv[0], &fd)) return NULL;
+  if ((size_t)fd < server->conns_size && server->conns[fd] != NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "The argument 'fd' is already a connection of this ConnServer");
+    return NULL;
+  }
+  conn_open(server, fd);
+  return NULL;
+}

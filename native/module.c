@@ -41,6 +41,9 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"lookupGroup", lookup_group},
       {"connectUnixDatagram", connect_unix_datagram},
       {"sendDatagram", send_datagram},
+      {"bindUdp", bind_udp},
+      {"connectTcp", connect_tcp},
+      {"socketError", socket_error},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;
@@ -82,6 +85,7 @@ NAPI_MODULE_INIT() {
       METHOD("resumeReading", conn_server_resume_reading),
       METHOD("ref", conn_server_ref),
       METHOD("unref", conn_server_unref),
+      METHOD("adopt", conn_server_adopt),
       {"connections", NULL, NULL, conn_server_connections, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value conn_server_class;

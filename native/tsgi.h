@@ -37,6 +37,8 @@
  *   poll.c         the Poll class
  *   conn-server.c  the ConnServer class
  *   unix-diag.c    unixListenQueue
+ *   router-sockets.c bindUdp (a router's subscription server socket), connectTcp, socketError
+ *                  (a router's non-blocking connects to its nodes)
  *   module.c       the module init that registers all of the above
  *
  * Functions used by more than one unit are declared here, under their plain names. They stay
@@ -136,6 +138,11 @@ napi_value listen_queue(napi_env env, napi_callback_info info);
 
 /* unix-diag.c */
 napi_value unix_listen_queue(napi_env env, napi_callback_info info);
+/* ----- router-sockets.c ----- */
+
+napi_value bind_udp(napi_env env, napi_callback_info info);
+napi_value connect_tcp(napi_env env, napi_callback_info info);
+napi_value socket_error(napi_env env, napi_callback_info info);
 
 /* fd.c */
 napi_value dup_fd(napi_env env, napi_callback_info info);
@@ -191,5 +198,6 @@ napi_value conn_server_resume_reading(napi_env env, napi_callback_info info);
 napi_value conn_server_connections(napi_env env, napi_callback_info info);
 napi_value conn_server_ref(napi_env env, napi_callback_info info);
 napi_value conn_server_unref(napi_env env, napi_callback_info info);
+napi_value conn_server_adopt(napi_env env, napi_callback_info info);
 
 #endif /* TSGI_H */

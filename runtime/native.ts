@@ -189,6 +189,12 @@ export interface ConnServer {
   pauseReading(fd: number): void;
   /** Reports data for `fd` again after {@link ConnServer.pauseReading}. */
   resumeReading(fd: number): void;
+  /**
+   * Takes a socket this process connected (a router's node connection, maybe still connecting)
+   * as one of its connections: read, written, ended and closed like an accepted one, with its
+   * first read (onData) made at once, inside this call. Throws for an fd it already has.
+   */
+  adopt(fd: number): void;
   /** Connections accepted and not yet closed (ended ones still flushing count). */
   readonly connections: number;
   /** Lets the process exit while the server only waits for new connections (open connections still keep it alive). */
@@ -261,6 +267,19 @@ export interface TsgiNative {
    * kernel does not say (no unix_diag in the kernel). Never throws but for a bad fd argument.
    */
   unixListenQueue(fd: number): number;
+  /**
+   * A bound, non-blocking, close-on-exec UDP socket (IPv4 or IPv6 by `host`), never read here:
+   * a router's subscription server, which the router processes inherit and receive on.
+   */
+  bindUdp(host: string, port: number): number;
+  /**
+   * A non-blocking TCP connect (TCP_NODELAY set): the fd at once, its connect maybe still in
+   * progress (poll it WRITABLE, then {@link TsgiNative.socketError}). Throws when it fails at
+   * once (ECONNREFUSED on loopback). For a router's connections to its nodes.
+   */
+  connectTcp(host: string, port: number): number;
+  /** 0, or the negative errno a non-blocking connect on `fd` ended with (SO_ERROR). */
+  socketError(fd: number): number;
   /**
    * Duplicates an fd (close-on-exec), e.g. so each worker thread owns its own copy of a shared
    * listening socket: closing one thread's server must not close the others' fd.

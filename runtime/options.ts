@@ -26,6 +26,7 @@ import { SPOOLER_ROWS } from './spooler/options.js';
 import { STATS_ROWS } from './stats/options.js';
 import { LIMIT_ROWS } from './worker/limit-options.js';
 import { METRICS_ROWS } from './metrics/options.js';
+import { FASTROUTER_ROWS, SUBSCRIPTION_ROWS } from './routers/options.js';
 import { APPLICATION_CHECKS, APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
 
 /** Where a value came from, so an error can name the file and line. */
@@ -98,6 +99,8 @@ const ROWS = [
   ...EMPEROR_ROWS,
   ...SIGNAL_ROWS,
   ...JAIL_ROWS,
+  ...FASTROUTER_ROWS,
+  ...SUBSCRIPTION_ROWS,
   ...LOGGING_ROWS,
   ...CONFIG_ROWS,
   ...INFORMATION_ROWS,

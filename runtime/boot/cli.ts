@@ -3,6 +3,7 @@
  * that restarted itself: see heap.ts) → a master, or a single process.
  */
 import { hasDaemons } from '../daemons/options.js';
+import { hasGateways } from '../routers/options.js';
 import { isTsgiError } from '../errors.js';
 import { restartWithNurseryCap, takeRestartOptions } from './heap.js';
 import type { Options } from '../options.js';
@@ -15,7 +16,7 @@ function fail(error: unknown): never {
 
 /** Spoolers and daemons are processes the master supervises: the seed's `--spooler myqueue` has no --master. */
 function supervised(options: Options): boolean {
-  return options.master || options.processes > 1 || options.spooler.length > 0 || hasDaemons(options);
+  return options.master || options.processes > 1 || options.spooler.length > 0 || hasDaemons(options) || hasGateways(options);
 }
 
 async function commandLineOptions(argv: string[]): Promise<Options | undefined> {

@@ -68,7 +68,7 @@ function deferAcceptSeconds(options: Options): number {
   return options['no-defer-accept'] ? 0 : Math.ceil(options['socket-timeout']);
 }
 
-async function bindOne(address: SocketAddress, backlog: number, deferSeconds: number): Promise<{ fd: number; name: string }> {
+export async function bindOne(address: SocketAddress, backlog: number, deferSeconds: number): Promise<{ fd: number; name: string }> {
   switch (address.kind) {
     case 'tcp': {
       const host = await numericHost(address.host);

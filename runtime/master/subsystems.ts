@@ -21,6 +21,8 @@ import { InProcessWorker } from './single.js';
 import type { Subsystem } from './subsystem.js';
 import { Touch } from './touch.js';
 import { Workers } from './workers.js';
+import { FastRouterGateway } from '../routers/fastrouter/subsystem.js';
+import { Subscriber } from '../routers/subscription/client.js';
 
 /** Under a master: every child is a supervised process. */
 export function masterSubsystems(): Subsystem[] {
@@ -34,6 +36,8 @@ export function masterSubsystems(): Subsystem[] {
     new Cheaper(),
     new Spoolers(),
     new Daemons(),
+    new FastRouterGateway(),
+    new Subscriber(),
     new Signals(),
     new Stats(),
     new Cluster(),
@@ -51,6 +55,7 @@ export function singleProcessSubsystems(): Subsystem[] {
     new Jail(), // before the app loads in-process
     new InProcessWorker(),
     new Signals(),
+    new Subscriber(),
     new Stats(),
     new Cluster(),
     new Metrics(),

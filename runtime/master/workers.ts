@@ -51,7 +51,9 @@ export class Workers implements Subsystem {
         master.shutdown('boot failure', 1);
       },
     });
-    this.children.start(range(startingWorkers(options)));
+    // A router-only instance (`tsgi --fastrouter … --fastrouter-to …`) has no app: no workers.
+    const hasApp = options.module !== undefined || options['wsgi-file'] !== undefined;
+    this.children.start(range(hasApp ? startingWorkers(options) : 0));
   }
 
   #channel(child: Child): ChildChannel | undefined {

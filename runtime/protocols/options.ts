@@ -4,6 +4,7 @@
  * master can parse options without loading a server.
  */
 import { tsgiError } from '../errors.js';
+import { hasGateways } from '../routers/options.js';
 import type { OptionCheck, OptionRow } from '../options.js';
 import { PROTOCOLS } from './names.js';
 import { parseZmqSpec } from './zmq/mongrel2-parser.js';
@@ -26,7 +27,7 @@ export const SOCKET_ROWS = [
 
 export const SOCKET_CHECKS: readonly OptionCheck[] = [
   function somethingToListenOn(options) {
-    if (options.socket.length + options['http-socket'].length + options['fastcgi-socket'].length + options.zmq.length === 0 && !socketsActivated()) {
+    if (options.socket.length + options['http-socket'].length + options['fastcgi-socket'].length + options.zmq.length === 0 && !socketsActivated() && !hasGateways(options)) {
       throw tsgiError('TSGI_ERR_NO_SOCKET', 'nothing to listen on: give --socket, --http-socket, --fastcgi-socket or --zmq');
     }
   },

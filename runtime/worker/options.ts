@@ -3,6 +3,7 @@
  * cores it runs that app on.
  */
 import { tsgiError } from '../errors.js';
+import { hasGateways } from '../routers/options.js';
 import type { OptionCheck, OptionRow } from '../options.js';
 
 export const APPLICATION_ROWS = [
@@ -14,7 +15,7 @@ export const APPLICATION_ROWS = [
 
 export const APPLICATION_CHECKS: readonly OptionCheck[] = [
   function someAppToLoad(options) {
-    if (options.module === undefined && options['wsgi-file'] === undefined) {
+    if (options.module === undefined && options['wsgi-file'] === undefined && !hasGateways(options)) {
       throw tsgiError('TSGI_ERR_NO_APP', 'no app: give --module NAME or --wsgi-file PATH');
     }
   },
