@@ -13,6 +13,7 @@
  *   yield '<h2>Two</h2>';
  * }
  */
+import { appsApi } from './apps.js';
 import { cacheApi } from './cache.js';
 import { greenApi } from './green.js';
 import { queueApi } from './queue.js';
@@ -28,6 +29,7 @@ export type { Chunk } from '../green/thread.js';
 export type { Suspension } from '../green/suspension.js';
 export type { SpoolerHandler, SpoolerTask } from './spooler.js';
 export type { Bytes } from './types.js';
+export type { AppStats } from './apps.js';
 
 /**
  * The whole api: every area's members on one object, as uWSGI's `uwsgi` module.
@@ -37,11 +39,11 @@ export type { Bytes } from './types.js';
  * api.cache_set('pippo', 'pluto');
  */
 export type Uwsgi = typeof greenApi & typeof statsApi & typeof cacheApi & typeof queueApi
-  & typeof rpcApi & typeof signalApi & typeof spoolerApi;
+  & typeof rpcApi & typeof signalApi & typeof spoolerApi & typeof appsApi;
 
 function createUwsgi(): Uwsgi {
   // Spread would call the getters (started_on) at import time: copy descriptors instead.
-  const areas = [greenApi, statsApi, cacheApi, queueApi, rpcApi, signalApi, spoolerApi];
+  const areas = [greenApi, statsApi, cacheApi, queueApi, rpcApi, signalApi, spoolerApi, appsApi];
   const api = {};
   for (const area of areas) Object.defineProperties(api, Object.getOwnPropertyDescriptors(area));
   return api as Uwsgi;

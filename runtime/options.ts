@@ -23,6 +23,7 @@ import { SPOOLER_ROWS } from './spooler/options.js';
 import { STATS_ROWS } from './stats/options.js';
 import { LIMIT_ROWS } from './worker/limit-options.js';
 import { APPLICATION_CHECKS, APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
+import { MOUNT_ROWS } from './apps/options.js';
 
 /** Where a value came from, so an error can name the file and line. */
 export interface Origin {
@@ -76,6 +77,7 @@ const INFORMATION_ROWS = [
 const ROWS = [
   ...SOCKET_ROWS,
   ...APPLICATION_ROWS,
+  ...MOUNT_ROWS,
   ...PROCESS_ROWS,
   ...HARAKIRI_ROWS,
   ...RECYCLE_ROWS,

@@ -9,6 +9,8 @@ import { createRegion, mapRegion, type Region, type RegionLayout } from './regio
 import { Scoreboard, scoreboardSize } from './scoreboard.js';
 import { SpoolerBoard, spoolerBoardSize } from './spooler-board.js';
 import { log } from '../logger.js';
+import { AppBoard, appBoardSize } from '../apps/app-board.js';
+import { multiAppMode } from '../apps/options.js';
 
 export interface SharedState {
   region: Region;
@@ -17,6 +19,8 @@ export interface SharedState {
   spoolers: SpoolerBoard | null;
   cache: SharedCache | null;
   queue: SharedQueue | null;
+  /** Each worker's mounted apps; null without multi-app mode (apps/options.ts). */
+  apps: AppBoard | null;
 }
 
 function cacheOptions(options: Options): CacheOptions | null {
@@ -40,6 +44,7 @@ function layout(options: Options): RegionLayout {
     spoolers: spoolerBoardSize(options.spooler.length * options['spooler-processes']),
     cache: cache && options['cache-store'] === undefined ? cacheAreaSize(cache) : 0,
     queue: queue ? queueAreaSize(queue) : 0,
+    apps: multiAppMode(options) ? appBoardSize(SCOREBOARD_SLOTS, options['max-apps']) : 0,
   };
 }
 
@@ -48,6 +53,10 @@ export const SCOREBOARD_SLOTS = 1024;
 
 function spoolerBoard(region: Region, options: Options): SpoolerBoard | null {
   return options.spooler.length === 0 ? null : new SpoolerBoard(region.area('spoolers'), options.spooler, options['spooler-processes']);
+}
+
+function appBoard(region: Region, options: Options): AppBoard | null {
+  return multiAppMode(options) ? new AppBoard(region.area('apps'), options['max-apps']) : null;
 }
 
 /** Master (or single process): creates and formats everything. */
@@ -61,6 +70,7 @@ export function createSharedState(options: Options): SharedState {
     spoolers: spoolerBoard(region, options),
     cache: cache === null ? null : options['cache-store'] !== undefined ? openCacheStore(options['cache-store'], cache) : SharedCache.format(region.area('cache'), cache),
     queue: queue === null ? null : SharedQueue.format(region.area('queue'), queue),
+    apps: appBoard(region, options),
   };
 }
 
@@ -75,5 +85,6 @@ export function attachSharedState(fd: number, options: Options): SharedState {
     spoolers: spoolerBoard(region, options),
     cache: cache === null ? null : options['cache-store'] !== undefined ? attachCacheStore(options['cache-store'], cache) : SharedCache.attach(region.area('cache'), cache),
     queue: queue === null ? null : SharedQueue.attach(region.area('queue'), queue),
+    apps: appBoard(region, options),
   };
 }
