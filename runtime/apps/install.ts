@@ -4,6 +4,7 @@
  * `--wsgi-file` app at "" (the default app), each `--mount` in order, and a dispatcher on
  * every core that may load more on request.
  */
+import { isTsgiError, tsgiError } from '../errors.js';
 import { log } from '../logger.js';
 import type { Options } from '../options.js';
 import type { SharedState } from '../shared/state.js';
@@ -37,10 +38,20 @@ export async function installApps(options: Options, cores: readonly Core[], shar
       log(`mountpoint '${key}' already configured: --mount ${value} skipped`);
       continue;
     }
-    await loader.load(key, { kind: 'module', name: app, callable });
+    try {
+      await loader.load(key, { kind: 'module', name: app, callable });
+    } catch (error) {
+      throw namingTheMount(error, value);
+    }
   }
   if (table.apps.length === 0) log('*** no app loaded: full dynamic mode (apps load on requests carrying UWSGI_SCRIPT, UWSGI_MODULE or UWSGI_FILE) ***');
   const dispatcher = new Dispatcher(table, loader, callable);
   for (const core of cores) core.app = dispatcher.forCore(core);
   return `${table.apps.length} app(s) mounted`;
+}
+
+/** A mount that cannot load says which --mount it was (the same code, so the exit code stays). */
+function namingTheMount(error: unknown, value: string): unknown {
+  if (!isTsgiError(error)) return error;
+  return tsgiError(error.code, `--mount ${value}: ${error.message}`, { cause: error.cause });
 }

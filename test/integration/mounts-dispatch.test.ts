@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURE_APPS, httpGet, readStats, startTsgi, type Server } from '../helpers/tsgi.js';
+import { FIXTURE_APPS, httpGet, readStats, sleep, startTsgi, type Server } from '../helpers/tsgi.js';
 import { pickPorts } from '../helpers/ports.js';
 
 const [port, statsPort, bare, vhost] = await pickPorts(4);
@@ -52,7 +52,9 @@ test("the stats apps list of each worker counts each app's requests and exceptio
   for (let i = 0; i < 5; i++) await get(port, '/app1/x');
   for (let i = 0; i < 2; i++) await get(port, '/app1/deep/');
   for (let i = 0; i < 3; i++) assert.is((await httpGet({ port }, '/c/throw')).status, 500);
-  const after = await readStats(statsPort);
+  // A request is counted once its response is out: give the last one a moment.
+  let after = await readStats(statsPort);
+  for (const end = Date.now() + 3000; Date.now() < end && count(after, '/c', 'requests') - count(before, '/c', 'requests') < 3; await sleep(20)) after = await readStats(statsPort);
   assert.is(count(after, '/app1', 'requests') - count(before, '/app1', 'requests'), 5);
   assert.is(count(after, '/app1/deep', 'requests') - count(before, '/app1/deep', 'requests'), 2);
   assert.is(count(after, '/c', 'requests') - count(before, '/c', 'requests'), 3);
