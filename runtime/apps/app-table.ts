@@ -3,7 +3,10 @@
  * The key of a request is UWSGI_APPID when given, else SCRIPT_NAME, or with --vhost
  * `HOST|SCRIPT_NAME` (HOST = HTTP_HOST, SERVER_NAME without one); a mountpoint matches a key
  * exactly. --manage-script-name first moves the longest mountpoint PATH_INFO starts with (at a
- * `/` boundary) into SCRIPT_NAME. The default app is the first mounted at "" or "/".
+ * `/` boundary) into SCRIPT_NAME. The default app is the first mounted at "" or at a path
+ * starting with "/": what uWSGI's Python loader does (pyloader.c tests `appid_len = 1 && appid[0]
+ * == '/'`, an assignment, so any "/…" mountpoint qualifies; uWSGI 2.0.21 logs `(default app)`
+ * for `--mount /app1=…`), and tsgi serves WSGI-style apps as that loader does.
  */
 import type { App } from '../worker/core.js';
 import type { Environ } from '../worker/environ.js';
@@ -51,7 +54,7 @@ export class AppTable {
     const { mountpoint } = mounted;
     this.apps.push(mounted);
     this.#byKey.set(mountpoint, mounted);
-    if (this.#default === null && !this.options.noDefaultApp && (mountpoint === '' || mountpoint === '/')) this.#default = mounted;
+    if (this.#default === null && !this.options.noDefaultApp && (mountpoint === '' || mountpoint.startsWith('/'))) this.#default = mounted;
     const stem = mountpoint.endsWith('/') ? mountpoint.slice(0, -1) : mountpoint;
     // uWSGI's best match must be longer than 0: "" and "/" never take a path.
     if (stem !== '') this.#prefixes = [...this.#prefixes, { stem, mountpoint }].sort((a, b) => b.stem.length - a.stem.length);

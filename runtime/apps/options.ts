@@ -9,7 +9,7 @@ export const MOUNT_ROWS = [
   { name: 'mount', kind: 'string', arg: 'MOUNTPOINT=APP', section: 'Many apps', repeatable: true, check: checkMount, help: 'load APP (a module or file, as --module/--wsgi-file take it; MOD:CALLABLE names the callable) at MOUNTPOINT, as its own module instance; with --vhost MOUNTPOINT is a host' },
   { name: 'manage-script-name', kind: 'flag', section: 'Many apps', default: false, help: 'split SCRIPT_NAME/PATH_INFO at the longest mountpoint PATH_INFO starts with' },
   { name: 'vhost', kind: 'flag', section: 'Many apps', default: false, help: 'virtual hosting: the app is picked by HTTP_HOST (SERVER_NAME without one) and SCRIPT_NAME, key HOST|SCRIPT_NAME; without an app option the instance starts in full dynamic mode (UWSGI_SCRIPT)' },
-  { name: 'no-default-app', kind: 'flag', section: 'Many apps', default: false, help: 'never fall back to the app mounted at "" or "/": a request no mountpoint matches gets 500' },
+  { name: 'no-default-app', kind: 'flag', section: 'Many apps', default: false, help: 'never fall back to the default app (the first mounted at "" or at a path starting with "/"): a request no mountpoint matches gets 500' },
   { name: 'max-apps', kind: 'int', arg: 'N', section: 'Many apps', min: 1, max: 1024, default: 64, help: 'most apps a worker holds (mounted and loaded by UWSGI_SCRIPT); past it a dynamic app is refused' },
 ] as const satisfies readonly OptionRow[];
 

@@ -64,16 +64,21 @@ test("the stats apps list of each worker counts each app's requests and exceptio
   assert.equal(Object.keys(appsOf(after)[0]!), ['id', 'modifier1', 'mountpoint', 'startup_time', 'requests', 'exceptions', 'chdir'], "uWSGI's app keys, in its order");
 });
 
-test('without a default app an unknown mountpoint gets 500 and the "no app" line', async () => {
-  const other = await startTsgi(['--http-socket', `127.0.0.1:${bare}`, '--manage-script-name', '--mount', '/app1=mount-other.js'], { cwd: FIXTURE_APPS });
-  try {
-    const reply = await httpGet({ port: bare }, '/elsewhere');
-    assert.is(reply.status, 500);
-    assert.is(reply.body, 'Internal Server Error');
-    await other.waitFor(/--- no app found for '' \(GET \/elsewhere\)/);
-    assert.is((await get(bare, '/app1/y')).SCRIPT_NAME, '/app1', 'a known mountpoint still serves');
-  } finally {
-    await other.stop();
+test('the first mount at a "/" path is the default app (as uWSGI); with --no-default-app an unknown mountpoint gets 500 and the "no app" line', async () => {
+  for (const [extra, status] of [[[], 200], [['--no-default-app'], 500]] as const) {
+    const other = await startTsgi(['--http-socket', `127.0.0.1:${bare}`, '--manage-script-name', '--mount', '/app1=mount-other.js', '--mount', '/app2=mount-other.js', ...extra], { cwd: FIXTURE_APPS });
+    try {
+      const reply = await httpGet({ port: bare }, '/elsewhere');
+      assert.is(reply.status, status, `${extra.join(' ')}: ${reply.body}`);
+      if (status === 200) assert.equal(JSON.parse(reply.body), { instance: '', SCRIPT_NAME: '', PATH_INFO: '/elsewhere', UWSGI_APPID: null }, 'app 0, /app1');
+      else {
+        assert.is(reply.body, 'Internal Server Error');
+        await other.waitFor(/--- no app found for '' \(GET \/elsewhere\)/);
+      }
+      assert.is((await get(bare, '/app2/y')).instance, '?tsgi-app=1', 'a known mountpoint still serves');
+    } finally {
+      await other.stop();
+    }
   }
 });
 

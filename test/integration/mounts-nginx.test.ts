@@ -2,6 +2,7 @@
  * Apps chosen by the web server, through a real nginx (uwsgi_pass): `uwsgi_param UWSGI_SCRIPT`
  * loads an app on its first request at the request's SCRIPT_NAME (uWSGI's dynamic apps), once
  * however many requests arrive together; `uwsgi_param UWSGI_APPID` picks a mounted app.
+ * --no-default-app: /static would otherwise be the default app and serve every miss.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -19,7 +20,7 @@ function location(path: string, params: Record<string, string>): string {
 }
 
 test.before(async () => {
-  server = await startTsgi(['--socket', `127.0.0.1:${back}`, '--master', '--processes', '1', '--async', '4', '--mount', '/static=mount-clash.js'], { cwd: FIXTURE_APPS });
+  server = await startTsgi(['--socket', `127.0.0.1:${back}`, '--master', '--processes', '1', '--async', '4', '--mount', '/static=mount-clash.js', '--no-default-app'], { cwd: FIXTURE_APPS });
   nginx = await startNginx({
     ports: [front],
     http: `    server {\n        listen 127.0.0.1:${front};\n${[
@@ -53,7 +54,7 @@ test('requests arriving together while the app loads share one load', async () =
   assert.is(server.log().match(/mountpoint='\/many'/g)!.length, 1, 'loaded once');
 });
 
-test('uwsgi_param UWSGI_APPID picks the mounted app; no key and no default app is 500', async () => {
+test('uwsgi_param UWSGI_APPID picks the mounted app; no key with --no-default-app is 500', async () => {
   const before = JSON.parse((await httpGet({ port: front }, '/byid/a')).body).requests as number;
   assert.is(JSON.parse((await httpGet({ port: front }, '/byid/b')).body).requests, before + 1, 'the app mounted at /static');
   assert.is((await httpGet({ port: front }, '/other')).status, 500);
