@@ -14,6 +14,8 @@ const SIGNAL_CORES = 16;
 
 class SignalThread extends GreenThread {
   num = -1;
+  /** The app whose handler runs (runtime/apps/current-app.ts reads it). */
+  appId = 0;
   protected emit(): boolean {
     return true; // a handler has no client: yielded chunks go nowhere
   }
@@ -32,7 +34,7 @@ export class SignalRunner {
   /** Signal number → the handler of each app that registered it (app id → handler). */
   readonly #handlers = new Map<number, Map<number, SignalHandler>>();
   readonly #scheduler = new Scheduler<SignalThread>(SIGNAL_CORES, (scheduler, index) => new SignalThread(scheduler as never, index));
-  readonly #waiting: Array<[number, SignalHandler]> = [];
+  readonly #waiting: Array<[number, number, SignalHandler]> = [];
 
   /** `onRun` counts each handler run (the scoreboard's `signals`). */
   constructor(private readonly onRun: () => void = () => {}) {
@@ -59,16 +61,17 @@ export class SignalRunner {
   deliver(num: number): void {
     const byApp = this.#handlers.get(num);
     if (byApp === undefined) return log(`signal ${num}: no handler in this worker: dropped`);
-    for (const handler of byApp.values()) {
+    for (const [app, handler] of byApp) {
       const thread = this.#scheduler.acquire();
-      if (thread === null) this.#waiting.push([num, handler]);
-      else this.#run(thread, num, handler);
+      if (thread === null) this.#waiting.push([num, app, handler]);
+      else this.#run(thread, num, app, handler);
     }
   }
 
-  #run(thread: SignalThread, num: number, handler: SignalHandler): void {
+  #run(thread: SignalThread, num: number, app: number, handler: SignalHandler): void {
     this.onRun();
     thread.num = num;
+    thread.appId = app;
     thread.start(handler, num, undefined);
   }
 
@@ -76,7 +79,7 @@ export class SignalRunner {
     for (let thread = this.#scheduler.acquire(); thread !== null; thread = this.#scheduler.acquire()) {
       const next = this.#waiting.shift();
       if (next === undefined) return thread.release();
-      this.#run(thread, next[0], next[1]);
+      this.#run(thread, next[0], next[1], next[2]);
     }
   }
 

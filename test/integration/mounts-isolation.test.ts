@@ -55,4 +55,30 @@ test("the same signal number registered by two apps runs each app's own handler"
   assert.is(after.b, before.b + 1, "and /b's handler once, each counting in its own module");
 });
 
+test('a graceful reload (SIGHUP) loads every mount again in the new worker, with no failed request', async () => {
+  const loadsBefore = server.log().match(/app 1 \(mountpoint='\/b'\) ready/g)!.length;
+  const oldState = (await get('/b/x')).requests;
+  const statuses: number[] = [];
+  let sentToB = 0;
+  let reloaded = false;
+  const traffic = (async () => {
+    while (!reloaded) {
+      statuses.push((await httpGet({ port }, '/a/x')).status);
+      statuses.push((await httpGet({ port }, '/b/x')).status);
+      sentToB++;
+    }
+  })();
+  process.kill(server.pid, 'SIGHUP');
+  try {
+    await server.waitFor(/generation 0 retired/, 20_000);
+  } finally {
+    reloaded = true;
+    await traffic;
+  }
+  assert.ok(server.log().match(/app 1 \(mountpoint='\/b'\) ready/g)!.length > loadsBefore, 'the new worker loaded /b again');
+  assert.ok(statuses.length > 0 && statuses.every((status) => status === 200), `every request during the reload answered 200 (${statuses.length} sent)`);
+  const fresh = (await get('/b/x')).requests;
+  assert.ok(fresh <= sentToB + 1, `the new worker's /b counts from its own fresh state (${fresh}; the old one had ${oldState} + up to ${sentToB})`);
+});
+
 test.run();
