@@ -28,11 +28,12 @@ export class Dispatcher {
     if (mounted !== undefined) return run(core, mounted, env, startResponse);
     const source = requestedSource(env, this.callable);
     if (source === null) return this.#fallback(core, key, env, startResponse);
+    const generation = core.generation;
     return this.loader.load(key, source).then(
-      (loaded) => this.#resumed(core, loaded, env, startResponse, key),
+      (loaded) => this.#resumed(core, generation, loaded, env, startResponse, key),
       (error: unknown) => {
         logAppError(`loading the app for mountpoint '${key}' (${source.name}) failed`, error);
-        return this.#resumed(core, null, env, startResponse, key);
+        return this.#resumed(core, generation, null, env, startResponse, key);
       },
     );
   }
@@ -46,8 +47,12 @@ export class Dispatcher {
     return NO_APP_BODY;
   }
 
-  /** After an async load: back on the core's green thread, so bare api calls attach to it. */
-  #resumed(core: Core, mounted: MountedApp | null, env: Environ, startResponse: StartResponse, key: string): unknown {
+  /**
+   * After an async load: back on the core's green thread, so bare api calls attach to it. A
+   * request whose client left (or that was halted) while the app loaded is not run.
+   */
+  #resumed(core: Core, generation: number, mounted: MountedApp | null, env: Environ, startResponse: StartResponse, key: string): unknown {
+    if (core.generation !== generation) return undefined;
     const previous = enterThread(core);
     try {
       return mounted === null ? this.#fallback(core, key, env, startResponse) : run(core, mounted, env, startResponse);
