@@ -1,7 +1,7 @@
 /**
  * The `uwsgi` module apps import: `import uwsgi from 'tsgi'`. Members keep the names of
  * uWSGI's Python module, so the talk's examples read the same in JS. This file only composes
- * the api's areas (green threads, stats, cache, queue, rpc, signals, spooler, cluster), one module each.
+ * the api's areas (green threads, stats, cache, queue, rpc, signals, spooler, cluster, apps), one module each.
  *
  * @example
  * import uwsgi from 'tsgi';
@@ -13,6 +13,7 @@
  *   yield '<h2>Two</h2>';
  * }
  */
+import { appsApi } from './apps.js';
 import { cacheApi } from './cache.js';
 import { clusterApi } from './cluster.js';
 import { greenApi } from './green.js';
@@ -29,6 +30,7 @@ export type { Chunk } from '../green/thread.js';
 export type { Suspension } from '../green/suspension.js';
 export type { SpoolerHandler, SpoolerTask } from './spooler.js';
 export type { Bytes } from './types.js';
+export type { AppStats } from './apps.js';
 
 /**
  * The whole api: every area's members on one object, as uWSGI's `uwsgi` module.
@@ -38,11 +40,11 @@ export type { Bytes } from './types.js';
  * api.cache_set('pippo', 'pluto');
  */
 export type Uwsgi = typeof greenApi & typeof statsApi & typeof cacheApi & typeof queueApi
-  & typeof rpcApi & typeof signalApi & typeof spoolerApi & typeof clusterApi;
+  & typeof rpcApi & typeof signalApi & typeof spoolerApi & typeof clusterApi & typeof appsApi;
 
 function createUwsgi(): Uwsgi {
   // Spread would call the getters (started_on) at import time: copy descriptors instead.
-  const areas = [greenApi, statsApi, cacheApi, queueApi, rpcApi, signalApi, spoolerApi, clusterApi];
+  const areas = [greenApi, statsApi, cacheApi, queueApi, rpcApi, signalApi, spoolerApi, clusterApi, appsApi];
   const api = {};
   for (const area of areas) Object.defineProperties(api, Object.getOwnPropertyDescriptors(area));
   return api as Uwsgi;

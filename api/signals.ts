@@ -7,6 +7,7 @@ import type { CronFields } from '../runtime/signals/cron.js';
 import type { SignalHandler } from '../runtime/signals/runner.js';
 import { sendRemoteSignal } from '../runtime/services/signal-service.js';
 import { workerContext } from '../runtime/context.js';
+import { currentAppId } from '../runtime/apps/current-app.js';
 
 function checkSignal(num: unknown, member: string): number {
   if (!Number.isInteger(num) || (num as number) < 0 || (num as number) > 255) {
@@ -33,7 +34,7 @@ export const signalApi = {
     checkSignal(num, 'register_signal');
     if (typeof who !== 'string' || who.length > 63) throw tsgiError('TSGI_ERR_API_ARGUMENT', 'uwsgi.register_signal: the target must be a string of at most 63 characters');
     if (typeof handler !== 'function') throw tsgiError('TSGI_ERR_API_ARGUMENT', 'uwsgi.register_signal: the handler must be a function');
-    context.signals.register(num, handler);
+    context.signals.register(num, handler, currentAppId());
     context.toMaster({ act: 'register-signal', num, target: who });
   },
   /**

@@ -28,6 +28,7 @@ import { LIMIT_ROWS } from './worker/limit-options.js';
 import { METRICS_ROWS } from './metrics/options.js';
 import { FASTROUTER_ROWS, SUBSCRIPTION_ROWS } from './routers/options.js';
 import { APPLICATION_CHECKS, APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
+import { MOUNT_ROWS } from './apps/options.js';
 
 /** Where a value came from, so an error can name the file and line. */
 export interface Origin {
@@ -83,6 +84,7 @@ const INFORMATION_ROWS = [
 const ROWS = [
   ...SOCKET_ROWS,
   ...APPLICATION_ROWS,
+  ...MOUNT_ROWS,
   ...PROCESS_ROWS,
   ...HARAKIRI_ROWS,
   ...RECYCLE_ROWS,

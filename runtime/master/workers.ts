@@ -3,6 +3,7 @@
  * which adds and removes slots: cheaper.ts), each inheriting the listening sockets. A worker that dies is respawned; SIGHUP brings a new generation that
  * takes over slot by slot; an app that cannot load on the first start stops the instance.
  */
+import { appsComeLater } from '../apps/options.js';
 import { log } from '../logger.js';
 import type { SignalPeer } from '../signals/hub.js';
 import { startingWorkers } from './cheaper.js';
@@ -52,7 +53,7 @@ export class Workers implements Subsystem {
       },
     });
     // A router-only instance (`tsgi --fastrouter … --fastrouter-to …`) has no app: no workers.
-    const hasApp = options.module !== undefined || options['wsgi-file'] !== undefined;
+    const hasApp = options.module !== undefined || options['wsgi-file'] !== undefined || appsComeLater(options);
     this.children.start(range(hasApp ? startingWorkers(options) : 0));
   }
 

@@ -10,6 +10,8 @@ import { Scoreboard, scoreboardSize } from './scoreboard.js';
 import { SpoolerBoard, spoolerBoardSize } from './spooler-board.js';
 import { ClusterBoard, clusterBoardSize } from './cluster-board.js';
 import { log } from '../logger.js';
+import { AppBoard, appBoardSize } from '../apps/app-board.js';
+import { multiAppMode } from '../apps/options.js';
 
 export interface SharedState {
   region: Region;
@@ -20,6 +22,8 @@ export interface SharedState {
   queue: SharedQueue | null;
   /** The cluster's node table; null without --cluster or --cluster-nodes. */
   cluster: ClusterBoard | null;
+  /** Each worker's mounted apps; null without multi-app mode (apps/options.ts). */
+  apps: AppBoard | null;
 }
 
 const joinsCluster = (options: Options) => options.cluster !== undefined || options['cluster-nodes'] !== undefined;
@@ -46,6 +50,7 @@ function layout(options: Options): RegionLayout {
     cache: cache && options['cache-store'] === undefined ? cacheAreaSize(cache) : 0,
     queue: queue ? queueAreaSize(queue) : 0,
     cluster: clusterBoardSize(joinsCluster(options)),
+    apps: multiAppMode(options) ? appBoardSize(SCOREBOARD_SLOTS, options['max-apps']) : 0,
   };
 }
 
@@ -54,6 +59,10 @@ export const SCOREBOARD_SLOTS = 1024;
 
 function spoolerBoard(region: Region, options: Options): SpoolerBoard | null {
   return options.spooler.length === 0 ? null : new SpoolerBoard(region.area('spoolers'), options.spooler, options['spooler-processes']);
+}
+
+function appBoard(region: Region, options: Options): AppBoard | null {
+  return multiAppMode(options) ? new AppBoard(region.area('apps'), options['max-apps']) : null;
 }
 
 /** Master (or single process): creates and formats everything. */
@@ -68,6 +77,7 @@ export function createSharedState(options: Options): SharedState {
     cache: cache === null ? null : options['cache-store'] !== undefined ? openCacheStore(options['cache-store'], cache) : SharedCache.format(region.area('cache'), cache),
     queue: queue === null ? null : SharedQueue.format(region.area('queue'), queue),
     cluster: joinsCluster(options) ? new ClusterBoard(region.area('cluster'), options['cluster-tolerance'] * 1000) : null,
+    apps: appBoard(region, options),
   };
 }
 
@@ -83,5 +93,6 @@ export function attachSharedState(fd: number, options: Options): SharedState {
     cache: cache === null ? null : options['cache-store'] !== undefined ? attachCacheStore(options['cache-store'], cache) : SharedCache.attach(region.area('cache'), cache),
     queue: queue === null ? null : SharedQueue.attach(region.area('queue'), queue),
     cluster: joinsCluster(options) ? new ClusterBoard(region.area('cluster'), options['cluster-tolerance'] * 1000) : null,
+    apps: appBoard(region, options),
   };
 }

@@ -14,6 +14,8 @@ const SIGNAL_CORES = 16;
 
 class SignalThread extends GreenThread {
   num = -1;
+  /** The app whose handler runs (runtime/apps/current-app.ts reads it). */
+  appId = 0;
   protected emit(): boolean {
     return true; // a handler has no client: yielded chunks go nowhere
   }
@@ -29,42 +31,55 @@ class SignalThread extends GreenThread {
 }
 
 export class SignalRunner {
-  readonly #handlers = new Map<number, SignalHandler>();
+  /** Signal number → the handler of each app that registered it (app id → handler). */
+  readonly #handlers = new Map<number, Map<number, SignalHandler>>();
   readonly #scheduler = new Scheduler<SignalThread>(SIGNAL_CORES, (scheduler, index) => new SignalThread(scheduler as never, index));
-  readonly #waiting: number[] = [];
+  readonly #waiting: Array<[number, number, SignalHandler]> = [];
 
   /** `onRun` counts each handler run (the scoreboard's `signals`). */
   constructor(private readonly onRun: () => void = () => {}) {
     this.#scheduler.onAvailable = () => queueMicrotask(() => this.#runWaiting());
   }
 
-  register(num: number, handler: SignalHandler): void {
-    this.#handlers.set(num, handler);
+  /**
+   * In a worker of many apps (runtime/apps/) each app has its own handler for a number: a
+   * second app registering it adds its handler rather than replacing the first app's, and a
+   * delivered signal runs the handler of every app that registered it. One app registering
+   * again replaces its own, as in uWSGI.
+   */
+  register(num: number, handler: SignalHandler, app = 0): void {
+    let byApp = this.#handlers.get(num);
+    if (byApp === undefined) this.#handlers.set(num, (byApp = new Map()));
+    byApp.set(app, handler);
   }
 
   has(num: number): boolean {
     return this.#handlers.has(num);
   }
 
-  /** Runs the handler of `num` (from this worker's own table), or logs that there is none. */
+  /** Runs the handlers of `num` (from this worker's own table), or logs that there is none. */
   deliver(num: number): void {
-    if (!this.#handlers.has(num)) return log(`signal ${num}: no handler in this worker: dropped`);
-    const thread = this.#scheduler.acquire();
-    if (thread === null) return void this.#waiting.push(num);
-    this.#run(thread, num);
+    const byApp = this.#handlers.get(num);
+    if (byApp === undefined) return log(`signal ${num}: no handler in this worker: dropped`);
+    for (const [app, handler] of byApp) {
+      const thread = this.#scheduler.acquire();
+      if (thread === null) this.#waiting.push([num, app, handler]);
+      else this.#run(thread, num, app, handler);
+    }
   }
 
-  #run(thread: SignalThread, num: number): void {
+  #run(thread: SignalThread, num: number, app: number, handler: SignalHandler): void {
     this.onRun();
     thread.num = num;
-    thread.start(this.#handlers.get(num)!, num, undefined);
+    thread.appId = app;
+    thread.start(handler, num, undefined);
   }
 
   #runWaiting(): void {
     for (let thread = this.#scheduler.acquire(); thread !== null; thread = this.#scheduler.acquire()) {
-      const num = this.#waiting.shift();
-      if (num === undefined) return thread.release();
-      this.#run(thread, num);
+      const next = this.#waiting.shift();
+      if (next === undefined) return thread.release();
+      this.#run(thread, next[0], next[1], next[2]);
     }
   }
 

@@ -76,7 +76,8 @@ export async function runSpoolerProcess(): Promise<void> {
       shared,
       spooler: dir,
     });
-    await loadApp(options);
+    // Mounted apps (runtime/apps/) stay in the workers: uwsgi.spooler is one handler per process.
+    if (options.module !== undefined || options['wsgi-file'] !== undefined) await loadApp(options);
   } catch (error) {
     return exit(reportBootError(error, `spooler ${spec.workerId}`));
   }

@@ -12,6 +12,7 @@ import { log } from '../logger.js';
 import type { Options } from '../options.js';
 import type { SharedState } from '../shared/state.js';
 import { readStatsRequest } from './http-request.js';
+import { appRows } from '../apps/stats.js';
 
 const VERSION = '2.0.30-tsgi';
 
@@ -52,7 +53,7 @@ export function workerRows(shared: SharedState): StatsRows {
       id: worker.id, pid: worker.pid, accepting: worker.accepting, requests: worker.requests, delta_requests: worker.delta_requests,
       exceptions: worker.exceptions, harakiri_count: worker.harakiri_count, signals: worker.signals, signal_queue: 0, status: worker.status,
       rss: worker.rss, vsz: worker.vsz, running_time: worker.running_time, last_spawn: worker.last_spawn,
-      respawn_count: worker.respawn_count + 1, tx: worker.tx, avg_rt: worker.avg_rt, apps: [], cores: [],
+      respawn_count: worker.respawn_count + 1, tx: worker.tx, avg_rt: worker.avg_rt, apps: appRows(shared, worker), cores: [],
       busy_cores: worker.pid === 0 ? 0 : shared.scoreboard.busyCores(worker.id), // tsgi's own: `cores` stays empty (an entry per --async core would be thousands)
     })),
   };

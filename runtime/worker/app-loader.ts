@@ -22,17 +22,17 @@ export interface LoadedApp {
 }
 
 /** Splits `mod:callable`; the callable option applies when the spec names none. */
-function splitSpec(spec: string, callable: string): [string, string] {
+export function splitSpec(spec: string, callable: string): [string, string] {
   const colon = spec.lastIndexOf(':');
   return colon > 0 ? [spec.slice(0, colon), spec.slice(colon + 1)] : [spec, callable];
 }
 
-function isFile(path: string): boolean {
+export function isFile(path: string): boolean {
   return existsSync(path) && statSync(path).isFile();
 }
 
 /** The file a module name refers to, trying uWSGI's dotted form and package resolution too. */
-function resolveModule(name: string, cwd: string): string {
+export function resolveModule(name: string, cwd: string): string {
   const tried: string[] = [];
   const bases = [name];
   if (!name.includes('/') && name.includes('.') && !EXTENSIONS.includes(extname(name))) bases.push(name.replace(/\./g, '/'));
@@ -49,8 +49,9 @@ function resolveModule(name: string, cwd: string): string {
   }
 }
 
-async function importFile(path: string): Promise<Record<string, unknown>> {
-  const url = pathToFileURL(path).href;
+/** `query` (`?tsgi-app=N`) makes the import a module instance of its own: see runtime/apps/app-graphs.ts. */
+async function importFile(path: string, query = ''): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(path).href + query;
   if (!TYPESCRIPT.has(extname(path))) return (await import(url)) as Record<string, unknown>;
   const { tsImport } = await import('tsx/esm/api');
   return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
@@ -89,10 +90,15 @@ export async function loadApp(options: Options): Promise<LoadedApp> {
   } else {
     throw tsgiError('TSGI_ERR_NO_APP', 'no app: give --module NAME or --wsgi-file PATH');
   }
+  return importApp(path, callable, label);
+}
+
+/** Imports `path` and picks its callable; throws TSGI_ERR_APP_LOAD / TSGI_ERR_APP_NO_CALLABLE. */
+export async function importApp(path: string, callable: string, label: string, query = ''): Promise<LoadedApp> {
   makeTsgiImportable(path);
   let namespace: Record<string, unknown>;
   try {
-    namespace = await importFile(path);
+    namespace = await importFile(path, query);
   } catch (cause) {
     throw tsgiError('TSGI_ERR_APP_LOAD', `importing ${path} failed`, { cause });
   }

@@ -14,6 +14,7 @@ import { byteLength } from '../protocols/response.js';
 import { logAppError } from './app-errors.js';
 import type { WorkerSlot } from '../shared/scoreboard.js';
 import type { RequestBudget } from './recycle.js';
+import type { MountedApp } from '../apps/app-table.js';
 
 /** The WSGI-style application: `application(env, start_response)`. */
 export type App = (env: Environ, startResponse: StartResponse) => unknown;
@@ -65,6 +66,8 @@ export class Core extends GreenThread {
 
   /** Set once the worker has imported the application (it is imported after the cores exist). */
   app: App = notLoaded;
+  /** Multi-app mode: the mounted app serving this request, whose exceptions it counts. */
+  mounted: MountedApp | null = null;
 
   constructor(scheduler: Scheduler<Core>, index: number, readonly reporting: CoreReporting) {
     super(scheduler as unknown as Scheduler<GreenThread>, index);
@@ -144,6 +147,7 @@ export class Core extends GreenThread {
     const clientError = clientErrorStatus(error);
     if (clientError === 0) {
       this.reporting.slot.countException();
+      this.mounted?.counters.countException();
       const env = this.env!;
       logAppError(`app error on ${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO}`, error);
     }

@@ -6,7 +6,7 @@
 import { setWorkerContext } from '../context.js';
 import { Scheduler } from '../../green/scheduler.js';
 import { Acceptor } from './acceptor.js';
-import { loadApp } from './app-loader.js';
+import { installApps } from '../apps/install.js';
 import { applyProcessLimits } from './limits.js';
 import { requestBudget } from './recycle.js';
 import { Core, type CoreReporting } from './core.js';
@@ -76,13 +76,12 @@ export class Worker {
       shared: init.shared,
       spooler: null,
     });
-    const loaded = await loadApp(options);
-    for (const core of worker.scheduler.threads) core.app = loaded.app;
+    const apps = await installApps(options, worker.scheduler.threads, init.shared, init.workerId);
     await worker.#listen();
     WorkerHarakiri.start(options, worker.scheduler, worker.reporting);
     worker.reporting.slot.setAccepting(true);
     const zmq = options.zmq.length > 0 ? ` + ${options.zmq.length} zmq` : '';
-    log(`ready (pid ${process.pid}): app ${loaded.label}, ${init.sockets.length} socket(s)${zmq}, ${options.async} core(s)`);
+    log(`ready (pid ${process.pid}): ${apps}, ${init.sockets.length} socket(s)${zmq}, ${options.async} core(s)`);
     // Written now, not at the end of the turn: the master acts on the 'ready' message (a reload
     // hands over, a chain spawns the next worker), and the log must show the ready line first.
     flushLog();
