@@ -78,6 +78,8 @@ export const ERROR_CODES = {
   TSGI_ERR_SPOOL_ARGS: { base: TypeError, meaning: 'uwsgi.spool() got a task it cannot store: not an object, pairs over 64 KiB, a bad at/priority, an unknown spooler', fix: 'fix the key named in the message; put large data in the `body` key' },
   TSGI_ERR_SPOOL_WRITE: { base: Error, meaning: 'uwsgi.spool() could not write the task file (disk full, read-only or missing directory); the task was not queued', fix: 'free space or fix the spooler directory named in the message, then queue the task again' },
   TSGI_ERR_SPOOL_FORMAT: { base: Error, meaning: 'a file named like a task in a spooler directory is not a spool file; the spooler skips it', fix: 'remove or repair the file the log line names (it stays where it is)' },
+  TSGI_ERR_HROUTER_NODE_DOWN: { base: Error, status: 502, meaning: 'the HTTP router found no node to forward to: every one refused, was missing or did not accept within --http-connect-timeout, or the node closed before answering (uWSGI closes the connection; tsgi answers 502)', fix: 'start the node (check the --http-to addresses, or why the workers die); the failed node is skipped for 30 s' },
+  TSGI_ERR_HROUTER_NODE_TIMEOUT: { base: Error, status: 504, meaning: 'the node the HTTP router forwarded a request to sent nothing for --http-timeout', fix: 'find why the app is slow, or raise --http-timeout' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

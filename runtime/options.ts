@@ -22,6 +22,7 @@ import { SIGNAL_ROWS } from './signals/options.js';
 import { SPOOLER_ROWS } from './spooler/options.js';
 import { STATS_ROWS } from './stats/options.js';
 import { LIMIT_ROWS } from './worker/limit-options.js';
+import { HTTP_ROUTER_ROWS } from './routers/http/options.js';
 import { APPLICATION_CHECKS, APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
 
 /** Where a value came from, so an error can name the file and line. */
@@ -88,6 +89,7 @@ const ROWS = [
   ...SPOOLER_ROWS,
   ...DAEMON_ROWS,
   ...SIGNAL_ROWS,
+  ...HTTP_ROUTER_ROWS,
   ...LOGGING_ROWS,
   ...CONFIG_ROWS,
   ...INFORMATION_ROWS,

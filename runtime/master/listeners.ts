@@ -10,6 +10,7 @@ import { tsgiError } from '../errors.js';
 import { log } from '../logger.js';
 import { native } from '../native.js';
 import type { Options } from '../options.js';
+import { routerWorkerSockets } from '../routers/http/options.js';
 
 export interface BoundSocket {
   address: SocketAddress;
@@ -25,10 +26,11 @@ function configuredSockets(options: Options): Array<{ text: string; protocol: st
     ...options.socket.map((text) => ({ text, protocol: options.protocol })),
     ...options['http-socket'].map((text) => ({ text, protocol: 'http' })),
     ...options['fastcgi-socket'].map((text) => ({ text, protocol: 'fastcgi' })),
+    ...routerWorkerSockets(options),
   ];
 }
 
-function somaxconn(): number {
+export function somaxconn(): number {
   try {
     return Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim()) || 4096;
   } catch {
@@ -64,7 +66,7 @@ function deferAcceptSeconds(options: Options): number {
   return options['no-defer-accept'] ? 0 : Math.ceil(options['socket-timeout']);
 }
 
-async function bindOne(address: SocketAddress, backlog: number, deferSeconds: number): Promise<{ fd: number; name: string }> {
+export async function bindOne(address: SocketAddress, backlog: number, deferSeconds: number): Promise<{ fd: number; name: string }> {
   switch (address.kind) {
     case 'tcp': {
       const fd = native.listenTcp(await numericHost(address.host), address.port, backlog, deferSeconds);

@@ -15,6 +15,7 @@ import { InProcessWorker } from './single.js';
 import type { Subsystem } from './subsystem.js';
 import { Touch } from './touch.js';
 import { Workers } from './workers.js';
+import { HttpRouter } from '../routers/http/subsystem.js';
 
 /** Under a master: every child is a supervised process. */
 export function masterSubsystems(): Subsystem[] {
@@ -26,6 +27,7 @@ export function masterSubsystems(): Subsystem[] {
     new Cheaper(),
     new Spoolers(),
     new Daemons(),
+    new HttpRouter(),
     new Signals(),
     new Stats(),
     new Housekeeping(),

@@ -10,6 +10,7 @@ import { ChildPool, type Child } from './child-pool.js';
 import { workerRows } from '../stats/server.js';
 import type { Handlers, ChildActs } from '../ipc.js';
 import { reloadWorkers } from './reload.js';
+import { routerOnly } from '../routers/http/options.js';
 import type { ChildChannel, ChildPeer, MasterHost, ReloadKind, StatsRows, Subsystem } from './subsystem.js';
 
 export class Workers implements Subsystem {
@@ -51,7 +52,8 @@ export class Workers implements Subsystem {
         master.shutdown('boot failure', 1);
       },
     });
-    this.children.start(range(startingWorkers(options)));
+    // `--http :9090 --http-to /tmp/uwsgi.sock` and no app: the router runs alone, as in the talk.
+    this.children.start(range(routerOnly(options) ? 0 : startingWorkers(options)));
   }
 
   #channel(child: Child): ChildChannel | undefined {

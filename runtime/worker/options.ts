@@ -4,6 +4,7 @@
  */
 import { tsgiError } from '../errors.js';
 import type { OptionCheck, OptionRow } from '../options.js';
+import { routerOnly } from '../routers/http/options.js';
 
 export const APPLICATION_ROWS = [
   { name: 'module', short: 'w', aliases: ['wsgi'], kind: 'string', arg: 'MOD[:CALLABLE]', section: 'Application', help: 'load the app from MOD (pkg/mod, resolved from the working directory)' },
@@ -14,7 +15,7 @@ export const APPLICATION_ROWS = [
 
 export const APPLICATION_CHECKS: readonly OptionCheck[] = [
   function someAppToLoad(options) {
-    if (options.module === undefined && options['wsgi-file'] === undefined) {
+    if (options.module === undefined && options['wsgi-file'] === undefined && !routerOnly(options)) {
       throw tsgiError('TSGI_ERR_NO_APP', 'no app: give --module NAME or --wsgi-file PATH');
     }
   },
