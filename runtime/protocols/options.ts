@@ -26,7 +26,7 @@ export const SOCKET_ROWS = [
 export const SOCKET_CHECKS: readonly OptionCheck[] = [
   function somethingToListenOn(options) {
     if (options.socket.length + options['http-socket'].length + options['fastcgi-socket'].length + options.zmq.length + options.http.length === 0) {
-      throw tsgiError('TSGI_ERR_NO_SOCKET', 'nothing to listen on: give --socket, --http-socket, --fastcgi-socket, --zmq or --http');
+      throw tsgiError('TSGI_ERR_NO_SOCKET', 'nothing to listen on: give --socket, --http-socket, --fastcgi-socket or --zmq');
     }
   },
   // A --zmq value is two endpoints; they are checked here, before any worker connects, so a

@@ -16,6 +16,7 @@ export const MAX_CONNECT_TRIES = 3;
 const MAX_RESPONSE_HEAD = 64 * 1024;
 export const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
 const CLOSE_HEADER = Buffer.from('Connection: close\r\n\r\n', 'latin1');
+const CHUNKED_HEADER = Buffer.from('Transfer-Encoding: chunked\r\n\r\n', 'latin1');
 
 /** What the exchange reports back to the gateway that runs it. */
 export interface ExchangeOwner {
@@ -48,6 +49,8 @@ export class NodeExchange {
   /** The last bytes relayed, to see a chunked body's end marker. */
   #tail: Buffer = Buffer.alloc(0);
   #reusable = false;
+  /** The node's body ends at its EOF: the router frames it as chunks so the client connection lives on. */
+  #autoChunk = false;
   #done = false;
 
   constructor(readonly owner: ExchangeOwner, readonly client: ClientConnection, readonly request: RoutedRequest) {}
@@ -125,7 +128,10 @@ export class NodeExchange {
       }
       chunk = this.#readHead(head, end);
       if (this.#done) return;
-    } else chunk = this.#countBody(chunk);
+    } else {
+      chunk = this.#countBody(chunk);
+      if (this.#autoChunk && chunk.length > 0) chunk = chunkFrame(chunk);
+    }
     this.#relay(chunk);
   }
 
@@ -154,8 +160,12 @@ export class NodeExchange {
     const noBody = bodiless(head.status, request.head);
     this.#contentLength = noBody ? 0 : head.contentLength;
     this.#chunked = !noBody && head.chunked;
-    this.#reusable = request.keepAlive && head.http11 && !head.close && (noBody || this.#contentLength >= 0 || this.#chunked);
+    const framed = noBody || this.#contentLength >= 0 || this.#chunked;
+    this.#reusable = request.keepAlive && head.http11 && !head.close;
+    // A uwsgi node may end an unframed body by closing: with keep-alive on, the router chunks it (uWSGI's --http-auto-chunked).
+    this.#autoChunk = this.#reusable && !framed;
     const body = this.#countBody(bytes.subarray(end));
+    if (this.#autoChunk) return Buffer.concat([bytes.subarray(0, end - 2), CHUNKED_HEADER, body.length === 0 ? body : chunkFrame(body)]);
     if (this.#reusable || head.close || !request.clientKeepAlive) return body.length === 0 ? bytes.subarray(0, end) : Buffer.concat([bytes.subarray(0, end), body]);
     // The client would send its next request on this connection: tell it the router closes.
     return Buffer.concat([bytes.subarray(0, end - 2), CLOSE_HEADER, body]);
@@ -195,6 +205,7 @@ export class NodeExchange {
     if (this.client.tunnel) return this.owner.broken(this.client);
     const whole = this.#contentLength >= 0 ? this.#bodyBytes === this.#contentLength : this.#chunked ? this.#tail.equals(CHUNKED_END) : true;
     if (!whole) return this.owner.broken(this.client);
+    if (this.#autoChunk) this.owner.toClient(this.client, CHUNKED_END);
     this.owner.finished(this.client, this.#reusable);
   }
 
