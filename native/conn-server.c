@@ -916,3 +916,50 @@ napi_value conn_server_ref(napi_env env, napi_callback_info info) {
 napi_value conn_server_unref(napi_env env, napi_callback_info info) {
   return conn_server_set_ref(env, info, false);
 }
+
+/*
+ * adopt(fd): an fd this process connected (the HTTP router's node connection) joins the server
+ * as if accepted, without the first read: nothing has been asked yet, and a callback from
+ * inside adopt() would reach JS before it has recorded the fd. It is watched for READABLE.
+ */
+napi_value conn_server_adopt(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  tsgi_conn_server* server = server_this(env, info, 1, argv);
+  if (server == NULL) return NULL;
+  int fd;
+  if (!get_fd(env, argv[0], &fd)) return NULL;
+  if (server->closed && server->handles_released) {
+    napi_throw_error(env, "ERR_INVALID_STATE", "ConnServer is shut down");
+    return NULL;
+  }
+  if ((size_t)fd < server->conns_size && server->conns[fd] != NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "The fd is already a connection of this ConnServer");
+    return NULL;
+  }
+  if ((size_t)fd >= server->conns_size && !server_grow_table(server, (size_t)fd)) {
+    throw_errno(env, ENOMEM, "realloc", NULL);
+    return NULL;
+  }
+  tsgi_conn* conn = server->free_records;
+  if (conn != NULL) {
+    server->free_records = conn->next;
+  } else if ((conn = calloc(1, sizeof *conn)) == NULL) {
+    throw_errno(env, ENOMEM, "calloc", NULL);
+    return NULL;
+  }
+  conn->server = server;
+  conn->next = NULL;
+  conn->fd = fd;
+  conn->generation = ++server->generations;
+  conn->events = 0;
+  conn->open = true;
+  conn->reading = true;
+  conn->ended = false;
+  conn->broken = false;
+  conn->pending = false;
+  conn->queue_start = conn->queue_end = 0;
+  server->conns[fd] = conn;
+  if (server->connections++ == 0) server_connections_changed(server);
+  conn_update_poll(server, conn);
+  return NULL;
+}

@@ -14,6 +14,8 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"listenTcp", listen_tcp},
       {"listenUnix", listen_unix},
       {"connectUnix", connect_unix},
+      {"connectTcpNonBlocking", connect_tcp_nonblocking},
+      {"connectUnixNonBlocking", connect_unix_nonblocking},
       {"accept", accept_connection},
       {"localAddress", local_address},
       {"peerAddress", peer_address},
@@ -75,6 +77,7 @@ NAPI_MODULE_INIT() {
       METHOD("resumeReading", conn_server_resume_reading),
       METHOD("ref", conn_server_ref),
       METHOD("unref", conn_server_unref),
+      METHOD("adopt", conn_server_adopt),
       {"connections", NULL, NULL, conn_server_connections, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value conn_server_class;

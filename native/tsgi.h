@@ -33,6 +33,7 @@
  *   process.c      pidAlive, exec, setResourceLimit, resourceLimit
  *   poll.c         the Poll class
  *   conn-server.c  the ConnServer class
+ *   node-connect.c connectTcpNonBlocking, connectUnixNonBlocking (the HTTP router's node connections)
  *   module.c       the module init that registers all of the above
  *
  * Functions used by more than one unit are declared here, under their plain names. They stay
@@ -125,6 +126,9 @@ bool set_nonblocking(int fd, bool on);
 napi_value listen_tcp(napi_env env, napi_callback_info info);
 napi_value listen_unix(napi_env env, napi_callback_info info);
 napi_value connect_unix(napi_env env, napi_callback_info info);
+/* node-connect.c */
+napi_value connect_tcp_nonblocking(napi_env env, napi_callback_info info);
+napi_value connect_unix_nonblocking(napi_env env, napi_callback_info info);
 napi_value accept_connection(napi_env env, napi_callback_info info);
 napi_value local_address(napi_env env, napi_callback_info info);
 napi_value peer_address(napi_env env, napi_callback_info info);
@@ -174,5 +178,6 @@ napi_value conn_server_resume_reading(napi_env env, napi_callback_info info);
 napi_value conn_server_connections(napi_env env, napi_callback_info info);
 napi_value conn_server_ref(napi_env env, napi_callback_info info);
 napi_value conn_server_unref(napi_env env, napi_callback_info info);
+napi_value conn_server_adopt(napi_env env, napi_callback_info info);
 
 #endif /* TSGI_H */

@@ -189,6 +189,15 @@ export interface ConnServer {
   pauseReading(fd: number): void;
   /** Reports data for `fd` again after {@link ConnServer.pauseReading}. */
   resumeReading(fd: number): void;
+  /**
+   * Makes `fd`, a socket this process connected (the HTTP router's node connection, from
+   * {@link TsgiNative.connectTcpNonBlocking} or {@link TsgiNative.connectUnixNonBlocking}), a
+   * connection of this server, as if accepted: from now on it is read, written and closed as
+   * the accepted ones are (onData, write, end, destroy). No first read happens inside the call.
+   * A TCP connect still in progress is fine: writes queue until it completes, and a refused
+   * connect ends in onData(fd, null) with nothing read. The server need not be started.
+   */
+  adopt(fd: number): void;
   /** Connections accepted and not yet closed (ended ones still flushing count). */
   readonly connections: number;
   /** Lets the process exit while the server only waits for new connections (open connections still keep it alive). */
@@ -232,6 +241,17 @@ export interface TsgiNative {
    * reach uWSGI-style abstract names. Throws ECONNREFUSED, ENOENT, …
    */
   connectUnix(path: Buffer): number;
+  /**
+   * A non-blocking TCP connect (TCP_NODELAY, close-on-exec) that returns the fd at once, the
+   * connect possibly still in progress: for {@link ConnServer.adopt}. Throws ECONNREFUSED … only
+   * when the kernel knows at once; otherwise the failure shows on the connection.
+   */
+  connectTcpNonBlocking(host: string, port: number): number;
+  /**
+   * A unix connect that never waits: a node whose backlog is full throws EAGAIN instead of
+   * blocking the event loop. Same address rules as {@link TsgiNative.connectUnix}.
+   */
+  connectUnixNonBlocking(path: Buffer): number;
   /**
    * accept4() a connection as a non-blocking close-on-exec fd, or returns a NEGATIVE errno
    * (-11 EAGAIN when another worker won the race, -24 EMFILE, …) instead of throwing, because

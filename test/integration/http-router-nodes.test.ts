@@ -79,12 +79,12 @@ test('--http-to a tcp and a unix node: strict round robin, no workers of its own
   }
 });
 
-test('a dead node is skipped (its requests go to the live one); no node left: 502 and a coded log line', async () => {
+test('a dead node (tcp) is skipped (its requests go to the live one); no node left: 502 and a coded log line', async () => {
   const dir = tempDir();
-  const port = await pickPort();
-  const a = await node('a', join(dir, 'a.sock'));
+  const [port, portA] = [await pickPort(), await pickPort()];
+  const a = await node('a', `127.0.0.1:${portA}`);
   const b = await node('b', join(dir, 'b.sock'));
-  const router = await startTsgi(['--http', `127.0.0.1:${port}`, '--http-to', join(dir, 'a.sock'), '--http-to', join(dir, 'b.sock')], { ready: ROUTER_READY });
+  const router = await startTsgi(['--http', `127.0.0.1:${port}`, '--http-to', `127.0.0.1:${portA}`, '--http-to', join(dir, 'b.sock')], { ready: ROUTER_READY });
   try {
     await a.stop();
     const names: string[] = [];

@@ -4,9 +4,8 @@
  * node answers one request per connection and closes, so the node's EOF is the response's end;
  * the head is read only to know whether the client connection may carry the next request.
  */
-import type { Socket } from 'node:net';
-import { connectNode } from '../../protocols/uwsgi/packet.js';
 import { BodyFraming, type ClientConnection, type RoutedRequest } from './client.js';
+import type { NodeConnectionOwner, NodeLink } from './node-link.js';
 import type { NodeAddress } from './node-picker.js';
 import { bodiless, headEnd, readResponseHead } from './response-head.js';
 
@@ -32,9 +31,11 @@ export interface ExchangeOwner {
   nextNode(client: ClientConnection, failed: NodeAddress | undefined): NodeAddress | undefined;
 }
 
-export class NodeExchange {
-  socket: Socket | null = null;
+export class NodeExchange implements NodeConnectionOwner {
+  /** The node connection (-1: none open). */
+  fd = -1;
   node: NodeAddress | undefined;
+  /** The node took bytes (a TCP connect completed): a failure now is no connect failure. */
   connected = false;
   startedAt = Date.now();
   #tries = 0;
@@ -52,26 +53,50 @@ export class NodeExchange {
   /** The node's body ends at its EOF: the router frames it as chunks so the client connection lives on. */
   #autoChunk = false;
   #done = false;
-
-  constructor(readonly owner: ExchangeOwner, readonly client: ClientConnection, readonly request: RoutedRequest) {}
+  constructor(readonly owner: ExchangeOwner, readonly link: NodeLink, readonly client: ClientConnection, readonly request: RoutedRequest) {}
 
   start(node: NodeAddress | undefined): void {
     if (node === undefined) return this.#fail(502, 'no node to forward to');
     this.node = node;
     this.#tries++;
     this.startedAt = Date.now();
-    let socket: Socket;
     try {
-      socket = connectNode(node);
+      this.fd = this.link.connect(node, this);
     } catch (error) {
-      return this.#connectFailed(error as Error); // an abstract name nobody listens on fails at once
+      return this.#connectFailed(error as Error); // refused, missing, backlog full: known at once
     }
-    this.socket = socket;
-    socket.on('connect', () => this.#onConnect());
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', (error) => (this.connected ? this.#onClose() : this.#connectFailed(error)));
-    socket.on('close', () => this.#onClose());
-    socket.on('drain', () => this.client.resumeReading());
+    this.#sendRequest();
+  }
+
+  /**
+   * The packet and the body parsed so far. A TCP connect in progress queues them in C; the
+   * body stays in `pending` too until the connect is known to be done, for a retry elsewhere.
+   */
+  #sendRequest(): void {
+    const request = this.request;
+    let flushed = this.link.conns.write(this.fd, request.packet);
+    for (const chunk of request.pending) flushed = this.link.conns.write(this.fd, chunk);
+    if (flushed) this.#connected();
+  }
+
+  #connected(): void {
+    this.connected = true;
+    this.request.pending.length = 0;
+  }
+
+  onNodeDrain(): void {
+    if (!this.connected) this.#connected();
+    this.client.resumeReading();
+  }
+
+  onNodeData(chunk: Buffer | null): void {
+    if (chunk === null) {
+      this.fd = -1;
+      return this.connected ? this.#onClose() : this.#connectFailed(new Error('the connection failed'));
+    }
+    if (chunk.length === 0) return;
+    if (!this.connected) this.#connected();
+    this.#onData(chunk);
   }
 
   /** --http-connect-timeout passed without a connection. */
@@ -81,22 +106,11 @@ export class NodeExchange {
 
   #connectFailed(error: Error): void {
     if (this.#done) return;
-    this.socket?.destroy();
-    this.socket = null;
+    this.#closeNode();
     const why = `${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}`.trim();
     const next = this.#tries < MAX_CONNECT_TRIES ? this.owner.nextNode(this.client, this.node) : undefined;
     if (next === undefined) return this.#fail(502, `cannot connect to ${this.node}: ${why}`);
     this.start(next);
-  }
-
-  #onConnect(): void {
-    const socket = this.socket!;
-    this.connected = true;
-    socket.setNoDelay(true);
-    const request = this.request;
-    socket.write(request.packet);
-    for (const chunk of request.pending) socket.write(chunk);
-    request.pending.length = 0;
   }
 
   /** Body (or tunnel) bytes from the client; false: the node is behind, pause the client. */
@@ -110,9 +124,8 @@ export class NodeExchange {
   }
 
   #send(bytes: Buffer): boolean {
-    if (this.connected && this.socket !== null) return this.socket.write(bytes);
-    this.request.pending.push(bytes);
-    return true;
+    if (!this.connected) this.request.pending.push(bytes);
+    return this.fd >= 0 ? this.link.conns.write(this.fd, bytes) : true;
   }
 
   #onData(chunk: Buffer): void {
@@ -164,9 +177,10 @@ export class NodeExchange {
     this.#reusable = request.keepAlive && head.http11 && !head.close;
     // A uwsgi node may end an unframed body by closing: with keep-alive on, the router chunks it (uWSGI's --http-auto-chunked).
     this.#autoChunk = this.#reusable && !framed;
-    const body = this.#countBody(bytes.subarray(end));
+    const rest = bytes.subarray(end);
+    const body = this.#countBody(rest);
     if (this.#autoChunk) return Buffer.concat([bytes.subarray(0, end - 2), CHUNKED_HEADER, body.length === 0 ? body : chunkFrame(body)]);
-    if (this.#reusable || head.close || !request.clientKeepAlive) return body.length === 0 ? bytes.subarray(0, end) : Buffer.concat([bytes.subarray(0, end), body]);
+    if (this.#reusable || head.close || !request.clientKeepAlive) return body.length === rest.length ? bytes : bytes.subarray(0, end + body.length);
     // The client would send its next request on this connection: tell it the router closes.
     return Buffer.concat([bytes.subarray(0, end - 2), CLOSE_HEADER, body]);
   }
@@ -189,19 +203,18 @@ export class NodeExchange {
   #relay(bytes: Buffer): void {
     if (bytes.length === 0) return;
     this.relayed += bytes.length;
-    if (!this.owner.toClient(this.client, bytes)) this.socket?.pause();
+    if (!this.owner.toClient(this.client, bytes) && this.fd >= 0) this.link.conns.pauseReading(this.fd);
   }
 
   /** The client drained what it was sent: read the node again. */
   resume(): void {
-    this.socket?.resume();
+    if (this.fd >= 0) this.link.conns.resumeReading(this.fd);
   }
 
   #onClose(): void {
-    if (this.#done || !this.connected) return;
+    if (this.#done) return;
     if (this.relayed === 0 && !this.#headDone) return this.#fail(502, `${this.node} closed the connection without answering`);
     this.#done = true;
-    this.socket = null;
     if (this.client.tunnel) return this.owner.broken(this.client);
     const whole = this.#contentLength >= 0 ? this.#bodyBytes === this.#contentLength : this.#chunked ? this.#tail.equals(CHUNKED_END) : true;
     if (!whole) return this.owner.broken(this.client);
@@ -235,9 +248,13 @@ export class NodeExchange {
   /** The client is gone (or the exchange is over): drop the node connection. */
   destroy(): void {
     this.#done = true;
-    const socket = this.socket;
-    this.socket = null;
-    socket?.destroy();
+    this.#closeNode();
+  }
+
+  #closeNode(): void {
+    if (this.fd < 0) return;
+    this.link.close(this.fd);
+    this.fd = -1;
   }
 }
 

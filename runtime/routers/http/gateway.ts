@@ -11,6 +11,7 @@ import { native, type ConnServer } from '../../native.js';
 import { HTTPParser, MAX_HEADER_SIZE, REFUSALS, type NodeHttpParser, type ParseError } from '../../protocols/http/llhttp.js';
 import { BodyFraming, ClientConnection, type RoutedRequest } from './client.js';
 import { chunkFrame, CHUNKED_END, NodeExchange, type ExchangeOwner } from './exchange.js';
+import { NodeLink } from './node-link.js';
 import type { NodeAddress, NodePicker } from './node-picker.js';
 import type { PacketSettings } from './packet.js';
 import { newParser, type ParsedRequestSink } from './parser-callbacks.js';
@@ -37,6 +38,7 @@ export class HttpGateway implements ParsedRequestSink, ExchangeOwner {
   #open = 0;
   #draining = false;
   #onEmpty: (() => void) | null = null;
+  #link: NodeLink | null = null;
   readonly keepAlive: boolean;
 
   constructor(private readonly config: GatewayConfig) {
@@ -46,6 +48,7 @@ export class HttpGateway implements ParsedRequestSink, ExchangeOwner {
   }
 
   listen(fd: number, index: number): void {
+    this.#link ??= new NodeLink(fd);
     const conns: ConnServer = new native.ConnServer(fd, (connFd, chunk) => this.#onData(conns, connFd, chunk, index), (connFd) => this.#byFd[connFd]?.exchange?.resume());
     this.#listeners.push(conns);
     conns.start();
@@ -137,7 +140,7 @@ export class HttpGateway implements ParsedRequestSink, ExchangeOwner {
     if (request === undefined || client.exchange !== null || this.#byFd[client.fd] !== client) return;
     if (this.#draining) request.keepAlive = false;
     if (request.expectContinue && !request.complete) client.conns.write(client.fd, CONTINUE);
-    const exchange = new NodeExchange(this, client, request);
+    const exchange = new NodeExchange(this, this.#link!, client, request);
     client.exchange = exchange;
     client.resumeReading();
     exchange.start(this.config.nodes.pick(request.key));
