@@ -97,10 +97,10 @@ const CONFIGS: Config[] = [
   },
   {
     id: 'tsgi_http_tcp',
-    label: 'tsgi --http --http-keepalive, no --socket (workers on 127.0.0.1:ephemeral, a TCP connect per request)',
+    label: 'tsgi --http --http-keepalive with the workers on --socket 127.0.0.1:ephemeral (uWSGI\'s default: a TCP connect per request)',
     async start() {
       const port = await pickPort();
-      const { peer, match } = await tsgiInstance(['--http', `127.0.0.1:${port}`, '--http-keepalive'], ROUTER_READY);
+      const { peer, match } = await tsgiInstance(['--socket', `127.0.0.1:${await pickPort()}`, '--http', `127.0.0.1:${port}`, '--http-keepalive'], ROUTER_READY);
       return { peers: [peer], port, routerPid: Number(match[1]) };
     },
   },

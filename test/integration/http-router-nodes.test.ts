@@ -5,6 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pickPort } from '../helpers/ports.js';
@@ -16,15 +17,18 @@ async function node(name: string, socket: string): Promise<Server> {
   return startTsgi(['--socket', socket, '--chdir', FIXTURE_APPS, '--module', 'router-node', '--async', '4', '-L'], { env: { NODE_NAME: name } });
 }
 
-test('--http with no --socket makes a uwsgi socket on 127.0.0.1 for its workers and forwards to them', async () => {
+test('--http with no --socket makes a unix uwsgi socket for its workers (uWSGI: 127.0.0.1:0), forwards to them, removes it at exit', async () => {
   const port = await pickPort();
   const server = await startTsgi(['--http', `127.0.0.1:${port}`, '--processes', '2', '--chdir', FIXTURE_APPS, '--module', 'router-node', '-L'], { ready: ROUTER_READY });
   try {
     await server.waitFor(/all 2 workers ready/);
-    assert.match(server.log(), /uwsgi socket 0 bound to 127\.0\.0\.1:\d+/);
+    const path = /uwsgi socket 0 bound to (\/\S+-http-workers\.sock)/.exec(server.log())?.[1];
+    assert.ok(path !== undefined && existsSync(path), server.log());
     const response = await httpGet({ port }, '/who');
     assert.is(response.status, 200);
     assert.match(response.body, /^node \d+$/);
+    assert.is(await server.stop(), 0);
+    assert.not.ok(existsSync(path!), `${path} removed at exit`);
   } finally {
     await server.stop();
   }

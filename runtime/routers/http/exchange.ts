@@ -146,6 +146,12 @@ export class NodeExchange implements NodeConnectionOwner {
       if (this.#autoChunk && chunk.length > 0) chunk = chunkFrame(chunk);
     }
     this.#relay(chunk);
+    // Framed by its length and complete: done without waiting for the node's EOF (a wake-up and a read saved).
+    if (this.#headDone && this.#contentLength >= 0 && this.#bodyBytes === this.#contentLength && !this.#done && !this.client.tunnel) {
+      this.#done = true;
+      this.#closeNode();
+      this.owner.finished(this.client, this.#reusable);
+    }
   }
 
   /** Decides the framing from the head; returns what to relay (the head, maybe with Connection: close). */

@@ -3,6 +3,8 @@
  * HTTP/1.1 front end in its own processes that turns each request into a uwsgi packet for the
  * instance's workers or for `--http-to` nodes (spec emperor-routers.md §4).
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Options, OptionRow } from '../../options.js';
 
 function keyValue(value: string): void {
@@ -10,7 +12,7 @@ function keyValue(value: string): void {
 }
 
 export const HTTP_ROUTER_ROWS = [
-  { name: 'http', kind: 'address', arg: 'ADDR', section: 'HTTP router', repeatable: true, help: 'run an HTTP/1.1 router (gateway process) on ADDR: each request becomes a uwsgi packet for the workers (a uwsgi socket is made for them if there is no --socket) or for the --http-to nodes' },
+  { name: 'http', kind: 'address', arg: 'ADDR', section: 'HTTP router', repeatable: true, help: 'run an HTTP/1.1 router (gateway process) on ADDR: each request becomes a uwsgi packet for the workers (a unix uwsgi socket in the temp dir is made for them if there is no --socket) or for the --http-to nodes' },
   { name: 'http-to', kind: 'address', arg: 'ADDR', section: 'HTTP router', repeatable: true, help: 'a uwsgi node the router forwards to (tcp host:port, /unix/path or @abstract), round robin; an instance with nodes and no app runs the router alone' },
   { name: 'http-processes', aliases: ['http-workers'], kind: 'int', arg: 'N', section: 'HTTP router', min: 1, max: 64, default: 1, help: 'router processes sharing the --http sockets' },
   { name: 'http-keepalive', kind: 'flag', section: 'HTTP router', default: false, help: 'keep HTTP/1.1 client connections open between requests; a response the node ends by closing is sent chunked (uWSGI needs --http-auto-chunked for that), and pipelined requests are answered in order (uWSGI turns keep-alive off for them)' },
@@ -34,10 +36,12 @@ export function routerOnly(options: Options): boolean {
 }
 
 /**
- * uWSGI makes a uwsgi socket on 127.0.0.1:0 for its workers when the router has nowhere else
- * to send: the kernel picks the port, the router learns it from the bound socket.
+ * The uwsgi socket made for the workers when the router has nowhere else to send. uWSGI binds
+ * 127.0.0.1:0; tsgi binds a unix socket in the temp dir, named after the master's pid (removed
+ * at shutdown like any unix socket): the router connects once per request, and a loopback TCP
+ * connect and close cost its process about twice the CPU of a unix one (bench/RESULTS.md).
  */
 export function routerWorkerSockets(options: Options): Array<{ text: string; protocol: string }> {
   const hasUwsgiSocket = options.socket.length > 0 && options.protocol === 'uwsgi';
-  return routesToOwnWorkers(options) && !hasUwsgiSocket ? [{ text: '127.0.0.1:0', protocol: 'uwsgi' }] : [];
+  return routesToOwnWorkers(options) && !hasUwsgiSocket ? [{ text: join(tmpdir(), `tsgi-${process.pid}-http-workers.sock`), protocol: 'uwsgi' }] : [];
 }
