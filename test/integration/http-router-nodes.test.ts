@@ -128,4 +128,30 @@ test('SIGTERM: the router finishes a response under way, then the instance exits
   assert.is(await stopped, 0, server.log());
 });
 
+test('--http-processes 2: two router processes share the socket; SIGHUP replaces both, serving throughout', async () => {
+  const port = await pickPort();
+  const server = await startTsgi(['--http', `127.0.0.1:${port}`, '--http-processes', '2', '--chdir', FIXTURE_APPS, '--module', 'router-node', '-L'], { ready: /all 1 workers ready/ });
+  try {
+    await server.waitFor(/\[http 2\] http router ready/);
+    const before = [...server.log().matchAll(/http router ready \(pid (\d+)\)/g)].map((match) => match[1]);
+    assert.is(before.length, 2);
+    const serving = (async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        statuses.push((await httpGet({ port }, '/who')).status);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      return statuses;
+    })();
+    process.kill(server.pid, 'SIGHUP');
+    await server.waitFor(/http router 2 \(pid \d+\) stopped \(exit code 0\): generation 0 retired/);
+    await server.waitFor(/http router 1 \(pid \d+\) stopped \(exit code 0\): generation 0 retired/);
+    assert.ok((await serving).every((status) => status === 200), 'every request during the reload was answered');
+    const after = [...server.log().matchAll(/http router ready \(pid (\d+)\)/g)].map((match) => match[1]);
+    assert.is(after.length, 4);
+  } finally {
+    await server.stop();
+  }
+});
+
 test.run();
