@@ -221,7 +221,8 @@ export class NodeExchange implements NodeConnectionOwner {
     if (this.#done) return;
     if (this.relayed === 0 && !this.#headDone) return this.#fail(502, `${this.node} closed the connection without answering`);
     this.#done = true;
-    if (this.client.tunnel) return this.owner.broken(this.client);
+    // A tunnel ends when the node ends it: what is still queued for the client goes out first.
+    if (this.client.tunnel) return this.owner.finished(this.client, false);
     const whole = this.#contentLength >= 0 ? this.#bodyBytes === this.#contentLength : this.#chunked ? this.#tail.equals(CHUNKED_END) : true;
     if (!whole) return this.owner.broken(this.client);
     if (this.#autoChunk) this.owner.toClient(this.client, CHUNKED_END);
