@@ -41,6 +41,8 @@ interface Started {
   port: number;
   /** The process that routes (its CPU time is measured). */
   routerPid: number;
+  /** The tsgi workers behind it (their CPU time too: a router can make the workers' side dearer). */
+  workerPids: number[];
 }
 
 interface Config {
@@ -61,6 +63,10 @@ async function tsgiInstance(args: string[], readyLine: RegExp): Promise<{ peer: 
   throw new Error(`tsgi did not get ready:\n${peer.output()}`);
 }
 
+function workerPids(peer: Peer): number[] {
+  return [...peer.output().matchAll(/\[worker \d+\] ready \(pid (\d+)\)/g)].map((match) => Number(match[1]));
+}
+
 const ROUTER_READY = /http router ready \(pid (\d+)\)/;
 
 const CONFIGS: Config[] = [
@@ -70,7 +76,7 @@ const CONFIGS: Config[] = [
     async start(dir) {
       const port = await pickPort();
       const { peer, match } = await tsgiInstance(['--socket', join(dir, 'w.sock'), '--http', `127.0.0.1:${port}`, '--http-keepalive'], ROUTER_READY);
-      return { peers: [peer], port, routerPid: Number(match[1]) };
+      return { peers: [peer], port, routerPid: Number(match[1]), workerPids: workerPids(peer) };
     },
   },
   {
@@ -82,7 +88,7 @@ const CONFIGS: Config[] = [
       const uwsgi = spawnPeer('uwsgi', 'uwsgi', [...uwsgiHttpPluginArgs(), '--master', '--http', `127.0.0.1:${port}`, '--http-keepalive', '--http-to', join(dir, 'w.sock'), '--disable-logging'], { cwd: dir, stopSignal: 'SIGINT' });
       await waitForPort(port, uwsgi);
       const pid = Number(/spawned uWSGI http 1 \(pid: (\d+)\)/.exec(uwsgi.output())?.[1]);
-      return { peers: [uwsgi, peer], port, routerPid: pid };
+      return { peers: [uwsgi, peer], port, routerPid: pid, workerPids: workerPids(peer) };
     },
   },
   {
@@ -92,7 +98,7 @@ const CONFIGS: Config[] = [
       const port = await pickPort();
       const { peer } = await tsgiInstance(['--socket', join(dir, 'w.sock')], /all 2 workers ready/);
       const nginx = await startNginx({ ports: [port], http: `    keepalive_requests 1000000;\n    server {\n        listen 127.0.0.1:${port};\n        location / {\n            include /etc/nginx/uwsgi_params;\n            uwsgi_pass unix:${join(dir, 'w.sock')};\n        }\n    }` });
-      return { peers: [nginx, peer], port, routerPid: nginx.pid };
+      return { peers: [nginx, peer], port, routerPid: nginx.pid, workerPids: workerPids(peer) };
     },
   },
   {
@@ -101,7 +107,7 @@ const CONFIGS: Config[] = [
     async start() {
       const port = await pickPort();
       const { peer, match } = await tsgiInstance(['--socket', `127.0.0.1:${await pickPort()}`, '--http', `127.0.0.1:${port}`, '--http-keepalive'], ROUTER_READY);
-      return { peers: [peer], port, routerPid: Number(match[1]) };
+      return { peers: [peer], port, routerPid: Number(match[1]), workerPids: workerPids(peer) };
     },
   },
 ];
@@ -113,6 +119,8 @@ interface Run {
   errors: number;
   /** Router CPU (user+system) per request, µs. */
   cpuUs: number;
+  /** The 2 workers' CPU per request, µs. */
+  workerCpuUs: number;
 }
 
 function toMs(text: string | undefined): number {
@@ -148,11 +156,14 @@ async function runOnce(config: Config, round: number, logDir: string): Promise<R
   try {
     const url = `http://127.0.0.1:${started.port}/`;
     if (WARMUP > 0) wrk(url, WARMUP);
+    const workersCpu = () => started.workerPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
     const before = cpuSeconds(started.routerPid);
+    const workersBefore = workersCpu();
     const run = wrk(url, SECONDS);
     const cpu = cpuSeconds(started.routerPid) - before;
+    const workers = workersCpu() - workersBefore;
     writeFileSync(join(logDir, `${config.id}-r${round}.txt`), `${run.output}\nrouter pid ${started.routerPid}: ${cpu.toFixed(2)} s CPU\n`);
-    return { rps: run.rps, p50Ms: run.p50Ms, p99Ms: run.p99Ms, errors: run.errors, cpuUs: (cpu / run.requests) * 1e6 };
+    return { rps: run.rps, p50Ms: run.p50Ms, p99Ms: run.p99Ms, errors: run.errors, cpuUs: (cpu / run.requests) * 1e6, workerCpuUs: (workers / run.requests) * 1e6 };
   } finally {
     for (const peer of started.peers) await peer.stop(10_000);
   }
@@ -166,7 +177,7 @@ async function main(): Promise<void> {
     for (const config of CONFIGS) {
       const run = await runOnce(config, round, logDir);
       runs.get(config.id)!.push(run);
-      process.stderr.write(`round ${round}/${ROUNDS} ${config.id}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50Ms.toFixed(2)} ms, p99 ${run.p99Ms.toFixed(2)} ms, router ${run.cpuUs.toFixed(1)} µs CPU/request, errors ${run.errors}\n`);
+      process.stderr.write(`round ${round}/${ROUNDS} ${config.id}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50Ms.toFixed(2)} ms, p99 ${run.p99Ms.toFixed(2)} ms, router ${run.cpuUs.toFixed(1)} µs CPU/request, workers ${run.workerCpuUs.toFixed(1)} µs, errors ${run.errors}\n`);
     }
   }
   const med = (id: string, field: keyof Run) => median(runs.get(id)!.map((run) => run[field]));
@@ -180,11 +191,11 @@ async function main(): Promise<void> {
     '',
     `- ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; node ${process.version}; wrk -t1 -c${CONNS} -d${SECONDS}s, ${WARMUP} s warm-up, ${ROUNDS} interleaved rounds, medians; raw output in ${logDir}`,
     '',
-    '| config | req/s median (runs) | p50 ms | p99 ms | router CPU µs/request | errors |',
-    '|---|---|---|---|---|---|',
+    '| config | req/s median (runs) | p50 ms | p99 ms | router CPU µs/request | workers CPU µs/request | errors |',
+    '|---|---|---|---|---|---|---|',
     ...CONFIGS.map((config) => {
       const list = runs.get(config.id)!;
-      return `| ${config.id}: ${config.label} | **${med(config.id, 'rps').toFixed(0)}** (${list.map((r) => r.rps.toFixed(0)).join(', ')}) | ${med(config.id, 'p50Ms').toFixed(2)} | ${med(config.id, 'p99Ms').toFixed(2)} | ${med(config.id, 'cpuUs').toFixed(1)} | ${list.reduce((s, r) => s + r.errors, 0)} |`;
+      return `| ${config.id}: ${config.label} | **${med(config.id, 'rps').toFixed(0)}** (${list.map((r) => r.rps.toFixed(0)).join(', ')}) | ${med(config.id, 'p50Ms').toFixed(2)} | ${med(config.id, 'p99Ms').toFixed(2)} | ${med(config.id, 'cpuUs').toFixed(1)} | ${med(config.id, 'workerCpuUs').toFixed(1)} | ${list.reduce((s, r) => s + r.errors, 0)} |`;
     }),
     '',
     '| ratio (req/s) | of medians | per round | goal |',
