@@ -181,4 +181,30 @@ test('garbage after a valid request: the request is answered, then the connectio
   });
 });
 
+test('a node that answers without reading the body (and closes): the answer reaches the client, 100-continue or not', async () => {
+  const body = Buffer.alloc(256 * 1024, 'y');
+  for (const expect of ['', 'Expect: 100-continue\r\n']) {
+    await withConn(async (conn) => {
+      await conn.write(`POST /who HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n${expect}\r\n`);
+      if (expect !== '') assert.is((await conn.response()).status, 100);
+      await conn.write(body);
+      const response = await conn.response();
+      assert.is(response.status, 200, describe(response.raw));
+      assert.match(response.body.toString(), /^node \d+$/);
+    });
+  }
+});
+
+test('HEAD: the head only (the body a uwsgi node sends anyway is dropped), and the connection is reused', async () => {
+  await withConn(async (conn) => {
+    await conn.write(get('/who').replace('GET', 'HEAD'));
+    const head = await conn.response({ head: true });
+    assert.is(head.status, 200);
+    assert.is(head.body.length, 0);
+    assert.is(header(head, 'connection'), undefined);
+    await conn.write(get('/after-head'));
+    assert.is((await conn.response()).body.toString(), `/after-head 0 ${sha1('')}`);
+  });
+});
+
 test.run();

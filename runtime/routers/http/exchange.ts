@@ -50,6 +50,8 @@ export class NodeExchange implements NodeConnectionOwner {
   /** The last bytes relayed, to see a chunked body's end marker. */
   #tail: Buffer = Buffer.alloc(0);
   #reusable = false;
+  /** HEAD, 1xx, 204, 304: whatever body the node sends is dropped. */
+  #bodiless = false;
   /** The node's body ends at its EOF: the router frames it as chunks so the client connection lives on. */
   #autoChunk = false;
   #done = false;
@@ -177,6 +179,7 @@ export class NodeExchange implements NodeConnectionOwner {
     }
     this.#headDone = true;
     const noBody = bodiless(head.status, request.head);
+    this.#bodiless = noBody;
     this.#contentLength = noBody ? 0 : head.contentLength;
     this.#chunked = !noBody && head.chunked;
     const framed = noBody || this.#contentLength >= 0 || this.#chunked;
@@ -197,7 +200,8 @@ export class NodeExchange implements NodeConnectionOwner {
       const room = this.#contentLength - this.#bodyBytes;
       if (chunk.length > room) {
         chunk = chunk.subarray(0, room);
-        this.#reusable = false;
+        // A uwsgi node sends HEAD's body like GET's (nginx drops it too): only a real overrun costs the keep-alive.
+        if (!this.#bodiless) this.#reusable = false;
       }
       this.#bodyBytes += chunk.length;
     } else if (this.#chunked && chunk.length > 0) {
