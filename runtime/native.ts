@@ -196,6 +196,10 @@ export interface ConnServer {
    * the accepted ones are (onData, write, end, destroy). No first read happens inside the call.
    * A TCP connect still in progress is fine: writes queue until it completes, and a refused
    * connect ends in onData(fd, null) with nothing read. The server need not be started.
+   * Unlike an accepted connection, a send the peer refuses (a node that answered and closed
+   * before reading the whole body) does not end it: those bytes and later writes are dropped
+   * (write returns false, no drain follows) and reading goes on, so the answer still arrives,
+   * then null.
    */
   adopt(fd: number): void;
   /** Connections accepted and not yet closed (ended ones still flushing count). */
