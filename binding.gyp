@@ -16,6 +16,7 @@
         "native/conn-server.c",
         "native/unix-diag.c",
         "native/router-sockets.c",
+        "native/node-connect.c",
         "native/module.c"
       ],
       "defines": ["NAPI_VERSION=8"],

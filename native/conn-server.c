@@ -57,6 +57,8 @@ typedef struct tsgi_conn {
   bool ended;                   /* end(): JS is done with it; it closes once flushed */
   bool broken;                  /* a write failed: onData(fd, null) comes next */
   bool pending;                 /* on the server's pending list, waiting for that null */
+  bool adopted;                 /* connected by this process (adopt): a node, not a client */
+  bool write_closed;            /* adopted: the peer stopped reading; writes are dropped, reads go on */
 } tsgi_conn;
 
 struct tsgi_conn_server {
@@ -344,6 +346,17 @@ static void conn_read(tsgi_conn_server* server, tsgi_conn* conn, bool first) {
   }
 }
 
+/*
+ * An adopted connection whose peer stopped reading (EPIPE, ECONNRESET on a send): a node may
+ * answer before it has read the request body, and close. Its answer matters more than the rest
+ * of the body, so what is queued is dropped, later writes too, and reading goes on.
+ */
+static void conn_stop_writing(tsgi_conn_server* server, tsgi_conn* conn) {
+  conn->write_closed = true;
+  conn->queue_start = conn->queue_end = 0;
+  conn_update_poll(server, conn);
+}
+
 /* Sends what the queue holds; one send per WRITABLE event (level-triggered). */
 static void conn_flush(tsgi_conn_server* server, tsgi_conn* conn) {
   size_t queued = conn->queue_end - conn->queue_start;
@@ -351,7 +364,10 @@ static void conn_flush(tsgi_conn_server* server, tsgi_conn* conn) {
   do n = send(conn->fd, conn->queue + conn->queue_start, queued, MSG_NOSIGNAL | MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   if (n < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK) conn_fail(server, conn);
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      if (conn->adopted) conn_stop_writing(server, conn);
+      else conn_fail(server, conn);
+    }
     return;
   }
   conn->queue_start += (size_t)n;
@@ -367,8 +383,14 @@ static void conn_flush(tsgi_conn_server* server, tsgi_conn* conn) {
 
 static void conn_on_ready(tsgi_conn_server* server, tsgi_conn* conn, uint32_t events) {
   if (events & EPOLLERR) {
-    conn_fail(server, conn);
-    return;
+    if (!conn->adopted) {
+      conn_fail(server, conn);
+      return;
+    }
+    /* A node that answered and closed without reading the whole body: its answer is still in
+     * our receive queue, ahead of the error; the read reports both, in that order. */
+    conn_stop_writing(server, conn);
+    events |= EPOLLIN;
   }
   /* A hang-up shows as whatever is watched: the read or send then meets the EOF or error. */
   if (events & EPOLLHUP) events |= EPOLLIN | EPOLLOUT;
@@ -431,7 +453,7 @@ static bool conn_enqueue(tsgi_conn* conn, const char* data, size_t length) {
 /* write(): true when nothing is left queued. A peer error never throws (see conn_mark_broken). */
 static bool conn_write(tsgi_conn_server* server, tsgi_conn* conn, const char* data,
                        size_t length) {
-  if (conn->broken) return false;
+  if (conn->broken || conn->write_closed) return false;
   size_t sent = 0;
   if (!conn_has_queue(conn)) {
     while (sent < length) {
@@ -443,6 +465,11 @@ static bool conn_write(tsgi_conn_server* server, tsgi_conn* conn, const char* da
         continue;
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         break;
+      } else if (conn->adopted) {
+        /* A node that answered early, or a connect that failed: keep reading (its answer, or
+         * the error). false: the bytes did not reach it, and no drain follows. */
+        conn_stop_writing(server, conn);
+        return false;
       } else {
         conn_mark_broken(server, conn); /* EPIPE, ECONNRESET… */
         return false;
@@ -492,6 +519,8 @@ static void conn_open(tsgi_conn_server* server, int fd) {
   conn->ended = false;
   conn->broken = false;
   conn->pending = false;
+  conn->adopted = false;
+  conn->write_closed = false;
   conn->queue_start = conn->queue_end = 0;
   server->conns[fd] = conn;
   if (server->connections++ == 0) server_connections_changed(server);
@@ -918,9 +947,9 @@ napi_value conn_server_unref(napi_env env, napi_callback_info info) {
 }
 
 /*
- * adopt(fd): takes a connected (or still connecting) socket this process made, e.g. a router's
- * connection to a node, as one of the server's connections: read, written and closed like an
- * accepted one, so the router's two sides cost no net.Socket. Its first read happens at once.
+ * adopt(fd): an fd this process connected (the HTTP router's node connection) joins the server
+ * as if accepted, without the first read: nothing has been asked yet, and a callback from
+ * inside adopt() would reach JS before it has recorded the fd. It is watched for READABLE.
  */
 napi_value conn_server_adopt(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -928,10 +957,40 @@ napi_value conn_server_adopt(napi_env env, napi_callback_info info) {
   if (server == NULL) return NULL;
   int fd;
   if (!get_fd(env, argv[0], &fd)) return NULL;
-  if ((size_t)fd < server->conns_size && server->conns[fd] != NULL) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "The argument 'fd' is already a connection of this ConnServer");
+  if (server->closed && server->handles_released) {
+    napi_throw_error(env, "ERR_INVALID_STATE", "ConnServer is shut down");
     return NULL;
   }
-  conn_open(server, fd);
+  if ((size_t)fd < server->conns_size && server->conns[fd] != NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "The fd is already a connection of this ConnServer");
+    return NULL;
+  }
+  if ((size_t)fd >= server->conns_size && !server_grow_table(server, (size_t)fd)) {
+    throw_errno(env, ENOMEM, "realloc", NULL);
+    return NULL;
+  }
+  tsgi_conn* conn = server->free_records;
+  if (conn != NULL) {
+    server->free_records = conn->next;
+  } else if ((conn = calloc(1, sizeof *conn)) == NULL) {
+    throw_errno(env, ENOMEM, "calloc", NULL);
+    return NULL;
+  }
+  conn->server = server;
+  conn->next = NULL;
+  conn->fd = fd;
+  conn->generation = ++server->generations;
+  conn->events = 0;
+  conn->open = true;
+  conn->reading = true;
+  conn->ended = false;
+  conn->broken = false;
+  conn->pending = false;
+  conn->adopted = true;
+  conn->write_closed = false;
+  conn->queue_start = conn->queue_end = 0;
+  server->conns[fd] = conn;
+  if (server->connections++ == 0) server_connections_changed(server);
+  conn_update_poll(server, conn);
   return NULL;
 }

@@ -14,6 +14,8 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"listenTcp", listen_tcp},
       {"listenUnix", listen_unix},
       {"connectUnix", connect_unix},
+      {"connectTcpNonBlocking", connect_tcp_nonblocking},
+      {"connectUnixNonBlocking", connect_unix_nonblocking},
       {"accept", accept_connection},
       {"localAddress", local_address},
       {"peerAddress", peer_address},

@@ -39,6 +39,7 @@
  *   unix-diag.c    unixListenQueue
  *   router-sockets.c bindUdp (a router's subscription server socket), connectTcp, socketError
  *                  (a router's non-blocking connects to its nodes)
+ *   node-connect.c connectTcpNonBlocking, connectUnixNonBlocking (the HTTP router's node connections)
  *   module.c       the module init that registers all of the above
  *
  * Functions used by more than one unit are declared here, under their plain names. They stay
@@ -131,6 +132,9 @@ bool set_nonblocking(int fd, bool on);
 napi_value listen_tcp(napi_env env, napi_callback_info info);
 napi_value listen_unix(napi_env env, napi_callback_info info);
 napi_value connect_unix(napi_env env, napi_callback_info info);
+/* node-connect.c */
+napi_value connect_tcp_nonblocking(napi_env env, napi_callback_info info);
+napi_value connect_unix_nonblocking(napi_env env, napi_callback_info info);
 napi_value accept_connection(napi_env env, napi_callback_info info);
 napi_value local_address(napi_env env, napi_callback_info info);
 napi_value peer_address(napi_env env, napi_callback_info info);

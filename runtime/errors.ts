@@ -90,6 +90,8 @@ export const ERROR_CODES = {
   TSGI_ERR_METRICS_LISTEN: { base: Error, meaning: 'the --metrics address could not be listened on (in use, no permission, a missing directory); the instance does not start', fix: 'free the address (`ss -ltnp`) or pick another one for --metrics' },
   TSGI_ERR_TOP_USAGE: { base: Error, meaning: '`tsgi top` was not given one stats address (or got an option it does not know)', fix: 'run `tsgi top ADDR`, ADDR being the instance\'s --stats address (host:port, a unix path, @name, or http://host:port/ for --stats-http)' },
   TSGI_ERR_TOP_STATS: { base: Error, meaning: '`tsgi top` could not read stats from the address: nothing listens there, or the answer is not the stats JSON', fix: 'check that the instance runs with `--stats` at that address (`tsgi top` reads the stats server, not a request socket)' },
+  TSGI_ERR_HROUTER_NODE_DOWN: { base: Error, status: 502, meaning: 'the HTTP router found no node to forward to: every one refused, was missing or did not accept within --http-connect-timeout, or the node closed before answering (uWSGI closes the connection; tsgi answers 502)', fix: 'start the node (check the --http-to addresses, or why the workers die); the failed node is skipped for 30 s' },
+  TSGI_ERR_HROUTER_NODE_TIMEOUT: { base: Error, status: 504, meaning: 'the node the HTTP router forwarded a request to sent nothing for --http-timeout', fix: 'find why the app is slow, or raise --http-timeout' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -190,9 +190,16 @@ export interface ConnServer {
   /** Reports data for `fd` again after {@link ConnServer.pauseReading}. */
   resumeReading(fd: number): void;
   /**
-   * Takes a socket this process connected (a router's node connection, maybe still connecting)
-   * as one of its connections: read, written, ended and closed like an accepted one, with its
-   * first read (onData) made at once, inside this call. Throws for an fd it already has.
+   * Makes `fd`, a socket this process connected (a router's node connection, from
+   * {@link TsgiNative.connectTcpNonBlocking} or {@link TsgiNative.connectUnixNonBlocking}), a
+   * connection of this server, as if accepted: from now on it is read, written and closed as
+   * the accepted ones are (onData, write, end, destroy). No first read happens inside the call.
+   * A TCP connect still in progress is fine: writes queue until it completes, and a refused
+   * connect ends in onData(fd, null) with nothing read. The server need not be started.
+   * Unlike an accepted connection, a send the peer refuses (a node that answered and closed
+   * before reading the whole body) does not end it: those bytes and later writes are dropped
+   * (write returns false, no drain follows) and reading goes on, so the answer still arrives,
+   * then null.
    */
   adopt(fd: number): void;
   /** Connections accepted and not yet closed (ended ones still flushing count). */
@@ -245,6 +252,17 @@ export interface TsgiNative {
    * reach uWSGI-style abstract names. Throws ECONNREFUSED, ENOENT, …
    */
   connectUnix(path: Buffer): number;
+  /**
+   * A non-blocking TCP connect (TCP_NODELAY, close-on-exec) that returns the fd at once, the
+   * connect possibly still in progress: for {@link ConnServer.adopt}. Throws ECONNREFUSED … only
+   * when the kernel knows at once; otherwise the failure shows on the connection.
+   */
+  connectTcpNonBlocking(host: string, port: number): number;
+  /**
+   * A unix connect that never waits: a node whose backlog is full throws EAGAIN instead of
+   * blocking the event loop. Same address rules as {@link TsgiNative.connectUnix}.
+   */
+  connectUnixNonBlocking(path: Buffer): number;
   /**
    * accept4() a connection as a non-blocking close-on-exec fd, or returns a NEGATIVE errno
    * (-11 EAGAIN when another worker won the race, -24 EMFILE, …) instead of throwing, because

@@ -27,6 +27,7 @@ import { STATS_ROWS } from './stats/options.js';
 import { LIMIT_ROWS } from './worker/limit-options.js';
 import { METRICS_ROWS } from './metrics/options.js';
 import { FASTROUTER_ROWS, SUBSCRIPTION_ROWS } from './routers/options.js';
+import { HTTP_ROUTER_ROWS } from './routers/http/options.js';
 import { APPLICATION_CHECKS, APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
 import { MOUNT_ROWS } from './apps/options.js';
 
@@ -103,6 +104,7 @@ const ROWS = [
   ...JAIL_ROWS,
   ...FASTROUTER_ROWS,
   ...SUBSCRIPTION_ROWS,
+  ...HTTP_ROUTER_ROWS,
   ...LOGGING_ROWS,
   ...CONFIG_ROWS,
   ...INFORMATION_ROWS,

@@ -14,7 +14,7 @@ function fail(error: unknown): never {
   process.exit(1);
 }
 
-/** Spoolers and daemons are processes the master supervises: the seed's `--spooler myqueue` has no --master. */
+/** Spoolers, daemons and routers are processes the master supervises: the seed's `--spooler myqueue` has no --master. */
 function supervised(options: Options): boolean {
   return options.master || options.processes > 1 || options.spooler.length > 0 || hasDaemons(options) || hasGateways(options);
 }

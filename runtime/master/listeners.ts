@@ -11,6 +11,7 @@ import { log } from '../logger.js';
 import { native } from '../native.js';
 import { claimActivatedSocket, unclaimedActivatedSockets } from '../systemd/activation.js';
 import type { Options } from '../options.js';
+import { routerWorkerSockets } from '../routers/http/options.js';
 
 export interface BoundSocket {
   address: SocketAddress;
@@ -28,10 +29,11 @@ function configuredSockets(options: Options): Array<{ text: string; protocol: st
     ...options.socket.map((text) => ({ text, protocol: options.protocol })),
     ...options['http-socket'].map((text) => ({ text, protocol: 'http' })),
     ...options['fastcgi-socket'].map((text) => ({ text, protocol: 'fastcgi' })),
+    ...routerWorkerSockets(options),
   ];
 }
 
-function somaxconn(): number {
+export function somaxconn(): number {
   try {
     return Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim()) || 4096;
   } catch {

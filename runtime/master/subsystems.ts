@@ -23,6 +23,7 @@ import { Touch } from './touch.js';
 import { Workers } from './workers.js';
 import { FastRouterGateway } from '../routers/fastrouter/subsystem.js';
 import { Subscriber } from '../routers/subscription/client.js';
+import { HttpRouter } from '../routers/http/subsystem.js';
 
 /** Under a master: every child is a supervised process. */
 export function masterSubsystems(): Subsystem[] {
@@ -37,6 +38,7 @@ export function masterSubsystems(): Subsystem[] {
     new Spoolers(),
     new Daemons(),
     new FastRouterGateway(),
+    new HttpRouter(),
     new Subscriber(),
     new Signals(),
     new Stats(),

@@ -52,7 +52,8 @@ export class Workers implements Subsystem {
         master.shutdown('boot failure', 1);
       },
     });
-    // A router-only instance (`tsgi --fastrouter … --fastrouter-to …`) has no app: no workers.
+    // A router-only instance (`tsgi --fastrouter … --fastrouter-to …`, `--http :9090 --http-to
+    // /tmp/uwsgi.sock` as in the talk) has no app: no workers.
     const hasApp = options.module !== undefined || options['wsgi-file'] !== undefined || appsComeLater(options);
     this.children.start(range(hasApp ? startingWorkers(options) : 0));
   }

@@ -39,5 +39,5 @@ export const SUBSCRIPTION_ROWS = [
 
 /** A router is a gateway process of the master: the instance needs no app or socket of its own. */
 export function hasGateways(options: Options): boolean {
-  return options.fastrouter.length > 0;
+  return options.fastrouter.length > 0 || options.http.length > 0;
 }

@@ -3,9 +3,9 @@
  * cores it runs that app on.
  */
 import { tsgiError } from '../errors.js';
-import { hasGateways } from '../routers/options.js';
 import type { OptionCheck, OptionRow } from '../options.js';
 import { appsComeLater } from '../apps/options.js';
+import { routerOnly } from '../routers/http/options.js';
 
 export const APPLICATION_ROWS = [
   { name: 'module', short: 'w', aliases: ['wsgi'], kind: 'string', arg: 'MOD[:CALLABLE]', section: 'Application', help: 'load the app from MOD (pkg/mod, resolved from the working directory)' },
@@ -16,7 +16,7 @@ export const APPLICATION_ROWS = [
 
 export const APPLICATION_CHECKS: readonly OptionCheck[] = [
   function someAppToLoad(options) {
-    if (options.module === undefined && options['wsgi-file'] === undefined && !hasGateways(options) && !appsComeLater(options)) {
+    if (options.module === undefined && options['wsgi-file'] === undefined && options.fastrouter.length === 0 && !routerOnly(options) && !appsComeLater(options)) {
       throw tsgiError('TSGI_ERR_NO_APP', 'no app: give --module NAME or --wsgi-file PATH');
     }
   },

@@ -7,7 +7,6 @@
  * responses itself: node:http's net.Socket, IncomingMessage and ServerResponse streams cost more
  * CPU per request, and more memory per parked long-poll, than the app behind them.
  */
-import { createRequire } from 'node:module';
 import type { Chunk } from '../../../green/thread.js';
 import { utcClock } from '../../clock.js';
 import type { Core, ResponseWriter } from '../../worker/core.js';
@@ -21,31 +20,12 @@ import { CLIENT_GONE, byteLength, errorResponse, resumeDrained } from '../respon
 import { CoreQueue, type QueueOwner } from '../core-queue.js';
 import { cgiHeaderName, decodePath } from '../cgi.js';
 import { bodyPassedLimit, limitPostOf } from '../limits.js';
+import { ABSOLUTE_FORM, HTTPParser, MAX_HEADER_SIZE, methods, REFUSALS, refuse, type NodeHttpParser as LlhttpParser, type ParseError } from './llhttp.js';
 
-/** The parts of node's internal HTTPParser (node:_http_common) that tsgi uses. */
-interface NodeHttpParser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  execute(data: Buffer): number | ParseError;
-  free(): void;
-  connection: HttpConnection | null;
-  [callback: number]: unknown;
-}
-interface NodeHttpParserClass {
-  new (): NodeHttpParser;
-  REQUEST: number;
-  kOnMessageBegin: number;
-  kOnHeaders: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-  kOnExecute: number;
-}
-type ParseError = Error & { code?: string; reason?: string };
+type NodeHttpParser = LlhttpParser<HttpConnection>;
 
-const { HTTPParser, methods } = createRequire(import.meta.url)('_http_common') as { HTTPParser: NodeHttpParserClass; methods: string[] };
 
-/** node:http's defaults: 16 KiB of headers, 5 s before an idle keep-alive connection closes. */
-const MAX_HEADER_SIZE = 16 * 1024;
+/** node:http's default: 5 s before an idle keep-alive connection closes. */
 const KEEP_ALIVE_TIMEOUT_MS = 5000;
 /**
  * How long a stopping worker keeps an idle keep-alive connection open. Closing it at once
@@ -59,15 +39,6 @@ const DRAIN_IDLE_GRACE_MS = 250;
 /** Requests a client may pipeline before tsgi stops reading its connection. */
 const MAX_PIPELINED = 16;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-/** What reject() answers a request it refuses (by the status of its error code). */
-const REFUSALS: Readonly<Record<number, string>> = {
-  400: '400 Bad Request',
-  405: '405 Method Not Allowed',
-  408: '408 Request Timeout',
-  413: '413 Request Entity Too Large',
-  431: '431 Request Header Fields Too Large',
-  505: '505 HTTP Version Not Supported',
-};
 
 /** One parsed request and how its response is framed. */
 class HttpRequest {
@@ -378,7 +349,7 @@ function resumeReading(connection: HttpConnection): void {
 // The parser's callbacks: `this` is the connection's parser.
 
 function newParser(): NodeHttpParser {
-  const parser = new HTTPParser();
+  const parser = new HTTPParser<HttpConnection>();
   parser[HTTPParser.kOnMessageBegin] = onMessageBegin;
   parser[HTTPParser.kOnHeaders] = onHeaders;
   parser[HTTPParser.kOnHeadersComplete] = onHeadersComplete;
@@ -473,26 +444,6 @@ function onMessageComplete(this: NodeHttpParser): void {
   connection.urlParts = '';
 }
 
-/**
- * Request lines llhttp parses but tsgi does not serve, answered as nginx answers them: HTTP/2.0
- * and up in an HTTP/1 request line 505, HTTP/0.9 400, CONNECT 405 (tsgi is not a proxy), and the
- * asterisk form with anything but OPTIONS 400 (RFC 9112 §3.2.4). Null: serve it.
- */
-function refuse(method: string, url: string, major: number): (ParseError & { tsgiCode: ErrorCode }) | null {
-  if (major !== 1) {
-    return major > 1
-      ? refusal('TSGI_ERR_HTTP_VERSION', 'HPE_INVALID_VERSION', `HTTP/${major}.x in an HTTP/1 request line`)
-      : refusal('TSGI_ERR_HTTP_PARSE', 'HPE_INVALID_VERSION', 'an HTTP/0.9 request line with a version');
-  }
-  if (method === 'CONNECT') return refusal('TSGI_ERR_HTTP_METHOD', 'CONNECT', `CONNECT ${url}: tsgi is not a proxy`);
-  if (url === '*' && method !== 'OPTIONS') return refusal('TSGI_ERR_HTTP_PARSE', 'HPE_INVALID_URL', `the target * with ${method} (only OPTIONS takes it)`);
-  return null;
-}
-
-function refusal(tsgiCode: ErrorCode, code: string, message: string): ParseError & { tsgiCode: ErrorCode } {
-  return Object.assign(new Error(message), { code, tsgiCode });
-}
-
 /** The client's address, asked once per connection (unix sockets have none). */
 function remoteOf(connection: HttpConnection): { address: string; port: string } {
   if (connection.remote !== null) return connection.remote;
@@ -506,8 +457,6 @@ function remoteOf(connection: HttpConnection): { address: string; port: string }
   return (connection.remote = remote);
 }
 
-/** `http://authority/path?query` (RFC 9112 §3.2.2): what a client sends a proxy, and a server must accept. */
-const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)/i;
 
 /** The env of a request, or null when it carries more than one Host header. */
 function httpEnviron(connection: HttpConnection, method: string, target: string, major: number, minor: number, raw: string[]): Environ | null {

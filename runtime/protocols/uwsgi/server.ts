@@ -20,7 +20,7 @@ import { findService } from '../../services/registry.js';
 import { urlScheme } from '../cgi.js';
 import { CLIENT_GONE, byteLength, errorResponse, responseHead, resumeDrained } from '../response.js';
 import { limitPostOf, logLimitPost } from '../limits.js';
-import { expectBody, feedBody, type BodySource } from '../body.js';
+import { expectBody, expectChunkedBody, feedBody, isChunkedRequest, type BodySource } from '../body.js';
 import '../../services/rpc-service.js';
 import '../../services/signal-service.js';
 import '../../services/cache-service.js';
@@ -151,8 +151,8 @@ class UwsgiServer implements ProtocolServer {
     if (env.SERVER_PROTOCOL === undefined) env.SERVER_PROTOCOL = 'HTTP/1.0';
     env['tsgi.url_scheme'] = urlScheme(env);
     if (reader.contentLength > this.#limitPost) return this.#refuseTooLarge(connection, reader.contentLength);
-    if (reader.contentLength > 0) {
-      Environ.setInput(env, expectBody(connection, reader.contentLength));
+    if (reader.contentLength > 0 || isChunkedRequest(env)) {
+      Environ.setInput(env, reader.contentLength > 0 ? expectBody(connection, reader.contentLength) : expectChunkedBody(connection));
       if (reader.rest !== null) feedBody(connection, reader.rest);
     }
     core.serve(env, UWSGI_WRITER, connection);

@@ -1,0 +1,66 @@
+/**
+ * Entry of an HTTP router process (the master spawns this file directly: a router loads no app,
+ * so it skips the worker's boot). It serves the inherited --http sockets until SIGTERM, then
+ * finishes the responses under way and exits; SIGINT is the master's to handle.
+ */
+import { hostname } from 'node:os';
+import { installCrashLogging } from '../../boot/crash-logging.js';
+import { flushLog, log, setLogPrefix } from '../../logger.js';
+import { native } from '../../native.js';
+import { HttpGateway } from './gateway.js';
+import { RoundRobinNodes } from './node-picker.js';
+import type { PacketSettings } from './packet.js';
+import { FIRST_LISTENER_FD, takeRouterSpec } from './spec.js';
+
+const spec = takeRouterSpec();
+const { options } = spec;
+setLogPrefix(`[http ${spec.id}]`);
+installCrashLogging();
+process.on('SIGINT', () => {});
+process.on('SIGHUP', () => {});
+
+const timeoutMs = options['http-timeout'] * 1000;
+const extraVars = options['http-var'].flatMap((pair) => {
+  const at = pair.indexOf('=');
+  return [pair.slice(0, at), pair.slice(at + 1)];
+});
+const serverName = hostname();
+const settings: PacketSettings[] = spec.listeners.map((_, i) => {
+  const local = native.localAddress(FIRST_LISTENER_FD + i);
+  return {
+    modifier1: options['http-modifier1'],
+    modifier2: options['http-modifier2'],
+    serverName,
+    hostAsServerName: options['http-server-name-as-http-host'],
+    serverPort: local.family === 'unix' ? '' : String(local.port),
+    extraVars,
+    underscores: options['http-underscores-in-headers'],
+  };
+});
+
+const gateway = new HttpGateway({
+  nodes: new RoundRobinNodes(spec.nodes),
+  keepAlive: options['http-keepalive'],
+  timeoutMs,
+  headersTimeoutMs: (options['http-headers-timeout'] ?? options['http-timeout']) * 1000,
+  connectTimeoutMs: (options['http-connect-timeout'] ?? options['http-timeout']) * 1000,
+  settings,
+});
+spec.listeners.forEach((_, i) => gateway.listen(FIRST_LISTENER_FD + i, i));
+
+let stopping = false;
+function stop(why: string): void {
+  if (stopping) return;
+  stopping = true;
+  log(`${why}: finishing the responses under way`);
+  void gateway.drain().then(() => {
+    gateway.close();
+    flushLog();
+    process.exit(0);
+  });
+}
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('disconnect', () => stop('the master is gone'));
+
+log(`http router ready (pid ${process.pid}) on ${spec.listeners.join(', ')}: forwarding to ${spec.nodes.join(', ')}${options['http-keepalive'] ? ', keep-alive on' : ''}`);
+process.send?.({ act: 'ready', seq: 1 });

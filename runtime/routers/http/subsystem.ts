@@ -1,0 +1,101 @@
+/**
+ * The master's side of the HTTP router (`--http`): binds the --http sockets (the router
+ * processes inherit them, as workers inherit theirs), decides the nodes (the --http-to list, or
+ * the instance's first uwsgi socket) and keeps `--http-processes` router processes running in
+ * a {@link ChildPool}: respawned when they die, replaced on reload, stopped gracefully.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseAddress } from '../../address.js';
+import { tsgiError } from '../../errors.js';
+import { log } from '../../logger.js';
+import { ChildPool } from '../../master/child-pool.js';
+import { bindOne, closeSockets, somaxconn, type BoundSocket } from '../../master/listeners.js';
+import type { MasterHost, StatsRows, Subsystem } from '../../master/subsystem.js';
+import { range } from '../../master/workers.js';
+import { ROUTER_ENV, type RouterSpec } from './spec.js';
+
+const ROUTER_SCRIPT = fileURLToPath(new URL('./process.js', import.meta.url));
+/** A stopping router gets the workers' mercy: its clients wait on them. */
+const EXTRA_MERCY_MS = 1000;
+
+export class HttpRouter implements Subsystem {
+  readonly name = 'http-router';
+  children?: ChildPool;
+  #sockets: BoundSocket[] = [];
+  #nodes: string[] = [];
+
+  async start(host: MasterHost): Promise<void> {
+    const { options } = host;
+    if (options.http.length === 0) return;
+    const backlog = Math.min(options.listen, somaxconn());
+    const deferSeconds = options['no-defer-accept'] ? 0 : Math.ceil(options['socket-timeout']);
+    for (const text of options.http) {
+      const address = parseAddress(text);
+      try {
+        const { fd, name } = await bindOne(address, backlog, deferSeconds);
+        this.#sockets.push({ address, protocol: 'http-router', fd, name });
+        log(`http router socket bound to ${name} (fd ${fd})`);
+      } catch (error) {
+        this.close();
+        throw tsgiError('TSGI_ERR_SOCKET_BIND', `cannot bind --http ${text}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    this.#nodes = options['http-to'].length > 0 ? [...options['http-to']] : ownWorkerNode(host);
+    this.children = new ChildPool({
+      noun: 'http router',
+      spawn: (slot) => this.#spawn(host, slot),
+      stop: (child) => child.process.kill('SIGTERM'),
+      describe: () => `on ${this.#sockets.map((socket) => socket.name).join(', ')}`,
+    }, options['reload-mercy'] * 1000 + EXTRA_MERCY_MS, () => host.wake());
+    this.children.start(range(options['http-processes']));
+  }
+
+  #spawn(host: MasterHost, slot: number) {
+    const spec: RouterSpec = { id: slot, masterPid: process.pid, listeners: this.#sockets.map((socket) => socket.name), nodes: this.#nodes, options: host.options };
+    const child = spawn(process.execPath, [ROUTER_SCRIPT], {
+      env: { ...process.env, [ROUTER_ENV]: JSON.stringify(spec) },
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...this.#sockets.map((socket) => socket.fd)],
+    });
+    child.on('message', (message: { act?: unknown }) => {
+      if (message?.act === 'ready') this.children?.markReady(child.pid ?? 0);
+    });
+    return child;
+  }
+
+  reload(): void {
+    this.children?.reload();
+  }
+
+  stopGracefully(): void {
+    this.children?.stopGracefully();
+  }
+
+  stopBrutally(): void {
+    this.children?.stopBrutally();
+  }
+
+  waitingFor(): string | undefined {
+    const alive = this.children?.children() ?? [];
+    return alive.length === 0 ? undefined : `${alive.length} http router(s) (pid ${alive.map((child) => child.pid).join(', ')}) finishing their responses`;
+  }
+
+  /** uWSGI lists its gateways in the stats document; tsgi names each router process and its nodes. */
+  stats(): StatsRows {
+    if (this.children === undefined) return {};
+    return { http_routers: this.children.children().map((child) => ({ id: child.slot, pid: child.pid, state: child.state, nodes: this.#nodes })) };
+  }
+
+  close(): void {
+    closeSockets(this.#sockets);
+    this.#sockets = [];
+  }
+}
+
+/** The instance's first uwsgi socket (routerWorkerSockets made one if there was none). */
+function ownWorkerNode(host: MasterHost): string[] {
+  const socket = host.sockets.find((candidate) => candidate.protocol === 'uwsgi');
+  if (socket === undefined) throw tsgiError('TSGI_ERR_HROUTER_NODE_DOWN', '--http has no node: give --http-to, or a uwsgi --socket for the workers');
+  if (socket.address.kind === 'tcp') return [socket.name.startsWith(':') ? `127.0.0.1${socket.name}` : socket.name];
+  return [socket.address.text];
+}
