@@ -5,6 +5,7 @@
  * a {@link ChildPool}: respawned when they die, replaced on reload, stopped gracefully.
  */
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAddress } from '../../address.js';
 import { tsgiError } from '../../errors.js';
@@ -12,7 +13,9 @@ import { log } from '../../logger.js';
 import { ChildPool } from '../../master/child-pool.js';
 import { bindOne, closeSockets, somaxconn, type BoundSocket } from '../../master/listeners.js';
 import type { MasterHost, StatsRows, Subsystem } from '../../master/subsystem.js';
+import type { Options } from '../../options.js';
 import { range } from '../../master/workers.js';
+import { routerWorkerSockets } from './options.js';
 import { ROUTER_ENV, type RouterSpec } from './spec.js';
 
 const ROUTER_SCRIPT = fileURLToPath(new URL('./process.js', import.meta.url));
@@ -24,10 +27,12 @@ export class HttpRouter implements Subsystem {
   children?: ChildPool;
   #sockets: BoundSocket[] = [];
   #nodes: string[] = [];
+  #options: Options | null = null;
 
   async start(host: MasterHost): Promise<void> {
     const { options } = host;
     if (options.http.length === 0) return;
+    this.#options = options;
     const backlog = Math.min(options.listen, somaxconn());
     const deferSeconds = options['no-defer-accept'] ? 0 : Math.ceil(options['socket-timeout']);
     for (const text of options.http) {
@@ -89,6 +94,9 @@ export class HttpRouter implements Subsystem {
   close(): void {
     closeSockets(this.#sockets);
     this.#sockets = [];
+    // The workers' socket tsgi made for the router is its own, not the user's: it goes with or
+    // without --vacuum.
+    for (const { text } of this.#options === null ? [] : routerWorkerSockets(this.#options)) rmSync(text, { force: true });
   }
 }
 
