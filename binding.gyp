@@ -12,6 +12,7 @@
         "native/process.c",
         "native/poll.c",
         "native/conn-server.c",
+        "native/dgram.c",
         "native/module.c"
       ],
       "defines": ["NAPI_VERSION=8"],

@@ -34,6 +34,8 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"resourceLimit", get_resource_limit},
       {"futexWait", futex_wait},
       {"futexWake", futex_wake},
+      {"unixDgramSocket", unix_dgram_socket},
+      {"unixDgramSend", unix_dgram_send},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

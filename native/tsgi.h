@@ -32,6 +32,7 @@
  *   shm.c          shmCreate, shmOpenFile, shmMap, shmSync, tryLockFile, futexWait, futexWake
  *   process.c      pidAlive, exec, setResourceLimit, resourceLimit
  *   poll.c         the Poll class
+ *   dgram.c        unixDgramSocket, unixDgramSend (the syslog log target)
  *   conn-server.c  the ConnServer class
  *   module.c       the module init that registers all of the above
  *
@@ -151,6 +152,10 @@ napi_value pid_alive(napi_env env, napi_callback_info info);
 napi_value exec_program(napi_env env, napi_callback_info info);
 napi_value set_resource_limit(napi_env env, napi_callback_info info);
 napi_value get_resource_limit(napi_env env, napi_callback_info info);
+
+/* dgram.c */
+napi_value unix_dgram_socket(napi_env env, napi_callback_info info);
+napi_value unix_dgram_send(napi_env env, napi_callback_info info);
 
 /* poll.c: the Poll class */
 napi_value poll_new(napi_env env, napi_callback_info info);

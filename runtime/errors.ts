@@ -78,6 +78,8 @@ export const ERROR_CODES = {
   TSGI_ERR_SPOOL_ARGS: { base: TypeError, meaning: 'uwsgi.spool() got a task it cannot store: not an object, pairs over 64 KiB, a bad at/priority, an unknown spooler', fix: 'fix the key named in the message; put large data in the `body` key' },
   TSGI_ERR_SPOOL_WRITE: { base: Error, meaning: 'uwsgi.spool() could not write the task file (disk full, read-only or missing directory); the task was not queued', fix: 'free space or fix the spooler directory named in the message, then queue the task again' },
   TSGI_ERR_SPOOL_FORMAT: { base: Error, meaning: 'a file named like a task in a spooler directory is not a spool file; the spooler skips it', fix: 'remove or repair the file the log line names (it stays where it is)' },
+  TSGI_ERR_LOG_OPEN: { base: Error, meaning: 'a log file (--logto, --logger file:, --req-logger file:, --daemonize) could not be opened', fix: 'create its directory or fix its permissions; relative paths resolve from where tsgi was started' },
+  TSGI_ERR_LOG_DAEMONIZE: { base: Error, meaning: 'the --daemonize2 daemon exited before its workers were ready', fix: 'read the daemon\'s log file the message names: the boot error is there' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -326,6 +326,10 @@ export interface TsgiNative {
   futexWait(array: Int32Array, index: number, expected: number, timeoutMs: number): 'ok' | 'not-equal' | 'timed-out';
   /** Wakes up to `count` (Infinity: all) futexWait-ers on `array[index]` in any process; returns how many woke. */
   futexWake(array: Int32Array, index: number, count: number): number;
+  /** An unbound unix datagram socket (non-blocking, close-on-exec), for the syslog log target. */
+  unixDgramSocket(): number;
+  /** sendto(path) of one datagram: bytes sent, or `-errno` (ENOENT, ECONNREFUSED, EAGAIN…), never a throw for those. */
+  unixDgramSend(fd: number, path: Buffer, data: Buffer): number;
   /** Readiness of any fd on this thread's event loop; see {@link Poll}. */
   Poll: PollConstructor;
   /** Poll event bit: the fd is readable (or at EOF/hang-up). */

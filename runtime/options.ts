@@ -22,6 +22,7 @@ import { SIGNAL_ROWS } from './signals/options.js';
 import { SPOOLER_ROWS } from './spooler/options.js';
 import { STATS_ROWS } from './stats/options.js';
 import { LIMIT_ROWS } from './worker/limit-options.js';
+import { LOG_ROWS } from './logging/options.js';
 import { APPLICATION_CHECKS, APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
 
 /** Where a value came from, so an error can name the file and line. */
@@ -54,6 +55,8 @@ export interface OptionRow {
    * define), never stored in Options: see config/expand.ts.
    */
   immediate?: boolean;
+  /** The value of a string option given bare (`--log-date` alone, `log-date =`), as uWSGI's optional arguments. */
+  optionalValue?: string;
 }
 
 /** Rows no subsystem owns: the request log switch, and the table's own --help and --version. */
@@ -89,6 +92,7 @@ const ROWS = [
   ...DAEMON_ROWS,
   ...SIGNAL_ROWS,
   ...LOGGING_ROWS,
+  ...LOG_ROWS,
   ...CONFIG_ROWS,
   ...INFORMATION_ROWS,
 ] as const satisfies readonly OptionRow[];
@@ -166,6 +170,7 @@ function convert(row: OptionRow, value: string | true, origin: Origin): unknown 
     if (flag === undefined) throw bad('expected true/false, yes/no, on/off or 1/0');
     return flag;
   }
+  if ((value === true || value === '') && row.optionalValue !== undefined) value = row.optionalValue;
   if (value === true) throw tsgiError('TSGI_ERR_OPT_MISSING_VALUE', `option --${row.name} (${where(origin)}) needs a value (${row.arg ?? 'VALUE'})`);
   switch (row.kind) {
     case 'int':
@@ -284,6 +289,10 @@ export function argvPairs(argv: readonly string[]): Array<{ name: string; value:
     else {
       const next = argv[i + 1];
       if (next === undefined || (next.startsWith('-') && next.length > 1 && !/^-\d/.test(next))) {
+        if (row.optionalValue !== undefined) {
+          pairs.push({ name, value: row.optionalValue });
+          continue;
+        }
         throw tsgiError('TSGI_ERR_OPT_MISSING_VALUE', `option --${row.name} needs a value (${row.arg ?? 'VALUE'})`);
       }
       pairs.push({ name, value: next });

@@ -10,6 +10,7 @@ import { Harakiri } from './harakiri.js';
 import { MasterFifo } from './fifo.js';
 import { Cheaper } from './cheaper.js';
 import { Housekeeping } from './housekeeping.js';
+import { Logging } from '../logging/subsystem.js';
 import { Recycling } from './recycling.js';
 import { InProcessWorker } from './single.js';
 import type { Subsystem } from './subsystem.js';
@@ -30,6 +31,7 @@ export function masterSubsystems(): Subsystem[] {
     new Stats(),
     new Housekeeping(),
     new Touch(),
+    new Logging(),
   ];
 }
 
@@ -40,5 +42,6 @@ export function singleProcessSubsystems(): Subsystem[] {
     new Signals(),
     new Stats(),
     new Housekeeping(),
+    new Logging(),
   ];
 }

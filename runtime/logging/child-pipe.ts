@@ -1,0 +1,99 @@
+/**
+ * A child's end of the log master (`--log-master`, on by default): the worker's (spooler's)
+ * own lines go to the master over two pipes, one for lifecycle lines and one for request lines,
+ * so the master can pass request bytes through untouched. The pipes are non-blocking and
+ * written synchronously once per turn: a master that does not keep up never blocks a worker
+ * (what does not fit waits, bounded, and past the bound whole lines are dropped and counted),
+ * and lines written right before `process.exit` still leave.
+ */
+import { writeSync } from 'node:fs';
+import type { LineKind, LogSink } from '../logger.js';
+import { native } from '../native.js';
+import { lineCount } from './targets/target.js';
+
+/** Bytes a pipe may hold back while the master is slow, before new lines are dropped. */
+const MAX_PENDING = 1 << 20;
+const RETRY_MS = 10;
+
+class PipeWriter {
+  #pending: Buffer | null = null;
+  #dropped = 0;
+  #retry: NodeJS.Timeout | null = null;
+  readonly #retryNow = () => {
+    this.#retry = null;
+    this.write('');
+  };
+
+  constructor(private readonly fd: number, private readonly droppedLine: (count: number) => string) {
+    native.setNonBlocking(fd, true);
+  }
+
+  /** Complete lines (each ending in a newline). */
+  write(text: string): void {
+    if (this.#pending !== null && this.#pending.length >= MAX_PENDING) {
+      this.#dropped += lineCount(text);
+      return;
+    }
+    if (this.#dropped > 0 && this.#pending === null) {
+      text = this.droppedLine(this.#dropped) + text;
+      this.#dropped = 0;
+    }
+    let data = Buffer.from(text);
+    if (this.#pending !== null) data = Buffer.concat([this.#pending, data]);
+    this.#pending = null;
+    let written = 0;
+    try {
+      while (written < data.length) written += writeSync(this.fd, data, written);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN') {
+        this.#dropped += lineCount(data.subarray(written)); // EPIPE: the master is gone
+        return;
+      }
+      this.#pending = data.subarray(written);
+      this.#retry ??= setTimeout(this.#retryNow, RETRY_MS);
+    }
+  }
+}
+
+export class PipeSink implements LogSink {
+  readonly #lifecycle: PipeWriter;
+  readonly #requests: PipeWriter;
+  #lifecycleBatch = '';
+  #requestBatch = '';
+  #scheduled = false;
+  readonly #flush = () => this.flush();
+
+  constructor(lifecycleFd: number, requestFd: number, tag: string) {
+    const dropped = (count: number) => `${tag} ${count} log line(s) dropped: the log master did not keep up\n`;
+    this.#lifecycle = new PipeWriter(lifecycleFd, dropped);
+    // Request lines lost are counted on the lifecycle pipe, where a plain line can say so.
+    this.#requests = new PipeWriter(requestFd, (count) => {
+      this.#lifecycleBatch += dropped(count);
+      return '';
+    });
+  }
+
+  line(kind: LineKind, text: string): void {
+    if (kind === 'request') this.#requestBatch += `${text}\n`;
+    else this.#lifecycleBatch += `${text}\n`;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#requestBatch !== '') {
+      const text = this.#requestBatch;
+      this.#requestBatch = '';
+      this.#requests.write(text);
+    }
+    if (this.#lifecycleBatch !== '') {
+      const text = this.#lifecycleBatch;
+      this.#lifecycleBatch = '';
+      this.#lifecycle.write(text);
+    }
+  }
+}
