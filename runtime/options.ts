@@ -57,6 +57,8 @@ export interface OptionRow {
   immediate?: boolean;
   /** The value of a string option given bare (`--log-date` alone, `log-date =`), as uWSGI's optional arguments. */
   optionalValue?: string;
+  /** Never expanded by the config expander: its `%(name)` are its own variables (`--log-format`), not placeholders. */
+  verbatim?: boolean;
 }
 
 /** Rows no subsystem owns: the request log switch, and the table's own --help and --version. */

@@ -50,7 +50,7 @@ export async function daemonize(options: Options, argv: readonly string[], start
       done(0);
     });
     child.once('exit', (code, signal) => {
-      process.stderr.write(`tsgi: ${tsgiError('TSGI_ERR_LOG_DAEMONIZE', `the daemon (pid ${pid}) exited (${code ?? signal}) before it was ready: see ${target}`).message}\n`);
+      process.stderr.write(`tsgi: TSGI_ERR_LOG_DAEMONIZE: the daemon (pid ${pid}) exited (${code ?? signal}) before it was ready: see ${target}\n`);
       done(code || 1);
     });
   });

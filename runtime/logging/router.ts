@@ -1,8 +1,9 @@
 /**
  * The process's log router (uWSGI's loggers): lines in, by kind, targets out. Lifecycle lines
  * get the `--log-date` stamp (uWSGI stamps its own messages, not relayed output or request
- * lines); lines for the general loggers pass `--log-encoder`, request lines `--log-req-encoder`
- * and go to the `--req-logger` targets when there are any. Everything is batched and written
+ * lines); lines for the general loggers pass `--log-encoder`; request lines go to the
+ * `--req-logger` targets when there are any, through `--log-req-encoder` (sharing the general
+ * targets, they pass `--log-encoder` unless `--log-req-encoder` is given). Everything is batched and written
  * once per event loop turn. Request bytes relayed from a worker's pipe skip all per-line work
  * when nothing would change them ({@link LogRouter.requestBytes}).
  */
@@ -43,7 +44,9 @@ export class LogRouter implements LogSink {
       : config.date === true ? new SecondClock((date) => `${ctime(date)} - `)
         : new SecondClock((date) => `${strftime(config.date as string, date)} `);
     this.#encoder = new EncoderChain(config.encoders);
-    this.#requestEncoder = new EncoderChain(config.requestEncoders);
+    // Request lines sharing the general targets are encoded as the rest of those targets' lines, unless told apart.
+    const ownEncoders = config.requestEncoders.length > 0 || !this.#requestsShareGeneral;
+    this.#requestEncoder = ownEncoders ? new EncoderChain(config.requestEncoders) : this.#encoder;
   }
 
   /** Every target, once each. */
