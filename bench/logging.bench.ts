@@ -15,6 +15,8 @@
  *   node dist/bench/logging.bench.js [rounds] [seconds] [--only-stderr]
  *
  * `--only-stderr` measures the stderr-redirect tsgi alone (for a tree without --logto).
+ * TSGI_BASE_ROOT=DIR adds `tsgi before`: another built tree (say the commit before the log
+ * master, `git archive` + `tsc`) serving with stderr redirected, measured in the same rounds.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, statSync } from 'node:fs';
@@ -82,6 +84,8 @@ const servers: Server[] = [];
 try {
   if (!onlyStderr) servers.push(await start('tsgi --logto', process.execPath, (port, file) => [...TSGI([])(port), '--logto', file]));
   servers.push(await start('tsgi 2>file', process.execPath, TSGI([]), true));
+  const base = process.env.TSGI_BASE_ROOT;
+  if (base) servers.push(await start('tsgi before, 2>file', process.execPath, (port) => TSGI([])(port).map((arg) => (arg === 'dist/runtime/main.js' ? join(base, 'dist/runtime/main.js') : arg)), true));
   if (!onlyStderr) {
     servers.push(await start('uWSGI --logto', 'uwsgi', (port, file) => ['--plugin', 'python3', '--master', '--processes', '1', '--listen', '1024', '--wsgi-file', join(APPS, 'hello.py'), '--http-socket', `127.0.0.1:${port}`, '--logto', file]));
     servers.push(await start('gunicorn --access-logfile', 'gunicorn', (port, file) => ['--workers', '1', '--bind', `127.0.0.1:${port}`, '--chdir', APPS, '--access-logfile', file, '--log-level', 'warning', 'hello:application']));

@@ -56,13 +56,25 @@ class PipeWriter {
   }
 }
 
+/**
+ * Request lines leave at most this late, or once this many bytes are waiting: under load a
+ * worker then writes (and wakes the master) a few hundred times a second, not once per turn.
+ */
+const REQUEST_FLUSH_MS = 20;
+const REQUEST_FLUSH_BYTES = 32 * 1024;
+
 export class PipeSink implements LogSink {
   readonly #lifecycle: PipeWriter;
   readonly #requests: PipeWriter;
   #lifecycleBatch = '';
   #requestBatch = '';
   #scheduled = false;
+  #requestTimer: NodeJS.Timeout | null = null;
   readonly #flush = () => this.flush();
+  readonly #flushRequests = () => {
+    this.#requestTimer = null;
+    this.#writeRequests();
+  };
 
   constructor(lifecycleFd: number, requestFd: number, tag: string) {
     const dropped = (count: number) => `${tag} ${count} log line(s) dropped: the log master did not keep up\n`;
@@ -70,26 +82,39 @@ export class PipeSink implements LogSink {
     // Request lines lost are counted on the lifecycle pipe, where a plain line can say so.
     this.#requests = new PipeWriter(requestFd, (count) => {
       this.#lifecycleBatch += dropped(count);
+      this.#schedule();
       return '';
     });
   }
 
   line(kind: LineKind, text: string): void {
-    if (kind === 'request') this.#requestBatch += `${text}\n`;
-    else this.#lifecycleBatch += `${text}\n`;
+    if (kind !== 'request') {
+      this.#lifecycleBatch += `${text}\n`;
+      return this.#schedule();
+    }
+    this.#requestBatch += `${text}\n`;
+    if (this.#requestBatch.length >= REQUEST_FLUSH_BYTES) this.#writeRequests();
+    else this.#requestTimer ??= setTimeout(this.#flushRequests, REQUEST_FLUSH_MS).unref();
+  }
+
+  #schedule(): void {
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flush);
     }
   }
 
+  #writeRequests(): void {
+    if (this.#requestBatch === '') return;
+    const text = this.#requestBatch;
+    this.#requestBatch = '';
+    this.#requests.write(text);
+  }
+
+  /** Lifecycle lines now; request lines too (what exit and boot errors call). */
   flush(): void {
     this.#scheduled = false;
-    if (this.#requestBatch !== '') {
-      const text = this.#requestBatch;
-      this.#requestBatch = '';
-      this.#requests.write(text);
-    }
+    this.#writeRequests();
     if (this.#lifecycleBatch !== '') {
       const text = this.#lifecycleBatch;
       this.#lifecycleBatch = '';
