@@ -92,6 +92,28 @@ test('--touch-logreopen FILE: touching it reopens the logs', async () => {
   }
 });
 
+test('--log-reopen: a graceful reload (SIGHUP) reopens the logs; without it a reload leaves them open', async () => {
+  const dir = tempDir();
+  const { server, file } = await serve(dir, ['--log-reopen']);
+  try {
+    renameSync(file, `${file}.old`);
+    process.kill(server.pid, 'SIGHUP');
+    await waitForLog(file, /graceful reload \(--log-reopen\): log files reopened/);
+  } finally {
+    await server.stop();
+  }
+  const plainDir = tempDir();
+  const plain = await serve(plainDir, []);
+  try {
+    renameSync(plain.file, `${plain.file}.old`);
+    process.kill(plain.server.pid, 'SIGHUP');
+    await waitForLog(`${plain.file}.old`, /all 1 workers ready[\s\S]*all 1 workers ready|workers ready[\s\S]*reload/);
+    assert.not.ok(existsSync(plain.file), 'no new file without --log-reopen');
+  } finally {
+    await plain.server.stop();
+  }
+});
+
 test('the master FIFO\'s l reopens the logs too', async () => {
   const dir = tempDir();
   const fifo = join(dir, 'master.fifo');
