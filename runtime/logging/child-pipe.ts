@@ -28,30 +28,38 @@ class PipeWriter {
     native.setNonBlocking(fd, true);
   }
 
-  /** Complete lines (each ending in a newline). */
+  /** Complete lines (each ending in a newline); '' just retries what waits. */
   write(text: string): void {
-    if (this.#pending !== null && this.#pending.length >= MAX_PENDING) {
-      this.#dropped += lineCount(text);
-      return;
+    if (text !== '') {
+      if (this.#pending !== null && this.#pending.length >= MAX_PENDING) this.#dropped += lineCount(text);
+      else this.#pending = this.#pending === null ? Buffer.from(text) : Buffer.concat([this.#pending, Buffer.from(text)]);
     }
-    if (this.#dropped > 0 && this.#pending === null) {
-      text = this.droppedLine(this.#dropped) + text;
-      this.#dropped = 0;
-    }
-    let data = Buffer.from(text);
-    if (this.#pending !== null) data = Buffer.concat([this.#pending, data]);
-    this.#pending = null;
+    this.#drain();
+  }
+
+  #drain(): void {
+    const data = this.#pending;
+    if (data === null) return;
     let written = 0;
     try {
       while (written < data.length) written += writeSync(this.fd, data, written);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EAGAIN') {
-        this.#dropped += lineCount(data.subarray(written)); // EPIPE: the master is gone
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') {
+        this.#pending = null; // EPIPE: the master is gone, nobody reads these any more
         return;
       }
+    }
+    if (written < data.length) {
+      // Whatever was cut mid-line goes first next time, so the master never sees half a line.
       this.#pending = data.subarray(written);
       this.#retry ??= setTimeout(this.#retryNow, RETRY_MS);
+      return;
+    }
+    this.#pending = null;
+    if (this.#dropped > 0) {
+      const report = this.droppedLine(this.#dropped);
+      this.#dropped = 0;
+      if (report !== '') this.write(report);
     }
   }
 }

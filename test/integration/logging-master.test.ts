@@ -4,6 +4,7 @@
  * never cut into by another worker's output. `--log-master=false` leaves each process writing
  * its own output (untagged), as uWSGI without a log master.
  */
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -54,6 +55,32 @@ test('4 workers writing long lines in pieces under concurrency: every line whole
     for (const line of chatty.filter((l) => l.includes('chatty stderr'))) assert.match(line, /^\[worker \d pid (\d+)\] chatty stderr \1$/, 'stderr lines too');
     assert.is(lines.filter((line) => /^\[pid: \d+\|worker: \d\|req: \d+\] 127\.0\.0\.1 .* => generated/.test(line)).length, REQUESTS, 'one request line per request');
   } finally {
+    await server.stop();
+  }
+});
+
+test('a stopped log master never blocks a worker: it keeps serving, drops what does not fit, and the count arrives once the master runs again', async () => {
+  const port = await pickPort();
+  const file = join(tempDir(), 'tsgi.log');
+  const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'myapp', '--master', '--processes', '1', '--logto', file], { ready: null });
+  try {
+    await waitForLog(file, /all 1 workers ready/, 20_000);
+    process.kill(server.pid, 'SIGSTOP');
+    let wrk;
+    try {
+      // ~100 bytes a request line: a few seconds of keep-alive load is far more than the pipe and the worker's 1 MiB hold
+      wrk = spawnSync('wrk', ['-t1', '-c16', '-d3s', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: 30_000 });
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+    }
+    const served = Number(/(\d+) requests in/.exec(wrk.stdout)?.[1] ?? 0);
+    assert.ok(served > 20_000, `the worker served while the master was stopped: ${wrk.stdout}${wrk.stderr}`);
+    assert.not.match(wrk.stdout, /Non-2xx|Socket errors/, wrk.stdout);
+    const [, dropped] = await waitForLog(file, /\[worker 1\] (\d+) log line\(s\) dropped: the log master did not keep up/);
+    const logged = readLog(file).split('\n').filter((line) => line.startsWith('[pid: ')).length;
+    assert.ok(Number(dropped) > 0 && Number(dropped) + logged >= served, `logged ${logged} + dropped ${dropped} account for ${served} requests`);
+  } finally {
+    process.kill(server.pid, 'SIGCONT');
     await server.stop();
   }
 });
