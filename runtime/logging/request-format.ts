@@ -19,18 +19,18 @@ export interface LoggedRequest {
   readonly index: number;
   /** performance.now() at the request's start. */
   readonly startedAt: number;
-  readonly reporting: { readonly id: number; readonly slot: { readonly requests: number } };
+  readonly reporting: { readonly id: number };
 }
 
 const NAMES = [
   'uri', 'method', 'user', 'addr', 'host', 'proto', 'uagent', 'referer', 'status', 'micros', 'msecs', 'secs', 'tmsecs',
   'tmicros', 'time', 'ltime', 'ftime', 'ctime', 'epoch', 'size', 'rsize', 'hsize', 'cl', 'pid', 'wid', 'switches', 'vars',
-  'core', 'vsz', 'rss', 'vszM', 'rssM', 'pktsize', 'modifier1', 'modifier2', 'headers', 'werr', 'rerr', 'ioerr', 'reqs',
+  'core', 'vsz', 'rss', 'vszM', 'rssM', 'pktsize', 'modifier1', 'modifier2', 'headers', 'werr', 'rerr', 'ioerr',
 ] as const;
 
 const CODE = new Map<string, number>(NAMES.map((name, i) => [name, i]));
 
-/** An env key (`%(var.NAME)`), kept apart from the codes so the switch stays numeric. */
+/** An env key (`%(var.NAME)`): a part is a literal, a variable code, or one of these. */
 class EnvVar {
   constructor(readonly key: string) {}
 }
@@ -96,7 +96,6 @@ export class RequestFormat {
       case 'hsize': return headersSize(request);
       case 'pid': return process.pid;
       case 'wid': return request.reporting.id;
-      case 'reqs': return request.reporting.slot.requests;
       case 'vars': return Object.keys(env).length;
       case 'core': return request.index;
       case 'headers': return request.headers.length;

@@ -45,7 +45,7 @@ function request(overrides: Partial<LoggedRequest> = {}): LoggedRequest {
   return {
     env: { REQUEST_METHOD: 'POST', REQUEST_URI: '/p?q=1', REMOTE_ADDR: '10.1.2.3', SERVER_PROTOCOL: 'HTTP/1.1', CONTENT_LENGTH: '42', HTTP_X_ID: 'abc' },
     statusCode: 201, bytes: 7, headers: [['Content-Type', 'text/plain']], status: '201 Created', index: 3,
-    startedAt: performance.now() - 12, reporting: { id: 2, slot: { requests: 9 } },
+    startedAt: performance.now() - 12, reporting: { id: 2 },
     ...overrides,
   };
 }
