@@ -4,12 +4,24 @@
  * so the master can pass request bytes through untouched. The pipes are non-blocking and
  * written synchronously once per turn: a master that does not keep up never blocks a worker
  * (what does not fit waits, bounded, and past the bound whole lines are dropped and counted),
- * and lines written right before `process.exit` still leave.
+ * and lines written right before `process.exit` still leave. Without the log master
+ * (`--log-master=false`) a child opens the targets itself, as each uWSGI process writes its
+ * own log without one.
  */
 import { writeSync } from 'node:fs';
-import type { LineKind, LogSink } from '../logger.js';
+import { setLogSink, type LineKind, type LogSink } from '../logger.js';
 import { native } from '../native.js';
+import type { Options } from '../options.js';
+import { setupLogging } from './setup.js';
 import { lineCount } from './targets/target.js';
+
+/** A worker's or spooler's logging, set up first thing in the child (TSGI_LOG_FDS comes from the master: collector.ts). */
+export function installChildLogging(options: Options, tag: string): void {
+  const fds = process.env.TSGI_LOG_FDS?.split(',').map(Number);
+  delete process.env.TSGI_LOG_FDS; // the app's own child processes are not tsgi children
+  if (fds && fds.length === 2 && fds.every(Number.isInteger)) return setLogSink(new PipeSink(fds[0]!, fds[1]!, tag));
+  setupLogging(options, true);
+}
 
 /** Bytes a pipe may hold back while the master is slow, before new lines are dropped. */
 const MAX_PENDING = 1 << 20;

@@ -6,7 +6,7 @@ import { channelToMaster, FIRST_SOCKET_FD, takeWorkerEnvironment } from '../ipc.
 import { installCrashLogging } from '../boot/crash-logging.js';
 import { attachSharedState } from '../shared/state.js';
 import { Worker } from './worker.js';
-import { installChildLogging } from '../logging/child.js';
+import { installChildLogging } from '../logging/child-pipe.js';
 import { startStackWatchdog } from '../harakiri/stack-watchdog.js';
 
 function exit(code: number): never {
