@@ -36,7 +36,7 @@ export async function runCli(argv: string[]): Promise<void> {
     const detached = await daemonize(options, argv, startDir);
     if (detached !== undefined) process.exit(detached);
     takeReadyPipe();
-    setupLogging(options); // before --chdir: relative log paths are the command line's, as uWSGI opens them
+    setupLogging(options, false, !supervised(options)); // before --chdir: relative log paths are the command line's, as uWSGI opens them
     if (options.chdir !== undefined) process.chdir(options.chdir);
   } catch (error) {
     fail(error);

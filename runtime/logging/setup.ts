@@ -6,6 +6,7 @@
  */
 import { log, setLogSink } from '../logger.js';
 import type { Options } from '../options.js';
+import { captureConsole } from './console-capture.js';
 import { LogRouter } from './router.js';
 import { loggerTarget, logtoTarget, type TargetSpec } from './spec.js';
 import { FileTarget, StderrTarget } from './targets/file.js';
@@ -20,8 +21,11 @@ export function logRouter(): LogRouter | undefined {
   return router;
 }
 
-/** `child`: a child without the log master opening the same files (it never truncates them). */
-export function setupLogging(options: Options, child = false): LogRouter {
+/**
+ * `child`: a child without the log master opening the same files (it never truncates them).
+ * `singleProcess`: the app runs here, so its console follows the targets (console-capture.ts).
+ */
+export function setupLogging(options: Options, child = false, singleProcess = false): LogRouter {
   const truncate = options['log-truncate'] && !child;
   const general = generalSpecs(options).map((spec) => openTarget(spec, truncate));
   const requests = options['req-logger'].map((value) => openTarget(loggerTarget(value), truncate));
@@ -33,6 +37,7 @@ export function setupLogging(options: Options, child = false): LogRouter {
     requestEncoders: options['log-req-encoder'],
   });
   setLogSink(router);
+  if (singleProcess && !router.general.some((target) => target instanceof StderrTarget)) captureConsole(router);
   return router;
 }
 

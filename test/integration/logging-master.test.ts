@@ -85,6 +85,20 @@ test('a stopped log master never blocks a worker: it keeps serving, drops what d
   }
 });
 
+test('a single process logging to a file: the app\'s console lines go there too, tagged as a worker\'s', async () => {
+  const port = await pickPort();
+  const file = join(tempDir(), 'single.log');
+  const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'chatty', '--logto', file], { cwd: FIXTURE_APPS, ready: null });
+  try {
+    await waitForLog(file, /ready \(pid (\d+)\)/, 20_000);
+    assert.is((await httpGet({ port }, '/?n=1')).status, 200);
+    await waitForLog(file, new RegExp(`^\\[worker 1 pid ${server.pid}\\] chatty stderr ${server.pid}$`, 'm'));
+    assert.not.match(server.log(), /chatty stderr/, 'not on the terminal');
+  } finally {
+    await server.stop();
+  }
+});
+
 test('--log-master=false: each process writes its own output, untagged, and its own log lines', async () => {
   const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'chatty', '--master', '--processes', '2', '--log-master=false'], { cwd: FIXTURE_APPS, ready: /all 2 workers ready/ });
