@@ -15,6 +15,7 @@
  */
 import { cacheApi } from './cache.js';
 import { greenApi } from './green.js';
+import { logApi } from './log.js';
 import { queueApi } from './queue.js';
 import { rpcApi } from './rpc.js';
 import { signalApi } from './signals.js';
@@ -37,11 +38,11 @@ export type { Bytes } from './types.js';
  * api.cache_set('pippo', 'pluto');
  */
 export type Uwsgi = typeof greenApi & typeof statsApi & typeof cacheApi & typeof queueApi
-  & typeof rpcApi & typeof signalApi & typeof spoolerApi;
+  & typeof rpcApi & typeof signalApi & typeof spoolerApi & typeof logApi;
 
 function createUwsgi(): Uwsgi {
   // Spread would call the getters (started_on) at import time: copy descriptors instead.
-  const areas = [greenApi, statsApi, cacheApi, queueApi, rpcApi, signalApi, spoolerApi];
+  const areas = [greenApi, statsApi, cacheApi, queueApi, rpcApi, signalApi, spoolerApi, logApi];
   const api = {};
   for (const area of areas) Object.defineProperties(api, Object.getOwnPropertyDescriptors(area));
   return api as Uwsgi;

@@ -36,6 +36,8 @@ test('4 workers writing long lines in pieces under concurrency: every line whole
     const pids = new Map([...readLog(file).matchAll(/\[worker (\d)\] ready \(pid (\d+)\)/g)].map((m) => [m[2], m[1]]));
     assert.is(pids.size, 4, 'four workers');
     await hammer(port);
+    assert.is((await httpGet({ port }, '/uwsgi-log')).status, 200);
+    await waitForLog(file, /chatty says hello/);
     await server.stop();
     const lines = readLog(file).split('\n');
     const chatty = lines.filter((line) => line.includes('chatty'));
@@ -53,7 +55,8 @@ test('4 workers writing long lines in pieces under concurrency: every line whole
     }
     assert.ok(workersSeen.size >= 2, `several workers took part (${[...workersSeen]})`);
     for (const line of chatty.filter((l) => l.includes('chatty stderr'))) assert.match(line, /^\[worker \d pid (\d+)\] chatty stderr \1$/, 'stderr lines too');
-    assert.is(lines.filter((line) => /^\[pid: \d+\|worker: \d\|req: \d+\] 127\.0\.0\.1 .* => generated/.test(line)).length, REQUESTS, 'one request line per request');
+    assert.match(readLog(file), /^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} - \[worker \d\] chatty says hello through uwsgi\.log$/m, 'uwsgi.log(): one dated line under the worker\'s tag');
+    assert.is(lines.filter((line) => /^\[pid: \d+\|worker: \d\|req: \d+\] 127\.0\.0\.1 .* => generated/.test(line)).length, REQUESTS + 1, 'one request line per request (and the uwsgi.log one)');
   } finally {
     await server.stop();
   }
