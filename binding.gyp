@@ -17,6 +17,7 @@
         "native/unix-diag.c",
         "native/router-sockets.c",
         "native/node-connect.c",
+        "native/dgram.c",
         "native/module.c"
       ],
       "defines": ["NAPI_VERSION=8"],

@@ -17,6 +17,7 @@ import { appsApi } from './apps.js';
 import { cacheApi } from './cache.js';
 import { clusterApi } from './cluster.js';
 import { greenApi } from './green.js';
+import { logApi } from './log.js';
 import { queueApi } from './queue.js';
 import { rpcApi } from './rpc.js';
 import { signalApi } from './signals.js';
@@ -40,11 +41,11 @@ export type { AppStats } from './apps.js';
  * api.cache_set('pippo', 'pluto');
  */
 export type Uwsgi = typeof greenApi & typeof statsApi & typeof cacheApi & typeof queueApi
-  & typeof rpcApi & typeof signalApi & typeof spoolerApi & typeof clusterApi & typeof appsApi;
+  & typeof rpcApi & typeof signalApi & typeof spoolerApi & typeof clusterApi & typeof appsApi & typeof logApi;
 
 function createUwsgi(): Uwsgi {
   // Spread would call the getters (started_on) at import time: copy descriptors instead.
-  const areas = [greenApi, statsApi, cacheApi, queueApi, rpcApi, signalApi, spoolerApi, clusterApi, appsApi];
+  const areas = [greenApi, statsApi, cacheApi, queueApi, rpcApi, signalApi, spoolerApi, clusterApi, appsApi, logApi];
   const api = {};
   for (const area of areas) Object.defineProperties(api, Object.getOwnPropertyDescriptors(area));
   return api as Uwsgi;

@@ -46,6 +46,8 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"bindUdp", bind_udp},
       {"connectTcp", connect_tcp},
       {"socketError", socket_error},
+      {"unixDgramSocket", unix_dgram_socket},
+      {"unixDgramSend", unix_dgram_send},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -35,6 +35,7 @@
  *   jail.c         chroot, unshare, lookupUser, lookupGroup
  *   notify.c       connectUnixDatagram, sendDatagram (systemd's notification socket)
  *   poll.c         the Poll class
+ *   dgram.c        unixDgramSocket, unixDgramSend (the syslog log target)
  *   conn-server.c  the ConnServer class
  *   unix-diag.c    unixListenQueue
  *   router-sockets.c bindUdp (a router's subscription server socket), connectTcp, socketError
@@ -179,6 +180,9 @@ napi_value lookup_group(napi_env env, napi_callback_info info);
 /* notify.c */
 napi_value connect_unix_datagram(napi_env env, napi_callback_info info);
 napi_value send_datagram(napi_env env, napi_callback_info info);
+/* dgram.c */
+napi_value unix_dgram_socket(napi_env env, napi_callback_info info);
+napi_value unix_dgram_send(napi_env env, napi_callback_info info);
 
 /* poll.c: the Poll class */
 napi_value poll_new(napi_env env, napi_callback_info info);

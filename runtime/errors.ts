@@ -92,6 +92,8 @@ export const ERROR_CODES = {
   TSGI_ERR_TOP_STATS: { base: Error, meaning: '`tsgi top` could not read stats from the address: nothing listens there, or the answer is not the stats JSON', fix: 'check that the instance runs with `--stats` at that address (`tsgi top` reads the stats server, not a request socket)' },
   TSGI_ERR_HROUTER_NODE_DOWN: { base: Error, status: 502, meaning: 'the HTTP router found no node to forward to: every one refused, was missing or did not accept within --http-connect-timeout, or the node closed before answering (uWSGI closes the connection; tsgi answers 502)', fix: 'start the node (check the --http-to addresses, or why the workers die); the failed node is skipped for 30 s' },
   TSGI_ERR_HROUTER_NODE_TIMEOUT: { base: Error, status: 504, meaning: 'the node the HTTP router forwarded a request to sent nothing for --http-timeout', fix: 'find why the app is slow, or raise --http-timeout' },
+  TSGI_ERR_LOG_OPEN: { base: Error, meaning: 'a log file (--logto, --logger file:, --req-logger file:, --daemonize) could not be opened', fix: 'create its directory or fix its permissions; relative paths resolve from where tsgi was started' },
+  TSGI_ERR_LOG_DAEMONIZE: { base: Error, meaning: 'the --daemonize2 daemon exited before its workers were ready', fix: 'read the daemon\'s log file the message names: the boot error is there' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,11 +1,55 @@
 /**
- * One line per event, on stderr (as uWSGI logs). Lines are batched and written once per event
- * loop turn: a busy worker logging every request does one write(2) per turn, not per request.
+ * One line per event (as uWSGI logs). Every line goes to the process's sink: by default
+ * stderr, batched and written once per event loop turn (a busy worker logging every request
+ * does one write(2) per turn, not per request); the logging room (runtime/logging/) swaps in
+ * its router (the master's targets) or, in a child, the pipes to the master's log collector.
  */
 
+/** What a line is: tsgi's own event, output relayed for another program, or a request line. */
+export type LineKind = 'lifecycle' | 'output' | 'request';
+
+/** Where a process's lines go. `line` gets one line without its newline; `flush` writes what is pending now. */
+export interface LogSink {
+  line(kind: LineKind, text: string): void;
+  flush(): void;
+}
+
 let prefix = '';
-let buffered = '';
-let flushScheduled = false;
+
+/** The sink of a process nobody configured: stderr, one write per turn. */
+class StderrSink implements LogSink {
+  #buffered = '';
+  #scheduled = false;
+  readonly #flush = () => this.flush();
+
+  line(_kind: LineKind, text: string): void {
+    this.#buffered += `${text}\n`;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#buffered === '') return;
+    const text = this.#buffered;
+    this.#buffered = '';
+    try {
+      process.stderr.write(text);
+    } catch {
+      // stderr closed: nothing left to tell anyone.
+    }
+  }
+}
+
+let sink: LogSink = new StderrSink();
+
+/** Sends this process's lines to `next` from now on (what is pending goes out first). */
+export function setLogSink(next: LogSink): void {
+  sink.flush();
+  sink = next;
+}
 
 /** Sets the tag every line of this process starts with, e.g. `[worker 2]`. */
 export function setLogPrefix(tag: string): void {
@@ -13,7 +57,7 @@ export function setLogPrefix(tag: string): void {
 }
 
 export function log(message: string): void {
-  logAs(prefix, message);
+  sink.line('lifecycle', prefix + message);
 }
 
 /**
@@ -21,11 +65,12 @@ export function log(message: string): void {
  * its own tag (`[daemon 1] `) instead of this process's.
  */
 export function logAs(tag: string, message: string): void {
-  buffered += `${tag}${message}\n`;
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flushLog);
-  }
+  sink.line('output', tag + message);
+}
+
+/** A request log line (already formatted): `--req-logger` targets take these apart from the rest. */
+export function logRequest(line: string): void {
+  sink.line('request', line);
 }
 
 /** Logs an error as one line: the stack's lines joined with " | ". */
@@ -40,16 +85,7 @@ export function oneLine(error: unknown): string {
 
 /** Writes what is buffered now (also called right before the process exits). */
 export function flushLog(): void {
-  flushScheduled = false;
-  if (buffered === '') return;
-  const text = buffered;
-  buffered = '';
-  try {
-    process.stderr.write(text);
-  } catch {
-    // stderr closed: nothing left to tell anyone.
-  }
+  sink.flush();
 }
 
 process.on('exit', flushLog);
-

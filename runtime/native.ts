@@ -388,6 +388,10 @@ export interface TsgiNative {
   connectUnixDatagram(path: Buffer): number;
   /** One datagram on a connected socket: false when the receiver's queue is full. */
   sendDatagram(fd: number, bytes: Buffer): boolean;
+  /** An unbound unix datagram socket (non-blocking, close-on-exec), for the syslog log target. */
+  unixDgramSocket(): number;
+  /** sendto(path) of one datagram: bytes sent, or `-errno` (ENOENT, ECONNREFUSED, EAGAIN…), never a throw for those. */
+  unixDgramSend(fd: number, path: Buffer, data: Buffer): number;
   /** Readiness of any fd on this thread's event loop; see {@link Poll}. */
   Poll: PollConstructor;
   /** Poll event bit: the fd is readable (or at EOF/hang-up). */

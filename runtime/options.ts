@@ -28,6 +28,7 @@ import { LIMIT_ROWS } from './worker/limit-options.js';
 import { METRICS_ROWS } from './metrics/options.js';
 import { FASTROUTER_ROWS, SUBSCRIPTION_ROWS } from './routers/options.js';
 import { HTTP_ROUTER_ROWS } from './routers/http/options.js';
+import { LOG_ROWS } from './logging/options.js';
 import { APPLICATION_CHECKS, APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
 import { MOUNT_ROWS } from './apps/options.js';
 
@@ -61,8 +62,10 @@ export interface OptionRow {
    * define), never stored in Options: see config/expand.ts.
    */
   immediate?: boolean;
-  /** The value of a bare `--name` (uWSGI's optional argument: `--chmod-socket` alone is 666). */
+  /** The value of a bare `--name` (uWSGI's optional argument: `--chmod-socket` alone is 666, `--log-date` alone is on). */
   whenBare?: string;
+  /** Never expanded by the config expander: its `%(name)` are its own variables (`--log-format`), not placeholders. */
+  verbatim?: boolean;
 }
 
 /** Rows no subsystem owns: the request log switch, and the table's own --help and --version. */
@@ -106,6 +109,7 @@ const ROWS = [
   ...SUBSCRIPTION_ROWS,
   ...HTTP_ROUTER_ROWS,
   ...LOGGING_ROWS,
+  ...LOG_ROWS,
   ...CONFIG_ROWS,
   ...INFORMATION_ROWS,
 ] as const satisfies readonly OptionRow[];

@@ -6,6 +6,8 @@ import { hasDaemons } from '../daemons/options.js';
 import { hasGateways } from '../routers/options.js';
 import { isTsgiError } from '../errors.js';
 import { restartWithNurseryCap, takeRestartOptions } from './heap.js';
+import { daemonize, takeReadyPipe } from '../logging/daemonize.js';
+import { setupLogging } from '../logging/setup.js';
 import type { Options } from '../options.js';
 
 function fail(error: unknown): never {
@@ -35,6 +37,10 @@ export async function runCli(argv: string[]): Promise<void> {
   try {
     options = takeRestartOptions() ?? (await commandLineOptions(argv));
     if (options === undefined) return;
+    const detached = await daemonize(options, argv, startDir);
+    if (detached !== undefined) process.exit(detached);
+    takeReadyPipe();
+    setupLogging(options, false, !supervised(options)); // before --chdir: relative log paths are the command line's, as uWSGI opens them
     if (options.chdir !== undefined) process.chdir(options.chdir);
   } catch (error) {
     fail(error);

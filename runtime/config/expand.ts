@@ -152,7 +152,7 @@ class Expander {
 
   finish(): InputPair[] {
     for (const entry of this.#entries) {
-      if (entry.row && typeof entry.value === 'string') entry.value = expandReferences(entry.value, (name) => this.#lookup(name), describe(entry));
+      if (entry.row && !entry.row.verbatim && typeof entry.value === 'string') entry.value = expandReferences(entry.value, (name) => this.#lookup(name), describe(entry));
     }
     const strictEntry = this.#entries.filter((entry) => entry.row?.name === 'strict').at(-1);
     const strict = strictEntry !== undefined && (strictEntry.value === true || !FALSE_WORDS.has(strictEntry.value.toLowerCase()));

@@ -1,10 +1,11 @@
 /**
  * The master FIFO's one-byte commands, as uWSGI documents them, each implemented with the
  * machinery tsgi has; the rest (`p` pause, `C` cheap mode, `E` emperor rescan, `B` broodlord,
- * `S` subscriptions, `L` log rotation) log that they are not supported. Whitespace is ignored,
+ * `S` subscriptions) log that they are not supported. Whitespace is ignored,
  * so `echo r > fifo` works.
  */
 import { log } from '../logger.js';
+import { reopenLogs, rotateLogs } from '../logging/setup.js';
 import { statsDocument } from '../stats/server.js';
 import { SCOREBOARD_SLOTS } from '../shared/state.js';
 import type { ChildPool } from './child-pool.js';
@@ -30,7 +31,8 @@ const COMMANDS: Record<string, Command> = {
   Q: (_, host) => host.shutdown('master FIFO Q', 0, true),
   '+': (_, host) => resize(host, +1),
   '-': (_, host) => resize(host, -1),
-  l: () => log('master FIFO l: nothing to reopen, the log goes to stderr'),
+  l: () => reopenLogs('master FIFO l'),
+  L: (_, host) => rotateLogs(0, host.options['log-backupname'], 'master FIFO L'),
   s: (_, host) => log(`master FIFO s: ${JSON.stringify(statsDocument(host.options, host.shared, host.sockets, statsRows(host)))}`),
   f: (fifo) => fifo.reopen(),
   P: (_, host) => {

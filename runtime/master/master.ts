@@ -18,6 +18,8 @@ import { reportBootError } from '../boot/boot-error.js';
 import { childExecArgv } from '../boot/heap.js';
 import { CHILD_ACTS, Channel, FIRST_SOCKET_FD, workerEnvironment, type ChildActs, type Handlers, type MasterActs } from '../ipc.js';
 import { flushLog, log, setLogPrefix } from '../logger.js';
+import { childLogging } from '../logging/collector.js';
+import { reopenLogs } from '../logging/setup.js';
 import type { Options } from '../options.js';
 import { createSharedState, type SharedState } from '../shared/state.js';
 import { bindSockets, closeSockets, type BoundSocket } from './listeners.js';
@@ -32,7 +34,7 @@ const MAX_SLEEP_MS = 1000;
 /** How often a shutdown that waits says what it waits for. */
 const WAITING_LOG_MS = 5000;
 
-type MasterSignal = 'SIGHUP' | 'SIGTERM' | 'SIGINT';
+type MasterSignal = 'SIGHUP' | 'SIGTERM' | 'SIGINT' | 'SIGUSR1';
 
 export class Master implements MasterHost {
   sockets: BoundSocket[] = [];
@@ -88,7 +90,7 @@ export class Master implements MasterHost {
       flushLog();
       process.exit(1); // 22 (APP_LOAD_ERROR) is for a worker's exit; a command fails with 1
     }
-    for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.#enqueue(signal));
+    for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGUSR1'] as const) process.on(signal, () => this.#enqueue(signal));
   }
 
   // Signals: the handlers only enqueue; the loop handles them in order.
@@ -105,6 +107,7 @@ export class Master implements MasterHost {
     SIGHUP: () => this.reload('graceful'), // as uWSGI: SIGHUP stays a full graceful reload
     SIGTERM: () => this.shutdown('SIGTERM', 0),
     SIGINT: () => this.shutdown('SIGINT', 0),
+    SIGUSR1: () => reopenLogs('SIGUSR1'), // what logrotate's postrotate sends, as to nginx
   };
 
   wake(): void {
@@ -131,10 +134,12 @@ export class Master implements MasterHost {
   spawnChild(role: { workerId: number; spooler?: string }): { process: ChildProcess; channel: ChildChannel } {
     const sockets = role.spooler === undefined ? this.sockets : [];
     const specs = sockets.map((socket, i) => ({ fd: FIRST_SOCKET_FD + i, protocol: socket.protocol, name: socket.name }));
+    const logging = childLogging(this.options, FIRST_SOCKET_FD + sockets.length + 1); // the log pipes follow the shared region
     const child = spawn(process.execPath, [...childExecArgv(this.options), MAIN_SCRIPT], {
-      env: { ...process.env, ...workerEnvironment({ ...role, masterPid: process.pid, options: this.options, sockets: specs }) },
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...sockets.map((socket) => socket.fd), this.shared.region.fd],
+      env: { ...process.env, ...workerEnvironment({ ...role, masterPid: process.pid, options: this.options, sockets: specs }), ...logging.env },
+      stdio: ['inherit', logging.stdout, logging.stderr, 'ipc', ...sockets.map((socket) => socket.fd), this.shared.region.fd, ...logging.extra],
     });
+    logging.collect(child, `${role.spooler === undefined ? 'worker' : 'spooler'} ${role.workerId}`);
     const label = `${role.spooler === undefined ? 'worker' : 'spooler'} ${role.workerId} (pid ${child.pid})`;
     const peer: ChildPeer = { pid: child.pid ?? 0, channel: null as unknown as ChildChannel };
     peer.channel = new Channel<ChildActs, MasterActs, ChildPeer>(label, CHILD_ACTS, this.#handlers, (message) => {

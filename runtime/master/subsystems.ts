@@ -16,6 +16,7 @@ import { Harakiri } from './harakiri.js';
 import { MasterFifo } from './fifo.js';
 import { Cheaper } from './cheaper.js';
 import { Housekeeping } from './housekeeping.js';
+import { Logging } from '../logging/subsystem.js';
 import { Recycling } from './recycling.js';
 import { InProcessWorker } from './single.js';
 import type { Subsystem } from './subsystem.js';
@@ -46,6 +47,7 @@ export function masterSubsystems(): Subsystem[] {
     new Metrics(),
     new Housekeeping(),
     new Touch(),
+    new Logging(),
     new EmperorPipe(), // last: it reads the others (workers ready, requests served)
   ];
 }
@@ -62,6 +64,7 @@ export function singleProcessSubsystems(): Subsystem[] {
     new Cluster(),
     new Metrics(),
     new Housekeeping(),
+    new Logging(),
     new EmperorPipe(),
   ];
 }

@@ -16,7 +16,7 @@ const WATCHES = [
 ] as const satisfies ReadonlyArray<{ option: string; kind: ReloadKind }>;
 
 /** An mtime, or -1 for a file that is not there. */
-function mtimeOf(path: string): number {
+export function mtimeOf(path: string): number {
   try {
     return statSync(path).mtimeMs;
   } catch {

@@ -11,6 +11,7 @@ import { installCrashLogging } from '../boot/crash-logging.js';
 import { EXIT } from '../errors.js';
 import { channelToMaster, FIRST_SOCKET_FD, takeWorkerEnvironment } from '../ipc.js';
 import { flushLog, log, setLogPrefix } from '../logger.js';
+import { installChildLogging } from '../logging/child-pipe.js';
 import { SignalRunner } from '../signals/runner.js';
 import { attachSharedState, type SharedState } from '../shared/state.js';
 import { SpoolerHarakiri } from './harakiri.js';
@@ -27,6 +28,7 @@ export async function runSpoolerProcess(): Promise<void> {
   const dir = spec.spooler!;
   const { options } = spec;
   setLogPrefix(`[spooler ${spec.workerId}]`);
+  installChildLogging(options, `[spooler ${spec.workerId}]`);
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
   installCrashLogging();

@@ -9,7 +9,8 @@ import type { Scheduler } from '../../green/scheduler.js';
 import { Environ } from './environ.js';
 import { isTsgiError, tsgiError } from '../errors.js';
 import { utcClock } from '../clock.js';
-import { log } from '../logger.js';
+import { log, logRequest } from '../logger.js';
+import type { RequestFormat } from '../logging/request-format.js';
 import { byteLength } from '../protocols/response.js';
 import { logAppError } from './app-errors.js';
 import type { WorkerSlot } from '../shared/scoreboard.js';
@@ -41,6 +42,8 @@ export interface CoreReporting {
   id: number;
   slot: WorkerSlot;
   logRequests: boolean;
+  /** --log-format, compiled once; absent: uWSGI's default line. */
+  requestFormat?: RequestFormat;
   /** --ugreen: warn (once) about bare suspensions, which uGreen would run where called. */
   warnBareSuspension: boolean;
   /** --max-requests: counted down per request; at 0 the worker asks to be recycled. */
@@ -202,9 +205,11 @@ export class Core extends GreenThread {
   }
 
   #logRequest(): void {
+    const format = this.reporting.requestFormat;
+    if (format !== undefined) return logRequest(format.render(this));
     const env = this.env!;
     const ms = (performance.now() - this.#startedAt).toFixed(2);
-    log(`[pid: ${process.pid}|worker: ${this.reporting.id}|req: ${this.reporting.slot.requests}] ${env.REMOTE_ADDR ?? '-'} [${utcClock()}] `
+    logRequest(`[pid: ${process.pid}|worker: ${this.reporting.id}|req: ${this.reporting.slot.requests}] ${env.REMOTE_ADDR ?? '-'} [${utcClock()}] `
       + `${env.REQUEST_METHOD} ${env.REQUEST_URI ?? env.PATH_INFO} => generated ${this.bytes} bytes in ${ms} msecs `
       + `(${env.SERVER_PROTOCOL ?? 'HTTP/1.0'} ${this.statusCode}) core ${this.index}`);
   }

@@ -6,6 +6,7 @@ import { channelToMaster, FIRST_SOCKET_FD, takeWorkerEnvironment } from '../ipc.
 import { installCrashLogging } from '../boot/crash-logging.js';
 import { attachSharedState } from '../shared/state.js';
 import { Worker } from './worker.js';
+import { installChildLogging } from '../logging/child-pipe.js';
 import { startStackWatchdog } from '../harakiri/stack-watchdog.js';
 
 function exit(code: number): never {
@@ -16,6 +17,7 @@ function exit(code: number): never {
 export async function runWorkerProcess(): Promise<void> {
   const spec = takeWorkerEnvironment();
   setLogPrefix(`[worker ${spec.workerId}]`);
+  installChildLogging(spec.options, `[worker ${spec.workerId}]`);
   // The master decides what Ctrl-C and SIGHUP mean for the whole instance.
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});

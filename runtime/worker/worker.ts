@@ -13,6 +13,7 @@ import { Core, type CoreReporting } from './core.js';
 import { WorkerHarakiri } from './harakiri.js';
 import { tsgiError } from '../errors.js';
 import { flushLog, log } from '../logger.js';
+import { compileRequestFormat } from '../logging/request-format.js';
 import type { Options } from '../options.js';
 import { createProtocolServer, type Listener, type ProtocolServer } from '../protocols/registry.js';
 import type { InheritedSocket, MasterRequest } from '../ipc.js';
@@ -50,7 +51,7 @@ export class Worker {
   private constructor(readonly init: WorkerInit) {
     const { options, workerId } = init;
     this.reporting = {
-      id: workerId, slot: init.shared.scoreboard.slot(workerId), logRequests: !options['disable-logging'], warnBareSuspension: options.ugreen,
+      id: workerId, slot: init.shared.scoreboard.slot(workerId), logRequests: !options['disable-logging'], requestFormat: compileRequestFormat(options), warnBareSuspension: options.ugreen,
       budget: requestBudget(options, workerId, init.toMaster),
     };
     this.scheduler = new Scheduler<Core>(options.async, (scheduler, index) => new Core(scheduler, index, this.reporting));

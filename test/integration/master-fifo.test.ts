@@ -118,7 +118,7 @@ test('+ and -: a worker more, then one fewer (it finishes first); - never goes b
   }
 });
 
-test('s prints the stats document in one line; l says there is nothing to reopen; P rewrites the pidfile; unknown bytes are not supported', async () => {
+test('s prints the stats document in one line; l reopens the log files; P rewrites the pidfile; unknown bytes are not supported', async () => {
   const dir = tempDir();
   const pidfile = join(dir, 'tsgi.pid');
   const { server, send } = await start(['--pidfile', pidfile]);
@@ -129,7 +129,7 @@ test('s prints the stats document in one line; l says there is nothing to reopen
     assert.is(stats.pid, server.pid);
     assert.is(stats.workers.length, 2);
     send('l');
-    await server.waitFor(/master FIFO l: nothing to reopen, the log goes to stderr/);
+    await server.waitFor(/master FIFO l: log files reopened \(stderr\)/);
     unlinkSync(pidfile);
     send('P');
     await server.waitFor(/master FIFO P: wrote pid \d+ to/);
@@ -157,7 +157,7 @@ test('1 switches to the second FIFO (the first is removed); f makes the active o
     await server.waitFor(/master FIFO f: .*fifo1 reopened/);
     assert.ok(statSync(second).isFIFO(), 'made afresh at the same path');
     send('l', second);
-    await server.waitFor(/master FIFO l: nothing to reopen/);
+    await server.waitFor(/master FIFO l: log files reopened/);
   } finally {
     await server.stop();
   }

@@ -117,7 +117,7 @@ test('an app that throws on import exits 1 with its stack trace, in master and s
     const server = await startTsgi(['--socket', `127.0.0.1:${await pickPort()}`, '--module', 'broken', ...extra], { cwd: FIXTURE_APPS, ready: null });
     const code = await server.exited;
     assert.is(code, 1, server.log());
-    assert.match(server.log(), /Error: this app is broken on purpose\n\s+at /);
+    assert.match(server.log(), /Error: this app is broken on purpose\n(\[worker \d+ pid \d+\] )?\s+at /); // under the log master each line is tagged with its source
     assert.not.match(server.log(), /respawning/);
   }
 });

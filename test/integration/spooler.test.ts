@@ -66,7 +66,8 @@ test("the seed's slide runs as written: two tasks per request, run one after the
     assert.is(response.status, 200);
     assert.is(response.body.toString(), 'tasks enqueued');
     // The first task prints its vars and works for 40 s; the second waits for it, as in uWSGI.
-    await server.waitFor(/\{\s+func: 'topogigio',\s+spooler_task_name: 'uwsgi_spoolfile_on_/);
+    // console.log of an object spans lines; the log master tags each with the spooler that printed it
+    await server.waitFor(/\{\s+(\[spooler 1 pid \d+\]\s+)?func: 'topogigio',\s+(\[spooler 1 pid \d+\]\s+)?spooler_task_name: 'uwsgi_spoolfile_on_/);
     assert.is(taskFiles(join(cwd, 'myqueue')).length, 2, 'queue dir relative to where tsgi started, not --chdir');
   } finally {
     assert.is(await server.stop(), 0);
