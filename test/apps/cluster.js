@@ -13,6 +13,7 @@ export function application(env, start_response) {
       names: Object.fromEntries(uwsgi.cluster_nodes().map((node) => [node, uwsgi.cluster_node_name(node)])),
       worker: uwsgi.worker_id(),
       pid: process.pid,
+      master: uwsgi.masterpid(),
     };
   start_response('200 OK', [['Content-Type', 'application/json']]);
   return [JSON.stringify(body)];

@@ -23,6 +23,7 @@ import { native } from '../../native.js';
 import type { Options } from '../../options.js';
 import { ROUTER_CHILD_ACTS, ROUTER_ENV, type RouterChannel, type RouterMasterActs, type RouterSpec } from './acts.js';
 import { hasMapper } from './mappers.js';
+import { bindSubscriptionSocket } from '../subscription/server.js';
 
 const PROCESS_SCRIPT = fileURLToPath(new URL('./process.js', import.meta.url));
 const FIRST_FD = 4; // stdio 0-2 shared, 3 the IPC channel
@@ -146,13 +147,9 @@ async function bindRouterSockets(options: Options): Promise<RouterSockets> {
   const server = options['fastrouter-subscription-server'];
   if (server !== undefined) {
     try {
-      const address = parseAddress(server);
-      if (address.kind !== 'tcp') throw new Error('not a UDP ip:port');
-      const fd = native.bindUdp(address.host || '0.0.0.0', address.port);
-      const local = native.localAddress(fd);
-      const name = `${address.host || '0.0.0.0'}:${'port' in local ? local.port : address.port}`;
-      bound.subscription = { fd, family: address.host.includes(':') ? 'udp6' : 'udp4', name };
-      log(`fastrouter subscription server bound to UDP ${name} (fd ${fd})`);
+      const socket = bindSubscriptionSocket(server);
+      bound.subscription = socket;
+      log(`fastrouter subscription server bound to UDP ${socket.name} (fd ${socket.fd})`);
     } catch (error) {
       throw where('fastrouter-subscription-server', server, error);
     }

@@ -6,6 +6,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Options, OptionRow } from '../../options.js';
+import { checkServerAddress } from '../subscription/spec.js';
 
 function keyValue(value: string): void {
   if (value.indexOf('=') <= 0) throw new Error('expected KEY=VALUE');
@@ -22,17 +23,24 @@ export const HTTP_ROUTER_ROWS = [
   { name: 'http-var', kind: 'string', arg: 'KEY=VALUE', section: 'HTTP router', repeatable: true, check: keyValue, help: 'add a var to every uwsgi packet the router sends' },
   { name: 'http-modifier1', kind: 'int', arg: 'N', section: 'HTTP router', min: 0, max: 255, default: 0, help: 'modifier1 of the packets the router sends' },
   { name: 'http-modifier2', kind: 'int', arg: 'N', section: 'HTTP router', min: 0, max: 255, default: 0, help: 'modifier2 of the packets the router sends' },
+  { name: 'http-subscription-server', kind: 'string', arg: 'ADDR', section: 'HTTP router', check: checkServerAddress, help: 'run a subscription server on UDP ADDR: instances announce themselves with --subscribe-to, and the request\'s Host picks among their nodes (balanced by --subscription-algo)' },
+  { name: 'http-use-cluster', kind: 'flag', section: 'HTTP router', default: false, help: 'forward each request to the --cluster member chosen least recently (uWSGI 0.9.8)' },
   { name: 'http-server-name-as-http-host', kind: 'flag', section: 'HTTP router', default: false, help: 'SERVER_NAME is the Host header (without port) instead of the local hostname' },
 ] as const satisfies readonly OptionRow[];
 
 /** The router forwards to the instance's own workers: it has no nodes of its own. */
 export function routesToOwnWorkers(options: Options): boolean {
-  return options.http.length > 0 && options['http-to'].length === 0;
+  return options.http.length > 0 && !hasRouterNodes(options);
+}
+
+/** Nodes that are not the instance's workers: static, subscribed or the cluster's. */
+function hasRouterNodes(options: Options): boolean {
+  return options['http-to'].length > 0 || options['http-subscription-server'] !== undefined || options['http-use-cluster'];
 }
 
 /** A router with nodes and no app to load: the instance runs the router alone, no workers. */
 export function routerOnly(options: Options): boolean {
-  return options.http.length > 0 && options['http-to'].length > 0 && options.module === undefined && options['wsgi-file'] === undefined;
+  return options.http.length > 0 && hasRouterNodes(options) && options.module === undefined && options['wsgi-file'] === undefined;
 }
 
 /**

@@ -8,7 +8,11 @@ import { installCrashLogging } from '../../boot/crash-logging.js';
 import { flushLog, log, setLogPrefix } from '../../logger.js';
 import { native } from '../../native.js';
 import { HttpGateway } from './gateway.js';
-import { RoundRobinNodes } from './node-picker.js';
+import { RoundRobinNodes, type NodePicker } from './node-picker.js';
+import { ClusterNodes, SubscribedNodes } from './table-pickers.js';
+import { NodeTable } from '../nodes.js';
+import { applySubscription, serveSubscriptions } from '../subscription/server.js';
+import { attachSharedState } from '../../shared/state.js';
 import type { PacketSettings } from './packet.js';
 import { FIRST_LISTENER_FD, takeRouterSpec } from './spec.js';
 
@@ -38,8 +42,24 @@ const settings: PacketSettings[] = spec.listeners.map((_, i) => {
   };
 });
 
+/** Where requests go: --http-to (or the instance's workers), the subscribed nodes, or the cluster. */
+function nodePicker(): NodePicker {
+  if (spec.regionFd !== undefined) return new ClusterNodes(attachSharedState(spec.regionFd, options).cluster!);
+  if (spec.subscription === undefined) return new RoundRobinNodes(spec.nodes);
+  const table = new NodeTable({ toleranceMs: options['subscription-tolerance'] * 1000, algo: options['subscription-algo'] });
+  const counters = { packets: 0, refused: 0 };
+  const relay = options['http-processes'] > 1 ? (packet: Buffer) => process.send?.({ act: 'subscription', packet: packet.toString('base64') }) : undefined;
+  serveSubscriptions(spec.subscription.fd, spec.subscription.family, table, counters, relay);
+  process.on('message', (message: { act?: unknown; packet?: unknown }) => {
+    if (message?.act === 'subscription' && typeof message.packet === 'string') applySubscription(table, Buffer.from(message.packet, 'base64'), Date.now(), counters);
+  });
+  // Picking a key expires its silent nodes; the sweep catches keys nobody asks for.
+  setInterval(() => table.expire(Date.now()), options['subscription-tolerance'] * 1000).unref();
+  return new SubscribedNodes(table);
+}
+
 const gateway = new HttpGateway({
-  nodes: new RoundRobinNodes(spec.nodes),
+  nodes: nodePicker(),
   keepAlive: options['http-keepalive'],
   timeoutMs,
   headersTimeoutMs: (options['http-headers-timeout'] ?? options['http-timeout']) * 1000,
@@ -62,5 +82,5 @@ function stop(why: string): void {
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('disconnect', () => stop('the master is gone'));
 
-log(`http router ready (pid ${process.pid}) on ${spec.listeners.join(', ')}: forwarding to ${spec.nodes.join(', ')}${options['http-keepalive'] ? ', keep-alive on' : ''}`);
+log(`http router ready (pid ${process.pid}) on ${spec.listeners.join(', ')}: forwarding to ${spec.regionFd !== undefined ? 'the cluster' : spec.subscription !== undefined ? 'the subscribed nodes' : spec.nodes.join(', ')}${options['http-keepalive'] ? ', keep-alive on' : ''}`);
 process.send?.({ act: 'ready', seq: 1 });

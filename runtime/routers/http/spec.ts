@@ -14,6 +14,10 @@ export interface RouterSpec {
   /** The --http sockets, in option order: fd FIRST_LISTENER_FD + i. */
   listeners: string[];
   nodes: string[];
+  /** --http-subscription-server: the UDP socket, inherited at this fd. */
+  subscription?: { fd: number; family: 'udp4' | 'udp6' };
+  /** --http-use-cluster: the instance's shared region (the cluster's node table), at this fd. */
+  regionFd?: number;
   options: Options;
 }
 

@@ -10,13 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { parseAddress } from '../../address.js';
 import { tsgiError } from '../../errors.js';
 import { log } from '../../logger.js';
+import { native } from '../../native.js';
 import { ChildPool } from '../../master/child-pool.js';
 import { bindOne, closeSockets, somaxconn, type BoundSocket } from '../../master/listeners.js';
 import type { MasterHost, StatsRows, Subsystem } from '../../master/subsystem.js';
 import type { Options } from '../../options.js';
 import { range } from '../../master/workers.js';
 import { routerWorkerSockets } from './options.js';
-import { ROUTER_ENV, type RouterSpec } from './spec.js';
+import { bindSubscriptionSocket, type SubscriptionSocket } from '../subscription/server.js';
+import { FIRST_LISTENER_FD, ROUTER_ENV, type RouterSpec } from './spec.js';
 
 const ROUTER_SCRIPT = fileURLToPath(new URL('./process.js', import.meta.url));
 /** A stopping router gets the workers' mercy: its clients wait on them. */
@@ -28,6 +30,7 @@ export class HttpRouter implements Subsystem {
   #sockets: BoundSocket[] = [];
   #nodes: string[] = [];
   #options: Options | null = null;
+  #subscription: SubscriptionSocket | undefined;
 
   async start(host: MasterHost): Promise<void> {
     const { options } = host;
@@ -46,7 +49,21 @@ export class HttpRouter implements Subsystem {
         throw tsgiError('TSGI_ERR_SOCKET_BIND', `cannot bind --http ${text}: ${(error as Error).message}`, { cause: error });
       }
     }
-    this.#nodes = options['http-to'].length > 0 ? [...options['http-to']] : ownWorkerNode(host);
+    if (options['http-use-cluster'] && host.shared.cluster === null) {
+      this.close();
+      throw tsgiError('TSGI_ERR_CLUSTER_ADDRESS', '--http-use-cluster needs the cluster: add --cluster GROUP:PORT (or --cluster-nodes to only listen)');
+    }
+    const server = options['http-subscription-server'];
+    if (server !== undefined) {
+      try {
+        this.#subscription = bindSubscriptionSocket(server);
+      } catch (error) {
+        this.close();
+        throw tsgiError('TSGI_ERR_SOCKET_BIND', `cannot bind --http-subscription-server ${server}: ${(error as Error).message}`, { cause: error });
+      }
+      log(`http router subscription server bound to UDP ${this.#subscription.name} (fd ${this.#subscription.fd})`);
+    }
+    this.#nodes = options['http-to'].length > 0 ? [...options['http-to']] : server !== undefined || options['http-use-cluster'] ? [] : ownWorkerNode(host);
     this.children = new ChildPool({
       noun: 'http router',
       spawn: (slot) => this.#spawn(host, slot),
@@ -57,13 +74,25 @@ export class HttpRouter implements Subsystem {
   }
 
   #spawn(host: MasterHost, slot: number) {
-    const spec: RouterSpec = { id: slot, masterPid: process.pid, listeners: this.#sockets.map((socket) => socket.name), nodes: this.#nodes, options: host.options };
+    const fds = this.#sockets.map((socket) => socket.fd);
+    const at = (fd: number) => FIRST_LISTENER_FD + fds.push(fd) - 1;
+    const spec: RouterSpec = {
+      id: slot,
+      masterPid: process.pid,
+      listeners: this.#sockets.map((socket) => socket.name),
+      nodes: this.#nodes,
+      subscription: this.#subscription && { fd: at(this.#subscription.fd), family: this.#subscription.family },
+      regionFd: host.options['http-use-cluster'] ? at(host.shared.region.fd) : undefined,
+      options: host.options,
+    };
     const child = spawn(process.execPath, [ROUTER_SCRIPT], {
       env: { ...process.env, [ROUTER_ENV]: JSON.stringify(spec) },
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...this.#sockets.map((socket) => socket.fd)],
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...fds],
     });
-    child.on('message', (message: { act?: unknown }) => {
+    child.on('message', (message: { act?: unknown; packet?: unknown }) => {
       if (message?.act === 'ready') this.children?.markReady(child.pid ?? 0);
+      // Siblings share the UDP socket, so each datagram reaches one of them: relay it to the others.
+      else if (message?.act === 'subscription' && typeof message.packet === 'string') this.#relay(child.pid ?? 0, message.packet);
     });
     return child;
   }
@@ -91,9 +120,17 @@ export class HttpRouter implements Subsystem {
     return { http_routers: this.children.children().map((child) => ({ id: child.slot, pid: child.pid, state: child.state, nodes: this.#nodes })) };
   }
 
+  #relay(from: number, packet: string): void {
+    for (const child of this.children?.children() ?? []) {
+      if (child.pid !== from && child.process.connected) child.process.send({ act: 'subscription', packet });
+    }
+  }
+
   close(): void {
     closeSockets(this.#sockets);
     this.#sockets = [];
+    if (this.#subscription !== undefined) native.close(this.#subscription.fd);
+    this.#subscription = undefined;
     // The workers' socket tsgi made for the router is its own, not the user's: it goes with or
     // without --vacuum.
     for (const { text } of this.#options === null ? [] : routerWorkerSockets(this.#options)) rmSync(text, { force: true });

@@ -4,7 +4,9 @@
  * change to the table (a new node, a node gone) is one log line, a refresh is silent.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { parseAddress } from '../../address.js';
 import { log } from '../../logger.js';
+import { native } from '../../native.js';
 import type { NodeTable } from '../nodes.js';
 import { BadPacket, parseSubscription } from './packet.js';
 
@@ -41,4 +43,21 @@ export function serveSubscriptions(fd: number, family: 'udp4' | 'udp6', table: N
   socket.on('error', (error) => log(`[subscription] socket error: ${error.message}`));
   socket.bind({ fd });
   return socket;
+}
+
+/** A subscription server's UDP socket, bound by the master for the router processes to inherit. */
+export interface SubscriptionSocket {
+  fd: number;
+  family: 'udp4' | 'udp6';
+  name: string;
+}
+
+/** Binds `text` (ip:port) for a router's subscription server; throws an Error saying why not. */
+export function bindSubscriptionSocket(text: string): SubscriptionSocket {
+  const address = parseAddress(text);
+  if (address.kind !== 'tcp') throw new Error('not a UDP ip:port');
+  const fd = native.bindUdp(address.host || '0.0.0.0', address.port);
+  const local = native.localAddress(fd);
+  const name = `${address.host || '0.0.0.0'}:${'port' in local ? local.port : address.port}`;
+  return { fd, family: address.host.includes(':') ? 'udp6' : 'udp4', name };
 }
