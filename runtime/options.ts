@@ -22,6 +22,7 @@ import { SIGNAL_ROWS } from './signals/options.js';
 import { SPOOLER_ROWS } from './spooler/options.js';
 import { STATS_ROWS } from './stats/options.js';
 import { LIMIT_ROWS } from './worker/limit-options.js';
+import { THREAD_ROWS } from './threads/options.js';
 import { APPLICATION_CHECKS, APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
 
 /** Where a value came from, so an error can name the file and line. */
@@ -83,6 +84,7 @@ const ROWS = [
   ...RELOAD_ROWS,
   ...CHEAPER_ROWS,
   ...GREEN_ROWS,
+  ...THREAD_ROWS,
   ...SHARED_ROWS,
   ...STATS_ROWS,
   ...SPOOLER_ROWS,

@@ -9,6 +9,7 @@ import { createRegion, mapRegion, type Region, type RegionLayout } from './regio
 import { Scoreboard, scoreboardSize } from './scoreboard.js';
 import { SpoolerBoard, spoolerBoardSize } from './spooler-board.js';
 import { log } from '../logger.js';
+import { ThreadBoard, threadBoardSize } from '../threads/board.js';
 
 export interface SharedState {
   region: Region;
@@ -17,6 +18,8 @@ export interface SharedState {
   spoolers: SpoolerBoard | null;
   cache: SharedCache | null;
   queue: SharedQueue | null;
+  /** One scoreboard slot per worker thread; null without --threads. */
+  threads: ThreadBoard | null;
 }
 
 function cacheOptions(options: Options): CacheOptions | null {
@@ -40,6 +43,7 @@ function layout(options: Options): RegionLayout {
     spoolers: spoolerBoardSize(options.spooler.length * options['spooler-processes']),
     cache: cache && options['cache-store'] === undefined ? cacheAreaSize(cache) : 0,
     queue: queue ? queueAreaSize(queue) : 0,
+    threads: threadBoardSize(SCOREBOARD_SLOTS, options.threads),
   };
 }
 
@@ -48,6 +52,10 @@ export const SCOREBOARD_SLOTS = 1024;
 
 function spoolerBoard(region: Region, options: Options): SpoolerBoard | null {
   return options.spooler.length === 0 ? null : new SpoolerBoard(region.area('spoolers'), options.spooler, options['spooler-processes']);
+}
+
+function threadBoard(region: Region, options: Options): ThreadBoard | null {
+  return options.threads <= 1 ? null : new ThreadBoard(region.area('threads'), options.threads);
 }
 
 /** Master (or single process): creates and formats everything. */
@@ -61,6 +69,7 @@ export function createSharedState(options: Options): SharedState {
     spoolers: spoolerBoard(region, options),
     cache: cache === null ? null : options['cache-store'] !== undefined ? openCacheStore(options['cache-store'], cache) : SharedCache.format(region.area('cache'), cache),
     queue: queue === null ? null : SharedQueue.format(region.area('queue'), queue),
+    threads: threadBoard(region, options),
   };
 }
 
@@ -75,5 +84,6 @@ export function attachSharedState(fd: number, options: Options): SharedState {
     spoolers: spoolerBoard(region, options),
     cache: cache === null ? null : options['cache-store'] !== undefined ? attachCacheStore(options['cache-store'], cache) : SharedCache.attach(region.area('cache'), cache),
     queue: queue === null ? null : SharedQueue.attach(region.area('queue'), queue),
+    threads: threadBoard(region, options),
   };
 }

@@ -11,6 +11,7 @@ import type { StatsRows } from '../master/subsystem.js';
 import { log } from '../logger.js';
 import type { Options } from '../options.js';
 import type { SharedState } from '../shared/state.js';
+import { threadCores } from '../threads/stats.js';
 
 const VERSION = '2.0.30-tsgi';
 
@@ -44,13 +45,13 @@ export function statsDocument(options: Options, shared: SharedState, sockets: re
 }
 
 /** The `workers` rows, read from the scoreboard (the same in a master and in a single process). */
-export function workerRows(shared: SharedState): StatsRows {
+export function workerRows(shared: SharedState, async = 1): StatsRows {
   return {
     workers: shared.scoreboard.readAll().map((worker) => ({
       id: worker.id, pid: worker.pid, accepting: worker.accepting, requests: worker.requests, delta_requests: worker.delta_requests,
       exceptions: worker.exceptions, harakiri_count: worker.harakiri_count, signals: worker.signals, signal_queue: 0, status: worker.status,
       rss: worker.rss, vsz: worker.vsz, running_time: worker.running_time, last_spawn: worker.last_spawn,
-      respawn_count: worker.respawn_count + 1, tx: worker.tx, avg_rt: worker.avg_rt, apps: [], cores: [],
+      respawn_count: worker.respawn_count + 1, tx: worker.tx, avg_rt: worker.avg_rt, apps: [], cores: threadCores(shared, worker.id, async),
     })),
   };
 }
