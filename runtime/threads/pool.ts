@@ -109,7 +109,7 @@ export class ThreadPool {
 
   #recycle(thread: PoolThread, reason: string): void {
     if (this.#stopping !== null || this.#current[thread.id] !== thread) return;
-    log(`thread ${thread.id} (worker ${this.init.workerId}): ${reason}: a new thread takes over`);
+    log(`thread ${thread.id}: ${reason}: a new thread takes over`);
     // The successor starts at once; the old thread stops accepting and drains once it serves.
     const successor = this.#spawn(thread.id, thread.generation + 1);
     const handOver = setInterval(() => {
@@ -129,7 +129,7 @@ export class ThreadPool {
   async #terminate(thread: PoolThread, why: string): Promise<void> {
     if (thread.terminated || thread.exitCode !== null) return;
     const ms = await thread.terminate();
-    log(`thread ${thread.id} (worker ${this.init.workerId}) terminated in ${ms.toFixed(1)} ms (${why})`);
+    log(`thread ${thread.id} terminated in ${ms.toFixed(1)} ms (${why})`);
   }
 
   #exited(thread: PoolThread, code: number): void {
@@ -138,7 +138,7 @@ export class ThreadPool {
     const owner = lockOwnerId(process.pid, thread.lockThread);
     const cacheLock = this.init.shared.cache?.lock.reap(owner) ?? false;
     const queueLock = this.init.shared.queue?.lock.reap(owner) ?? false;
-    if (cacheLock || queueLock) log(`thread ${thread.id} (worker ${this.init.workerId}) died holding the ${cacheLock ? 'cache' : 'queue'} lock: taken over, repaired on next use`);
+    if (cacheLock || queueLock) log(`thread ${thread.id} died holding the ${cacheLock ? 'cache' : 'queue'} lock: taken over, repaired on next use`);
     if (this.#current[thread.id] === thread && (this.#stopping !== null || thread.stopping)) this.#board.gone(thread.slotIndex);
     if (this.#stopping !== null) {
       if (this.#all.size === 0) this.#allGone();
@@ -148,7 +148,7 @@ export class ThreadPool {
     if (thread.stopping && !thread.terminated) return; // recycled: its successor serves
     if (this.#current[thread.id] !== thread) return;
     const delay = this.#respawnDelay(thread);
-    log(`thread ${thread.id} (worker ${this.init.workerId}) ${thread.terminated ? 'was terminated' : `exited with code ${code}`}: respawning${delay > 0 ? ` in ${delay / 1000} s` : ''}`);
+    log(`thread ${thread.id} ${thread.terminated ? 'was terminated' : `exited with code ${code}`}: respawning${delay > 0 ? ` in ${delay / 1000} s` : ''}`);
     setTimeout(() => {
       if (this.#stopping === null && this.#current[thread.id] === thread) this.#spawn(thread.id, thread.generation + 1);
     }, delay);

@@ -50,10 +50,10 @@ test('harakiri: a thread stuck in a JS loop is terminated and replaced, its proc
     assert.is(await stuck, 'connection closed');
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 1000 && elapsed < 8000, `terminated after ${elapsed} ms:\n${server.log()}`);
-    await server.waitFor(/thread \d \(worker 1\) was terminated: respawning/);
+    await server.waitFor(/\[worker 1\] thread \d was terminated: respawning/);
     const log = server.log();
     assert.match(log, /HARAKIRI ON WORKER 1 THREAD \d \(pid \d+\): its event loop has been stuck/);
-    assert.match(log, /thread \d \(worker 1\) terminated in [\d.]+ ms \(harakiri\)/);
+    assert.match(log, /\[worker 1\] thread \d terminated in [\d.]+ ms \(harakiri\)/);
     assert.not.match(log, /died \(signal/, 'the master killed no process');
     await server.waitFor(/(ready \(pid \d+\): app [\s\S]*){4}/); // the three threads and the replacement
     const rows = JSON.parse((await httpGet({ port }, '/workers')).body) as Array<{ pid: number; harakiri_count: number; threads: Array<{ harakiri_count: number; respawn_count: number }> }>;
@@ -75,7 +75,7 @@ test('--max-requests counts per thread: a thread that served its share is replac
       pids.add(pidOf(response.body));
     }
     assert.is(pids.size, 1, 'the process was not recycled');
-    assert.match(server.log(), /thread \d \(worker 1\): max requests reached \(3 >= 3\): a new thread takes over/);
+    assert.match(server.log(), /\[worker 1\] thread \d: max requests reached \(3 >= 3\): a new thread takes over/);
   } finally {
     await server.stop();
   }
@@ -102,12 +102,16 @@ test('chain reload (--touch-chain-reload): in-flight requests of every thread fi
   writeFileSync(touch, '');
   const { port, server } = await start(['--threads', '2', '--touch-chain-reload', touch, '--disable-logging'], 2);
   try {
-    const { requests } = await inFlight(port, 8, 1);
+    const before = pidOf((await httpGet({ port }, '/')).body);
+    const { requests, threads } = await inFlight(port, 8, 1);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const later = new Date(Date.now() + 5000);
     utimesSync(touch, later, later);
     for (const response of await requests) assert.match(response.body, /^slept thread/, server.log());
-    await server.waitFor(/chain reload/i, 10_000);
+    assert.equal([...new Set(await threads())].sort(), ['1/0', '1/1', '2/0', '2/1']);
+    await server.waitFor(/(stopped \(exit code 0\)[\s\S]*){2}/, 20_000);
+    assert.match(server.log(), /chain reload: replacing the 2 worker\(s\) one at a time/);
+    assert.is.not(pidOf((await httpGet({ port }, '/')).body), before);
   } finally {
     await server.stop();
   }

@@ -55,8 +55,8 @@ test('a queue item pushed in one thread is pulled in another', async () => {
 test('a thread that exits holding the cache lock: its process takes the lock over, the next write repairs, a new thread serves', async () => {
   const repairsBefore = Number((await httpGet({ port }, '/repairs')).body);
   await httpGet({ port }, '/die-holding-lock').catch(() => 'connection closed');
-  await server.waitFor(/thread \d \(worker 1\) died holding the cache lock: taken over, repaired on next use/);
-  await server.waitFor(/thread \d \(worker 1\) exited with code 3: respawning/);
+  await server.waitFor(/\[worker 1\] thread \d died holding the cache lock: taken over, repaired on next use/);
+  await server.waitFor(/\[worker 1\] thread \d exited with code 3: respawning/);
   const set = await Promise.race([httpGet({ port }, '/cache/set?k=after&v=exit'), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('cache_set hung on the dead thread\'s lock')), 5000))]);
   assert.match(set.body, /^true/);
   assert.ok(Number((await httpGet({ port }, '/repairs')).body) > repairsBefore, 'the cache was repaired');
@@ -69,7 +69,7 @@ test('a thread stuck holding the cache lock is terminated by harakiri, the lock 
   // While it hangs, the other threads serve what does not need the cache.
   for (let i = 0; i < 5; i++) assert.is((await httpGet({ port }, '/')).status, 200);
   await server.waitFor(/HARAKIRI ON WORKER 1 THREAD \d \(pid \d+\): its event loop has been stuck [\d.]+ s > --harakiri 1 s: terminating the thread/, 10_000);
-  await server.waitFor(/thread \d \(worker 1\) terminated in [\d.]+ ms \(harakiri\)/);
+  await server.waitFor(/\[worker 1\] thread \d terminated in [\d.]+ ms \(harakiri\)/);
   assert.is(await stuck, 'connection closed');
   const set = (await httpGet({ port }, '/cache/update?k=after&v=harakiri')).body;
   assert.match(set, /^true/, `${set}\n${server.log()}`);
