@@ -37,6 +37,8 @@ export class ThreadPool {
   readonly #current: PoolThread[] = [];
   readonly #all = new Set<PoolThread>();
   readonly #deaths: number[] = [];
+  /** Set once every first thread served: a thread failing to boot later is respawned, not fatal. */
+  #started = false;
   #nextSignal = 0;
   #stopping: Promise<void> | null = null;
   #allGone: () => void = () => {};
@@ -64,6 +66,7 @@ export class ThreadPool {
       await pool.#terminateAll();
       throw Object.assign(new Error(`a thread of worker ${init.workerId} could not start`), { exitCode: code });
     }
+    pool.#started = true;
     const seen = pool.#board.snapshot(init.workerId);
     const fields = slotFields(init.shared.region.area('scoreboard'), init.workerId);
     pool.#stopWatching = watchThreads(pool.init.options, {
@@ -144,7 +147,7 @@ export class ThreadPool {
       if (this.#all.size === 0) this.#allGone();
       return;
     }
-    if (!thread.ready && !thread.terminated) return this.#booted.reject(code);
+    if (!this.#started && !thread.ready && !thread.terminated) return this.#booted.reject(code);
     if (thread.stopping && !thread.terminated) return; // recycled: its successor serves
     if (this.#current[thread.id] !== thread) return;
     const delay = this.#respawnDelay(thread);
