@@ -27,6 +27,8 @@ import type { FromThread } from './relay.js';
 import { PoolThread } from './thread.js';
 import { watchThreads } from './watch.js';
 
+/** How long terminate() may take before the thread counts as stuck outside JavaScript (it takes 3-100 ms). */
+const TERMINATE_WAIT_MS = 3000;
 /** How long a thread that died after serving waits before its replacement starts, growing per death. */
 const RESPAWN_DELAYS_MS = [0, 1000, 2000, 4000, 8000, 16000, 30000];
 
@@ -131,8 +133,15 @@ export class ThreadPool {
 
   async #terminate(thread: PoolThread, why: string): Promise<void> {
     if (thread.terminated || thread.exitCode !== null) return;
-    const ms = await thread.terminate();
-    log(`thread ${thread.id} terminated in ${ms.toFixed(1)} ms (${why})`);
+    let timer: NodeJS.Timeout | undefined;
+    const tooLong = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(-1), TERMINATE_WAIT_MS).unref()));
+    const ms = await Promise.race([thread.terminate(), tooLong]);
+    clearTimeout(timer);
+    if (ms >= 0) return log(`thread ${thread.id} terminated in ${ms.toFixed(1)} ms (${why})`);
+    // terminate() stops JavaScript only: a thread blocked in a native call (a sync child process,
+    // a blocking read) runs on. Only the process can end it: the master replaces it gracefully.
+    log(`thread ${thread.id} still running ${TERMINATE_WAIT_MS / 1000} s after terminate() (${why}): it is stuck outside JavaScript, asking the master to replace this process`);
+    this.init.toMaster({ act: 'recycle', reason: `thread ${thread.id} stuck outside JavaScript` });
   }
 
   #exited(thread: PoolThread, code: number): void {

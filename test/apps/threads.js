@@ -1,6 +1,7 @@
 // Worker threads under test: who serves (/), CPU-bound requests (/spin?ms=), a loop that never
 // yields (/forever), a long sleep (/sleep?s=), the shared cache and queue from any thread, a
 // thread that dies or hangs holding the cache lock, and the workers() rows.
+import { execFileSync } from 'node:child_process';
 import uwsgi from 'tsgi';
 
 // Module state is per thread (each thread imports the app): this counts this thread's requests.
@@ -27,6 +28,8 @@ const routes = {
       // a loop that never gives the event loop back
     }
   },
+  // Blocked in a native call (a synchronous child process): terminate() cannot interrupt it.
+  '/native-block': () => execFileSync('sleep', ['15']) && who(),
   *'/sleep'(q) {
     yield uwsgi.async_sleep(Number(q.get('s') ?? 1));
     return `slept ${who()}`;

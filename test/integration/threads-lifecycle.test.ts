@@ -65,6 +65,25 @@ test('harakiri: a thread stuck in a JS loop is terminated and replaced, its proc
   }
 });
 
+test('harakiri on a thread blocked in a native call, which terminate() cannot stop: the master replaces its process', async () => {
+  const { port, server } = await start(['--threads', '2', '--harakiri', '1', '--min-worker-lifetime', '0', '--reload-mercy', '2']);
+  try {
+    const pid = pidOf((await httpGet({ port }, '/')).body);
+    void httpGet({ port }, '/native-block').catch(() => {});
+    await server.waitFor(/\[worker 1\] thread \d still running 3 s after terminate\(\) \(harakiri\): it is stuck outside JavaScript, asking the master to replace this process/, 15_000);
+    await server.waitFor(/The work of process \d+ \(worker 1\) is done \(thread \d stuck outside JavaScript\)/);
+    await server.waitFor(/\[worker 1\] ready \(pid \d+\): 2 threads[\s\S]*\[worker 1\] ready \(pid \d+\): 2 threads/, 15_000);
+    let now = pid;
+    for (const end = Date.now() + 10_000; now === pid && Date.now() < end; await new Promise((resolve) => setTimeout(resolve, 100))) {
+      const response = await httpGet({ port }, '/').catch(() => null);
+      if (response?.status === 200) now = pidOf(response.body);
+    }
+    assert.is.not(now, pid, server.log());
+  } finally {
+    await server.stop();
+  }
+});
+
 test('--max-requests counts per thread: a thread that served its share is replaced in the same process, no request lost', async () => {
   const { port, server } = await start(['--threads', '2', '--max-requests', '3', '--disable-logging']);
   try {
