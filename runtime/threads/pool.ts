@@ -29,6 +29,8 @@ import { watchThreads } from './watch.js';
 
 /** How long terminate() may take before the thread counts as stuck outside JavaScript (it takes 3-100 ms). */
 const TERMINATE_WAIT_MS = 3000;
+/** What a stopping thread's mercy leaves its process to exit in (see #mercyMs). */
+const STOP_MARGIN_MS = 500;
 /** How long a thread that died after serving waits before its replacement starts, growing per death. */
 const RESPAWN_DELAYS_MS = [0, 1000, 2000, 4000, 8000, 16000, 30000];
 
@@ -80,7 +82,7 @@ export class ThreadPool {
         pool.scheduler.busyCount = fields[Field.BusyCores]!;
       },
       stuck: (thread, ageMs) => void pool.#harakiri(thread, ageMs),
-      overdue: (thread) => void pool.#terminate(thread, `still running ${Math.round((Date.now() - thread.stopDeadline) / 1000 + init.options['reload-mercy'])} s after it was told to stop`),
+      overdue: (thread) => void pool.#terminate(thread, 'still running past --reload-mercy after it was told to stop'),
     });
     pool.#slot.setAccepting(true);
     log(`ready (pid ${process.pid}): ${init.options.threads} threads × ${init.options.async} core(s)`);
@@ -120,7 +122,7 @@ export class ThreadPool {
     const handOver = setInterval(() => {
       if (!successor.ready && successor.exitCode === null) return;
       clearInterval(handOver);
-      thread.stop(this.init.options['reload-mercy'] * 1000);
+      thread.stop(this.#mercyMs());
     }, 20);
   }
 
@@ -134,10 +136,11 @@ export class ThreadPool {
   async #terminate(thread: PoolThread, why: string): Promise<void> {
     if (thread.terminated || thread.exitCode !== null) return;
     let timer: NodeJS.Timeout | undefined;
-    const tooLong = new Promise<number>((resolve) => (timer = setTimeout(() => resolve(-1), TERMINATE_WAIT_MS).unref()));
-    const ms = await Promise.race([thread.terminate(), tooLong]);
+    thread.terminateWhy = why;
+    const tooLong = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), TERMINATE_WAIT_MS).unref()));
+    const gone = await Promise.race([thread.terminate().then(() => true), tooLong]);
     clearTimeout(timer);
-    if (ms >= 0) return log(`thread ${thread.id} terminated in ${ms.toFixed(1)} ms (${why})`);
+    if (gone) return; // #exited logs it
     // terminate() stops JavaScript only: a thread blocked in a native call (a sync child process,
     // a blocking read) runs on. Only the process can end it: the master replaces it gracefully.
     log(`thread ${thread.id} still running ${TERMINATE_WAIT_MS / 1000} s after terminate() (${why}): it is stuck outside JavaScript, asking the master to replace this process`);
@@ -146,6 +149,7 @@ export class ThreadPool {
 
   #exited(thread: PoolThread, code: number): void {
     this.#all.delete(thread);
+    if (thread.terminated) log(`thread ${thread.id} terminated in ${(performance.now() - thread.terminatedAt).toFixed(1)} ms (${thread.terminateWhy})`);
     // A lock the thread held is taken over and flagged, as the master does for a dead process.
     const owner = lockOwnerId(process.pid, thread.lockThread);
     const cacheLock = this.init.shared.cache?.lock.reap(owner) ?? false;
@@ -193,12 +197,25 @@ export class ThreadPool {
       this.#slot.setAccepting(false);
       if (this.#all.size === 0) return resolve();
       this.#allGone = resolve;
-      for (const thread of this.#all) thread.stop(this.init.options['reload-mercy'] * 1000 + 1000);
+      for (const thread of this.#all) thread.stop(this.#mercyMs());
     }).then(() => this.#stopWatching()));
+  }
+
+  /**
+   * How long a stopping thread may run: --reload-mercy less half a second (at most half of it),
+   * so a thread stuck in a JS loop is terminated and its process exits by itself before the
+   * master's own --reload-mercy kills the whole process.
+   */
+  #mercyMs(): number {
+    const mercy = this.init.options['reload-mercy'] * 1000;
+    return mercy - Math.min(STOP_MARGIN_MS, mercy / 2);
   }
 
   async #terminateAll(): Promise<void> {
     this.#stopping ??= Promise.resolve();
-    await Promise.all([...this.#all].map((thread) => thread.terminate()));
+    await Promise.all([...this.#all].map((thread) => {
+      thread.terminateWhy = 'another thread could not start';
+      return thread.terminate();
+    }));
   }
 }

@@ -70,12 +70,16 @@ export class PoolThread {
     this.send({ kind: 'stop' });
   }
 
-  /** Stops the thread wherever it is, a JS loop included; resolves with how long it took (ms). */
-  async terminate(): Promise<number> {
+  /** When terminate() was called (performance.now()), 0 if it was not. */
+  terminatedAt = 0;
+  /** Why it was terminated, for the log line of its exit. */
+  terminateWhy = '';
+
+  /** Stops the thread wherever it is, a JS loop included; resolves once it is gone. */
+  async terminate(): Promise<void> {
     this.terminated = true;
-    const started = performance.now();
+    this.terminatedAt = performance.now();
     await this.#worker.terminate();
-    return performance.now() - started;
   }
 
   #closeFds(): void {

@@ -38,6 +38,7 @@ const routes = {
   '/cache/update': (q) => `${uwsgi.cache_update(q.get('k'), q.get('v'))} ${who()}`,
   '/cache/get': (q) => `${uwsgi.cache_get(q.get('k'))?.toString() ?? 'null'} ${who()}`,
   '/queue/push': (q) => `${uwsgi.queue_push(q.get('v'))} ${who()}`,
+  '/queue/last': () => `${uwsgi.queue_last()?.toString() ?? 'null'} ${who()}`,
   '/queue/pull': () => `${uwsgi.queue_pull()?.toString() ?? 'null'} ${who()}`,
   '/repairs': () => String(context().shared.cache.stats().repairs),
   // Takes the cache lock the way a cache write does, then the thread ends inside it.

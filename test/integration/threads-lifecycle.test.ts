@@ -145,4 +145,14 @@ test('shutdown (SIGTERM): requests in flight on every thread finish, then tsgi e
   assert.is(await code, 0, server.log());
 });
 
+test('shutdown with a thread stuck in a JS loop and no --harakiri: past --reload-mercy the thread is terminated, its process exits by itself', async () => {
+  const { port, server } = await start(['--threads', '2', '--reload-mercy', '1']);
+  void httpGet({ port }, '/forever').catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const code = server.stop('SIGTERM');
+  await server.waitFor(/\[worker 1\] thread \d terminated in [\d.]+ ms \(still running past --reload-mercy after it was told to stop\)/, 10_000);
+  assert.is(await code, 0);
+  assert.match(server.log(), /worker 1 \(pid \d+\) stopped \(exit code 0\)/, 'the process exited by itself, not killed by the master');
+});
+
 test.run();
