@@ -164,7 +164,7 @@ export class ThreadPool {
     if (thread.stopping && !thread.terminated) return; // recycled: its successor serves
     if (this.#current[thread.id] !== thread) return;
     const delay = this.#respawnDelay(thread);
-    log(`thread ${thread.id} ${thread.terminated ? 'was terminated' : `exited with code ${code}`}: respawning${delay > 0 ? ` in ${delay / 1000} s` : ''}`);
+    log(`thread ${thread.id} ${thread.terminated ? 'was terminated' : thread.crash ? `crashed (${thread.crash})` : `exited with code ${code}`}: respawning${delay > 0 ? ` in ${delay / 1000} s` : ''}`);
     setTimeout(() => {
       if (this.#stopping === null && this.#current[thread.id] === thread) this.#spawn(thread.id, thread.generation + 1);
     }, delay);

@@ -7,6 +7,7 @@
  * stops (graceful, or terminated by harakiri) takes only its own descriptors with it.
  */
 import { Worker as NodeWorker } from 'node:worker_threads';
+import { oneLine } from '../logger.js';
 import { native } from '../native.js';
 import type { WorkerInit } from '../worker/worker.js';
 import type { FromThread, ThreadData, ToThread } from './relay.js';
@@ -25,6 +26,8 @@ export class PoolThread {
   /** Terminated by the supervisor (harakiri, a stop past its mercy). */
   terminated = false;
   exitCode: number | null = null;
+  /** The uncaught exception that ended it (one line), '' if none did. */
+  crash = '';
 
   constructor(
     init: WorkerInit,
@@ -40,8 +43,8 @@ export class PoolThread {
     const data: ThreadData = { workerId: init.workerId, masterPid: init.masterPid, thread: id, slotIndex, options: init.options, sockets, regionFd };
     this.#worker = new NodeWorker(ENTRY, { workerData: data });
     this.#worker.on('message', (message: FromThread) => onMessage(this, message));
-    // An uncaught exception ends the thread: its 'exit' follows and says what happens next.
-    this.#worker.on('error', () => {});
+    // An uncaught exception ends the thread: its 'exit' follows, and its log line says why.
+    this.#worker.on('error', (error) => (this.crash = oneLine(error)));
     this.#worker.on('exit', (code) => {
       this.exitCode = code;
       this.#closeFds();

@@ -52,6 +52,13 @@ const routes = {
       // stuck inside the critical section
     }
   },
+  // An exception nobody catches, outside any request: it ends this thread.
+  '/crash-later': () => {
+    setTimeout(() => {
+      throw new Error('boom outside a request');
+    }, 10);
+    return who();
+  },
   '/workers': () => JSON.stringify(uwsgi.workers()),
 };
 

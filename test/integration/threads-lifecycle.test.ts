@@ -84,6 +84,18 @@ test('harakiri on a thread blocked in a native call, which terminate() cannot st
   }
 });
 
+test('a thread ended by an uncaught exception: the error is logged, a new thread takes its place, the others serve on', async () => {
+  const { port, server } = await start(['--threads', '2', '--disable-logging']);
+  try {
+    const pid = pidOf((await httpGet({ port }, '/crash-later')).body);
+    await server.waitFor(/\[worker 1\] thread \d crashed \(Error: boom outside a request \|.*\): respawning\n/);
+    await server.waitFor(/(ready \(pid \d+\): app [\s\S]*){3}/);
+    for (let i = 0; i < 5; i++) assert.is(pidOf((await httpGet({ port }, '/')).body), pid);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('--max-requests counts per thread: a thread that served its share is replaced in the same process, no request lost', async () => {
   const { port, server } = await start(['--threads', '2', '--max-requests', '3', '--disable-logging']);
   try {
