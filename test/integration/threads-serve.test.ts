@@ -119,4 +119,11 @@ test('--threads without --master serves from threads of the single process; --th
   assert.match(refused.output, /--threads/);
 });
 
+test('an app that cannot load in a thread stops the instance as without threads: the thread says why, the worker exits 22', async () => {
+  const { code, output } = await runTsgi(['--http-socket', '127.0.0.1:0', '--wsgi-file', 'broken.js', '--master', '--threads', '2'], { cwd: FIXTURE_APPS });
+  assert.is(code, 1);
+  assert.match(output, /worker 1 thread \d: TSGI_ERR_APP_LOAD: importing \S+broken\.js failed/);
+  assert.match(output, /worker 1 could not load the app \(exit code 22\): shutting down/);
+});
+
 test.run();
