@@ -79,7 +79,8 @@ export class SharedLock {
 
   /**
    * A view of the lock at `byteOffset` (4-byte aligned, {@link LOCK_BYTES} long) of `buffer`.
-   * `pid` is this process's id by default; tests pass other values to act as several owners.
+   * `pid` is this thread's owner id by default (the pid on a main thread: {@link setLockThread});
+   * tests pass other values to act as several owners.
    */
   constructor(buffer: ArrayBuffer, byteOffset: number, pid: number = threadOwner) {
     if (byteOffset % 4 !== 0 || byteOffset < 0 || byteOffset + LOCK_BYTES > buffer.byteLength) {
