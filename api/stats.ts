@@ -3,7 +3,7 @@
  * scoreboard every worker writes in shared memory, memory figures, and a graceful reload.
  */
 import type { Options } from '../runtime/options.js';
-import type { WorkerStats } from '../runtime/shared/scoreboard.js';
+import { workersWithThreads, type WorkerWithThreads } from '../runtime/threads/stats.js';
 import { processMemory } from '../runtime/stats/memory.js';
 import { workerContext } from '../runtime/context.js';
 
@@ -55,12 +55,23 @@ export const statsApi = {
    * Every worker of the instance, uWSGI's keys: id, pid, requests, delta_requests, exceptions,
    * signals, status ('idle'/'busy', or 'cheap' for a slot --cheaper left without a process),
    * rss, vsz (bytes), running_time and avg_rt (µs), last_spawn (unix s), respawn_count,
-   * tx (bytes sent), accepting.
+   * tx (bytes sent), accepting; with `--threads` also `threads`, one row per thread (id,
+   * requests, delta_requests, exceptions, harakiri_count, respawn_count, status, busy_cores).
    * @example
    * const busy = uwsgi.workers().filter((w) => w.status === 'busy').length;
    */
-  workers(): WorkerStats[] {
-    return workerContext('workers').shared.scoreboard.readAll();
+  workers(): WorkerWithThreads[] {
+    return workersWithThreads(workerContext('workers').shared);
+  },
+  /**
+   * Which worker_thread of this worker runs the caller, 0-based (0 without `--threads`). Each
+   * thread imported the app for itself: module-level state is per thread, shared state lives
+   * in the cache, the queue or the scoreboard.
+   * @example
+   * start_response('200 OK', [['X-Thread', String(uwsgi.thread_id())]]);
+   */
+  thread_id(): number {
+    return workerContext('thread_id').threadId ?? 0;
   },
   /**
    * When this worker process started (unix seconds).

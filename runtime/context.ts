@@ -14,6 +14,8 @@ import type { SharedState } from './shared/state.js';
 /** A worker's, or a spooler process's (worker id 0, `spooler` set): what the api needs. */
 export interface WorkerContext {
   workerId: number;
+  /** With --threads, which worker_thread of the process this is (0-based); 0 otherwise. */
+  threadId?: number;
   masterPid: number;
   numproc: number;
   options: Readonly<Options>;

@@ -29,6 +29,7 @@ import { METRICS_ROWS } from './metrics/options.js';
 import { FASTROUTER_ROWS, SUBSCRIPTION_ROWS } from './routers/options.js';
 import { HTTP_ROUTER_ROWS } from './routers/http/options.js';
 import { LOG_ROWS } from './logging/options.js';
+import { THREAD_ROWS } from './threads/options.js';
 import { APPLICATION_CHECKS, APPLICATION_ROWS, GREEN_ROWS } from './worker/options.js';
 import { MOUNT_ROWS } from './apps/options.js';
 
@@ -96,6 +97,7 @@ const ROWS = [
   ...RELOAD_ROWS,
   ...CHEAPER_ROWS,
   ...GREEN_ROWS,
+  ...THREAD_ROWS,
   ...SHARED_ROWS,
   ...STATS_ROWS,
   ...METRICS_ROWS,

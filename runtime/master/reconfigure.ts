@@ -24,6 +24,8 @@ export const RESTART_ONLY: readonly string[] = [
   'stats', 'stats-http', 'stats-minified', 'master', 'pidfile', 'master-fifo', 'cron',
   // the spooler pool's shape and its board in the shared region
   'spooler', 'spooler-processes',
+  // the thread board in the shared region is laid out for this many threads per worker
+  'threads',
 ];
 
 /** A reader that re-runs `argv` where tsgi started (relative config paths resolve there, as at boot). */

@@ -6,13 +6,13 @@
 import { installCrashLogging } from '../boot/crash-logging.js';
 import { log } from '../logger.js';
 import type { SignalPeer } from '../signals/hub.js';
-import { Worker } from '../worker/worker.js';
+import { startServing, type ServingWorker } from '../threads/serve.js';
 import { workerRows } from '../stats/server.js';
 import type { MasterHost, StatsRows, Subsystem } from './subsystem.js';
 
 export class InProcessWorker implements Subsystem {
   readonly name = 'workers';
-  #worker!: Worker;
+  #worker!: ServingWorker;
   #host!: MasterHost;
   #running = true;
 
@@ -21,7 +21,7 @@ export class InProcessWorker implements Subsystem {
     const { options, shared, sockets } = host;
     shared.scoreboard.spawned(1, process.pid);
     const channel = host.localChannel();
-    this.#worker = await Worker.start({
+    this.#worker = await startServing({
       options,
       workerId: 1,
       masterPid: 0,
@@ -57,7 +57,7 @@ export class InProcessWorker implements Subsystem {
   }
 
   stats(): StatsRows {
-    return workerRows(this.#host.shared);
+    return workerRows(this.#host.shared, this.#host.options.async);
   }
 
   signalPeers(): SignalPeer[] {

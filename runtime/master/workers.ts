@@ -86,7 +86,7 @@ export class Workers implements Subsystem {
   }
 
   stats(): StatsRows {
-    return workerRows(this.#host.shared);
+    return workerRows(this.#host.shared, this.#host.options.async);
   }
 
   /** The workers as the signal hub sees them. */

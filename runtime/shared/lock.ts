@@ -22,9 +22,13 @@
  * one sleeper when the waiter count says there is one. A dead owner never wakes anyone, so the
  * timeout is what bounds recovery: about WAIT_MS after the owner died.
  *
- * Limits, by design: the owner id is the pid, so two threads of one process are not told apart
- * for liveness (mutual exclusion still holds; a worker_thread terminated inside the critical
- * section would wedge the lock until its process exits). A waiter killed while asleep leaves the
+ * Why the thread in the owner word: with `--threads` several worker_threads of one process share
+ * the lock, and one of them can die (harakiri terminates it, or it exits) while its process lives
+ * on. The owner word is pid + thread × 2^22 (pids stay below 2^22, Linux's PID_MAX_LIMIT; thread 0
+ * is a process's main thread, so without threads the word is the plain pid). A waiter checks the
+ * liveness of the pid part; the thread's own process sees the thread exit and calls {@link
+ * SharedLock.reap} with the thread's owner id (runtime/threads/pool.ts), which repairs the lock
+ * as the master's reap repairs a dead process's. A waiter killed while asleep leaves the
  * waiter count one too high, which costs one futexWake syscall per release and nothing else.
  * Pid reuse between an owner's death and the next contention could make a corpse look alive;
  * the master closes that window by calling {@link SharedLock.reap} when it reaps a worker.
@@ -47,6 +51,23 @@ const WAITERS = 1; // processes sleeping in futexWait on OWNER
 const DIRTY = 2; // 1 = a holder died inside: the protected structure must be checked
 const STEALS = 3; // how many times a dead holder's lock was taken over (statistics)
 
+/** Owner words keep the pid in their low 22 bits and the thread above them. */
+const THREAD_SHIFT = 22;
+const PID_MASK = (1 << THREAD_SHIFT) - 1;
+
+/** The owner word of `thread` (0: the main thread) of process `pid`. */
+export function lockOwnerId(pid: number, thread: number): number {
+  return pid + thread * (1 << THREAD_SHIFT);
+}
+
+/** The owner id locks made by this thread write, unless a test passes its own. */
+let threadOwner = process.pid;
+
+/** Called first thing in a worker_thread (module state is per thread): its locks carry its id. */
+export function setLockThread(thread: number): void {
+  threadOwner = lockOwnerId(process.pid, thread);
+}
+
 /** Busy-wait iterations before sleeping: longer than a typical critical section. */
 const SPIN = 2000;
 /** Longest single futex sleep: the bound on noticing that the owner died. */
@@ -58,9 +79,10 @@ export class SharedLock {
 
   /**
    * A view of the lock at `byteOffset` (4-byte aligned, {@link LOCK_BYTES} long) of `buffer`.
-   * `pid` is this process's id by default; tests pass other values to act as several owners.
+   * `pid` is this thread's owner id by default (the pid on a main thread: {@link setLockThread});
+   * tests pass other values to act as several owners.
    */
-  constructor(buffer: ArrayBuffer, byteOffset: number, pid: number = process.pid) {
+  constructor(buffer: ArrayBuffer, byteOffset: number, pid: number = threadOwner) {
     if (byteOffset % 4 !== 0 || byteOffset < 0 || byteOffset + LOCK_BYTES > buffer.byteLength) {
       throw tsgiError('TSGI_ERR_SHM', `a lock needs ${LOCK_BYTES} bytes at a 4-byte aligned offset inside the region (offset ${byteOffset}, region ${buffer.byteLength} bytes)`);
     }
@@ -108,7 +130,7 @@ export class SharedLock {
       const outcome = current === 0 ? 'not-equal' : native.futexWait(words, OWNER, current, WAIT_MS);
       Atomics.sub(words, WAITERS, 1);
       // (A word that is no pid at all can only come from damaged memory: treat it as dead too.)
-      if (outcome === 'timed-out' && current !== me && (current < 0 || !native.pidAlive(current))) {
+      if (outcome === 'timed-out' && current !== me && (current < 0 || !native.pidAlive(current & PID_MASK))) {
         if (Atomics.compareExchange(words, OWNER, current, me) === current) {
           this.#markStolen();
           return;
@@ -143,7 +165,10 @@ export class SharedLock {
    * recycled pid can never impersonate the dead holder. Returns whether `pid` held it.
    */
   reap(pid: number): boolean {
-    if (pid <= 0 || Atomics.compareExchange(this.#words, OWNER, pid, this.#pid) !== pid) return false;
+    // A plain pid reaps whichever of its threads holds the lock; a thread's owner id only that thread.
+    const owner = Atomics.load(this.#words, OWNER);
+    const held = pid > PID_MASK ? owner === pid : owner > 0 && (owner & PID_MASK) === pid;
+    if (pid <= 0 || !held || Atomics.compareExchange(this.#words, OWNER, owner, this.#pid) !== owner) return false;
     this.#markStolen();
     this.release();
     return true;

@@ -6,7 +6,8 @@
  */
 import type { Area } from './region.js';
 
-const enum Field {
+/** Exported for the thread board (runtime/threads/board.ts), which sums its threads' slots into a worker's. */
+export const enum Field {
   Pid, Requests, DeltaRequests, Exceptions, BusyCores, Rss, Vsz, RunningTime, LastSpawn, RespawnCount,
   Tx, AvgRt, Signals, Accepting,
   /** Harakiri: when the worker's event loop last ran its 1 s timer (ms epoch), and how many harakiris the slot had. */
@@ -29,6 +30,11 @@ function durationBucket(micros: number): number {
   return bucket;
 }
 const BUCKET_MICROS = DURATION_BUCKETS.map((seconds) => seconds * 1e6);
+
+/** The fields of slot `id` of a board laid out as this one (the scoreboard, or the thread board). */
+export function slotFields(area: Area, id: number): Float64Array {
+  return new Float64Array(area.buffer, area.byteOffset + (id - 1) * SLOT_BYTES, Field.Count);
+}
 
 /** Bytes per worker slot (a cache line or two; room to grow without a version bump). */
 export const SLOT_BYTES = 256;

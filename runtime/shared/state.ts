@@ -12,6 +12,7 @@ import { ClusterBoard, clusterBoardSize } from './cluster-board.js';
 import { log } from '../logger.js';
 import { AppBoard, appBoardSize } from '../apps/app-board.js';
 import { multiAppMode } from '../apps/options.js';
+import { ThreadBoard, threadBoardSize } from '../threads/board.js';
 
 export interface SharedState {
   region: Region;
@@ -24,6 +25,8 @@ export interface SharedState {
   cluster: ClusterBoard | null;
   /** Each worker's mounted apps; null without multi-app mode (apps/options.ts). */
   apps: AppBoard | null;
+  /** One scoreboard slot per worker thread; null without --threads. */
+  threads: ThreadBoard | null;
 }
 
 const joinsCluster = (options: Options) => options.cluster !== undefined || options['cluster-nodes'] !== undefined;
@@ -51,6 +54,7 @@ function layout(options: Options): RegionLayout {
     queue: queue ? queueAreaSize(queue) : 0,
     cluster: clusterBoardSize(joinsCluster(options)),
     apps: multiAppMode(options) ? appBoardSize(SCOREBOARD_SLOTS, options['max-apps']) : 0,
+    threads: threadBoardSize(SCOREBOARD_SLOTS, options.threads),
   };
 }
 
@@ -63,6 +67,10 @@ function spoolerBoard(region: Region, options: Options): SpoolerBoard | null {
 
 function appBoard(region: Region, options: Options): AppBoard | null {
   return multiAppMode(options) ? new AppBoard(region.area('apps'), options['max-apps']) : null;
+}
+
+function threadBoard(region: Region, options: Options): ThreadBoard | null {
+  return options.threads <= 1 ? null : new ThreadBoard(region.area('threads'), options.threads);
 }
 
 /** Master (or single process): creates and formats everything. */
@@ -78,6 +86,7 @@ export function createSharedState(options: Options): SharedState {
     queue: queue === null ? null : SharedQueue.format(region.area('queue'), queue),
     cluster: joinsCluster(options) ? new ClusterBoard(region.area('cluster'), options['cluster-tolerance'] * 1000) : null,
     apps: appBoard(region, options),
+    threads: threadBoard(region, options),
   };
 }
 
@@ -94,5 +103,6 @@ export function attachSharedState(fd: number, options: Options): SharedState {
     queue: queue === null ? null : SharedQueue.attach(region.area('queue'), queue),
     cluster: joinsCluster(options) ? new ClusterBoard(region.area('cluster'), options['cluster-tolerance'] * 1000) : null,
     apps: appBoard(region, options),
+    threads: threadBoard(region, options),
   };
 }

@@ -13,6 +13,7 @@ import type { Options } from '../options.js';
 import type { SharedState } from '../shared/state.js';
 import { readStatsRequest } from './http-request.js';
 import { appRows } from '../apps/stats.js';
+import { threadCores } from '../threads/stats.js';
 
 const VERSION = '2.0.30-tsgi';
 
@@ -47,14 +48,14 @@ export function statsDocument(options: Options, shared: SharedState, sockets: re
 }
 
 /** The `workers` rows, read from the scoreboard (the same in a master and in a single process). */
-export function workerRows(shared: SharedState): StatsRows {
+export function workerRows(shared: SharedState, async = 1): StatsRows {
   return {
     workers: shared.scoreboard.readAll().map((worker) => ({
       id: worker.id, pid: worker.pid, accepting: worker.accepting, requests: worker.requests, delta_requests: worker.delta_requests,
       exceptions: worker.exceptions, harakiri_count: worker.harakiri_count, signals: worker.signals, signal_queue: 0, status: worker.status,
       rss: worker.rss, vsz: worker.vsz, running_time: worker.running_time, last_spawn: worker.last_spawn,
-      respawn_count: worker.respawn_count + 1, tx: worker.tx, avg_rt: worker.avg_rt, apps: appRows(shared, worker), cores: [],
-      busy_cores: worker.pid === 0 ? 0 : shared.scoreboard.busyCores(worker.id), // tsgi's own: `cores` stays empty (an entry per --async core would be thousands)
+      respawn_count: worker.respawn_count + 1, tx: worker.tx, avg_rt: worker.avg_rt, apps: appRows(shared, worker), cores: threadCores(shared, worker.id, async),
+      busy_cores: worker.pid === 0 ? 0 : shared.scoreboard.busyCores(worker.id), // tsgi's own: `cores` has one entry per --threads thread, not per --async core
     })),
   };
 }

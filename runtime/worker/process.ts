@@ -5,8 +5,8 @@ import { flushLog, setLogPrefix } from '../logger.js';
 import { channelToMaster, FIRST_SOCKET_FD, takeWorkerEnvironment } from '../ipc.js';
 import { installCrashLogging } from '../boot/crash-logging.js';
 import { attachSharedState } from '../shared/state.js';
-import { Worker } from './worker.js';
 import { installChildLogging } from '../logging/child-pipe.js';
+import { startServing, type ServingWorker } from '../threads/serve.js';
 import { startStackWatchdog } from '../harakiri/stack-watchdog.js';
 
 function exit(code: number): never {
@@ -23,7 +23,7 @@ export async function runWorkerProcess(): Promise<void> {
   process.on('SIGHUP', () => {});
   installCrashLogging();
   if (spec.options['harakiri-verbose'] && spec.options.harakiri > 0) startStackWatchdog(spec.masterPid);
-  let worker: Worker | undefined;
+  let worker: ServingWorker | undefined;
   let stopWanted = false;
   const stop = () => {
     stopWanted = true;
@@ -39,7 +39,7 @@ export async function runWorkerProcess(): Promise<void> {
     const sockets = spec.sockets.map((socket, i) => ({ ...socket, fd: FIRST_SOCKET_FD + i }));
     // The shared region's fd follows the sockets in the inherited stdio.
     const shared = attachSharedState(FIRST_SOCKET_FD + sockets.length, spec.options);
-    worker = await Worker.start({
+    worker = await startServing({
       ...spec,
       sockets,
       toMaster: (request) => master.post(request),
@@ -47,7 +47,9 @@ export async function runWorkerProcess(): Promise<void> {
       shared,
     });
   } catch (error) {
-    return exit(reportBootError(error, `worker ${spec.workerId}`));
+    // A thread that could not boot has said why itself (threads/entry.ts): exit with its code.
+    const threadExit = (error as { exitCode?: unknown }).exitCode;
+    return exit(typeof threadExit === 'number' ? threadExit : reportBootError(error, `worker ${spec.workerId}`));
   }
   process.on('disconnect', stop); // the master is gone: nobody will ever tell us to stop
   process.on('SIGTERM', stop);

@@ -19,6 +19,7 @@ import { createProtocolServer, type Listener, type ProtocolServer } from '../pro
 import type { InheritedSocket, MasterRequest } from '../ipc.js';
 import { SignalRunner } from '../signals/runner.js';
 import type { SharedState } from '../shared/state.js';
+import type { WorkerSlot } from '../shared/scoreboard.js';
 
 export type { InheritedSocket } from '../ipc.js';
 
@@ -33,6 +34,14 @@ export interface WorkerInit {
   askMaster: (request: MasterRequest, timeoutMs: number) => Promise<boolean>;
   /** The instance's shared memory (scoreboard, cache, queue), already mapped. */
   shared: SharedState;
+  /** Set when this worker is one worker_thread of a process (--threads: runtime/threads/). */
+  thread?: WorkerThread;
+}
+
+/** A worker serving in a worker_thread: its id and its own slot of the thread board. */
+export interface WorkerThread {
+  id: number;
+  slot: WorkerSlot;
 }
 
 const SHUTDOWN = tsgiError('TSGI_ERR_CANCELLED', 'worker shutting down');
@@ -51,7 +60,7 @@ export class Worker {
   private constructor(readonly init: WorkerInit) {
     const { options, workerId } = init;
     this.reporting = {
-      id: workerId, slot: init.shared.scoreboard.slot(workerId), logRequests: !options['disable-logging'], requestFormat: compileRequestFormat(options), warnBareSuspension: options.ugreen,
+      id: workerId, slot: init.thread?.slot ?? init.shared.scoreboard.slot(workerId), logRequests: !options['disable-logging'], requestFormat: compileRequestFormat(options), warnBareSuspension: options.ugreen,
       budget: requestBudget(options, workerId, init.toMaster),
     };
     this.scheduler = new Scheduler<Core>(options.async, (scheduler, index) => new Core(scheduler, index, this.reporting));
@@ -62,11 +71,12 @@ export class Worker {
   /** Loads the app (throws TSGI_ERR_APP_* on failure) and starts accepting. */
   static async start(init: WorkerInit): Promise<Worker> {
     const { options } = init;
-    applyProcessLimits(options);
+    if (init.thread === undefined) applyProcessLimits(options); // a thread's process set them once
     const worker = new Worker(init);
     // Published before the import: apps call the api at module top level (register_signal…).
     setWorkerContext({
       workerId: init.workerId,
+      threadId: init.thread?.id ?? 0,
       masterPid: init.masterPid,
       numproc: options.processes,
       options: Object.freeze({ ...options }),
