@@ -11,12 +11,10 @@
         "native/shm.c",
         "native/process.c",
         "native/jail.c",
-        "native/notify.c",
         "native/poll.c",
         "native/conn-server.c",
         "native/unix-diag.c",
         "native/router-sockets.c",
-        "native/node-connect.c",
         "native/dgram.c",
         "native/module.c"
       ],

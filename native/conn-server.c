@@ -497,17 +497,14 @@ static bool server_grow_table(tsgi_conn_server* server, size_t fd) {
 }
 
 /* A freshly accepted fd: a record, then a read right away (the request is usually there). */
-static void conn_open(tsgi_conn_server* server, int fd) {
-  if ((size_t)fd >= server->conns_size && !server_grow_table(server, (size_t)fd)) {
-    close(fd);
-    return;
-  }
+/* A connection record for `fd` in the server's table; NULL when memory ran out. */
+static tsgi_conn* conn_record(tsgi_conn_server* server, int fd, bool adopted) {
+  if ((size_t)fd >= server->conns_size && !server_grow_table(server, (size_t)fd)) return NULL;
   tsgi_conn* conn = server->free_records;
   if (conn != NULL) {
     server->free_records = conn->next;
   } else if ((conn = calloc(1, sizeof *conn)) == NULL) {
-    close(fd);
-    return;
+    return NULL;
   }
   conn->server = server;
   conn->next = NULL;
@@ -519,11 +516,20 @@ static void conn_open(tsgi_conn_server* server, int fd) {
   conn->ended = false;
   conn->broken = false;
   conn->pending = false;
-  conn->adopted = false;
+  conn->adopted = adopted;
   conn->write_closed = false;
   conn->queue_start = conn->queue_end = 0;
   server->conns[fd] = conn;
   if (server->connections++ == 0) server_connections_changed(server);
+  return conn;
+}
+
+static void conn_open(tsgi_conn_server* server, int fd) {
+  tsgi_conn* conn = conn_record(server, fd, false);
+  if (conn == NULL) {
+    close(fd);
+    return;
+  }
   conn_read(server, conn, true);
 }
 
@@ -965,32 +971,11 @@ napi_value conn_server_adopt(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "The fd is already a connection of this ConnServer");
     return NULL;
   }
-  if ((size_t)fd >= server->conns_size && !server_grow_table(server, (size_t)fd)) {
-    throw_errno(env, ENOMEM, "realloc", NULL);
-    return NULL;
-  }
-  tsgi_conn* conn = server->free_records;
-  if (conn != NULL) {
-    server->free_records = conn->next;
-  } else if ((conn = calloc(1, sizeof *conn)) == NULL) {
+  tsgi_conn* conn = conn_record(server, fd, true);
+  if (conn == NULL) {
     throw_errno(env, ENOMEM, "calloc", NULL);
     return NULL;
   }
-  conn->server = server;
-  conn->next = NULL;
-  conn->fd = fd;
-  conn->generation = ++server->generations;
-  conn->events = 0;
-  conn->open = true;
-  conn->reading = true;
-  conn->ended = false;
-  conn->broken = false;
-  conn->pending = false;
-  conn->adopted = true;
-  conn->write_closed = false;
-  conn->queue_start = conn->queue_end = 0;
-  server->conns[fd] = conn;
-  if (server->connections++ == 0) server_connections_changed(server);
   conn_update_poll(server, conn);
   return NULL;
 }

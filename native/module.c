@@ -44,7 +44,6 @@ static bool export_functions(napi_env env, napi_value exports) {
       {"connectUnixDatagram", connect_unix_datagram},
       {"sendDatagram", send_datagram},
       {"bindUdp", bind_udp},
-      {"connectTcp", connect_tcp},
       {"socketError", socket_error},
       {"unixDgramSocket", unix_dgram_socket},
       {"unixDgramSend", unix_dgram_send},

@@ -1,6 +1,14 @@
 /*
- * A router's sockets: bindUdp (its subscription server) and connectTcp/socketError (its
- * non-blocking connects to nodes).
+ * A router's sockets: bindUdp (its subscription server), connectTcpNonBlocking and
+ * connectUnixNonBlocking (its connections to nodes), socketError.
+ *
+ * A router connects to a node for every request (the uwsgi protocol closes per request), so
+ * the connect must never block the event loop: the TCP connect may still be in progress when
+ * the fd is returned (EINPROGRESS; the first write is queued until the socket turns writable,
+ * and a refused connect shows as the connection's error, or as SO_ERROR: socketError), and a
+ * unix connect to a full backlog fails with EAGAIN instead of waiting. The fd then goes to
+ * ConnServer.adopt(), whose C path reads and writes it: net.Socket would cost more CPU per
+ * request than the router's own work.
  *
  * bindUdp exists because Node's dgram module cannot create a bound UDP socket without starting
  * to receive on it, and the master must only hold the fd: the router processes inherit it (and
@@ -40,13 +48,21 @@ napi_value bind_udp(napi_env env, napi_callback_info info) {
   return int_value(env, fd);
 }
 
-/*
- * connectTcp(host, port) → a non-blocking close-on-exec fd whose connect may still be in
- * progress (poll it WRITABLE, then ask socketError): a router connects to its nodes this way and
- * hands the fd to its ConnServer, so a node connection costs no net.Socket. A connect that fails
- * at once (ECONNREFUSED on loopback) throws.
- */
-napi_value connect_tcp(napi_env env, napi_callback_info info) {
+/* socketError(fd) → 0, or the negative errno a non-blocking connect ended with (SO_ERROR). */
+napi_value socket_error(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd;
+  if (!get_fd(env, argv[0], &fd)) return NULL;
+  int error = 0;
+  socklen_t size = sizeof error;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+  return int_value(env, -error);
+}
+
+/* connectTcpNonBlocking(host, port) → fd (TCP_NODELAY, connect possibly still in progress) */
+napi_value connect_tcp_nonblocking(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -63,24 +79,41 @@ napi_value connect_tcp(napi_env env, napi_callback_info info) {
     throw_errno(env, errno, "socket", display);
     return NULL;
   }
+  /* The packet is one write and the answer is awaited: Nagle would only delay it. */
   int on = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  if (connect(fd, (struct sockaddr*)&address, length) != 0 && errno != EINPROGRESS) {
+  int result;
+  do result = connect(fd, (struct sockaddr*)&address, length);
+  while (result != 0 && errno == EINTR);
+  if (result != 0 && errno != EINPROGRESS) {
     close_and_throw(env, fd, "connect", display);
     return NULL;
   }
   return int_value(env, fd);
 }
 
-/* socketError(fd) → 0, or the negative errno a non-blocking connect ended with (SO_ERROR). */
-napi_value socket_error(napi_env env, napi_callback_info info) {
+/* connectUnixNonBlocking(path) → fd; `path` holds the raw sun_path bytes (as connectUnix). */
+napi_value connect_unix_nonblocking(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int fd;
-  if (!get_fd(env, argv[0], &fd)) return NULL;
-  int error = 0;
-  socklen_t size = sizeof error;
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
-  return int_value(env, -error);
+  struct sockaddr_un address;
+  socklen_t length;
+  char display[sizeof address.sun_path + 1];
+  if (!make_unix_address(env, argv[0], "connect", &address, &length, display, sizeof display)) {
+    return NULL;
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw_errno(env, errno, "socket", display);
+    return NULL;
+  }
+  int result;
+  do result = connect(fd, (struct sockaddr*)&address, length);
+  while (result != 0 && errno == EINTR);
+  if (result != 0) {
+    close_and_throw(env, fd, "connect", display); /* EAGAIN: the node's backlog is full */
+    return NULL;
+  }
+  return int_value(env, fd);
 }

@@ -33,14 +33,13 @@
  *   shm.c          shmCreate, shmOpenFile, shmMap, shmSync, tryLockFile, futexWait, futexWake
  *   process.c      pidAlive, exec, setResourceLimit, resourceLimit
  *   jail.c         chroot, unshare, lookupUser, lookupGroup
- *   notify.c       connectUnixDatagram, sendDatagram (systemd's notification socket)
  *   poll.c         the Poll class
- *   dgram.c        unixDgramSocket, unixDgramSend (the syslog log target)
+ *   dgram.c        unixDgramSocket, unixDgramSend (the syslog log target), connectUnixDatagram,
+ *                  sendDatagram (systemd's notification socket)
  *   conn-server.c  the ConnServer class
  *   unix-diag.c    unixListenQueue
- *   router-sockets.c bindUdp (a router's subscription server socket), connectTcp, socketError
- *                  (a router's non-blocking connects to its nodes)
- *   node-connect.c connectTcpNonBlocking, connectUnixNonBlocking (the HTTP router's node connections)
+ *   router-sockets.c bindUdp (a router's subscription server socket), connectTcpNonBlocking,
+ *                  connectUnixNonBlocking, socketError (a router's connects to its nodes)
  *   module.c       the module init that registers all of the above
  *
  * Functions used by more than one unit are declared here, under their plain names. They stay
@@ -133,9 +132,6 @@ bool set_nonblocking(int fd, bool on);
 napi_value listen_tcp(napi_env env, napi_callback_info info);
 napi_value listen_unix(napi_env env, napi_callback_info info);
 napi_value connect_unix(napi_env env, napi_callback_info info);
-/* node-connect.c */
-napi_value connect_tcp_nonblocking(napi_env env, napi_callback_info info);
-napi_value connect_unix_nonblocking(napi_env env, napi_callback_info info);
 napi_value accept_connection(napi_env env, napi_callback_info info);
 napi_value local_address(napi_env env, napi_callback_info info);
 napi_value peer_address(napi_env env, napi_callback_info info);
@@ -146,7 +142,8 @@ napi_value unix_listen_queue(napi_env env, napi_callback_info info);
 /* ----- router-sockets.c ----- */
 
 napi_value bind_udp(napi_env env, napi_callback_info info);
-napi_value connect_tcp(napi_env env, napi_callback_info info);
+napi_value connect_tcp_nonblocking(napi_env env, napi_callback_info info);
+napi_value connect_unix_nonblocking(napi_env env, napi_callback_info info);
 napi_value socket_error(napi_env env, napi_callback_info info);
 
 /* fd.c */
@@ -177,7 +174,7 @@ napi_value unshare_namespaces(napi_env env, napi_callback_info info);
 napi_value lookup_user(napi_env env, napi_callback_info info);
 napi_value lookup_group(napi_env env, napi_callback_info info);
 
-/* notify.c */
+/* dgram.c: the notification socket */
 napi_value connect_unix_datagram(napi_env env, napi_callback_info info);
 napi_value send_datagram(napi_env env, napi_callback_info info);
 /* dgram.c */

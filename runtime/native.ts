@@ -290,12 +290,6 @@ export interface TsgiNative {
    * a router's subscription server, which the router processes inherit and receive on.
    */
   bindUdp(host: string, port: number): number;
-  /**
-   * A non-blocking TCP connect (TCP_NODELAY set): the fd at once, its connect maybe still in
-   * progress (poll it WRITABLE, then {@link TsgiNative.socketError}). Throws when it fails at
-   * once (ECONNREFUSED on loopback). For a router's connections to its nodes.
-   */
-  connectTcp(host: string, port: number): number;
   /** 0, or the negative errno a non-blocking connect on `fd` ended with (SO_ERROR). */
   socketError(fd: number): number;
   /**

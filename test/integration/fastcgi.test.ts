@@ -220,7 +220,7 @@ test('malformed records close that connection with one log line; a request in fl
       assert.not.ok(bad.records.some((r) => r.type === TYPE.END_REQUEST || r.type === TYPE.STDOUT), `${code}: nothing answered`);
       assert.ok(await waitFor(() => server.log().split('\n').filter((line) => line.includes(code)).length === before + 1), `${code}: one log line`);
     }
-    const lines = server.log().split('\n').filter((line) => line.startsWith('fastcgi: closing connection'));
+    const lines = server.log().split('\n').filter((line) => line.includes('fastcgi: closing connection'));
     assert.ok(lines.length >= cases.length, lines.join('\n'));
     await busy.waitRecord((r) => r.type === TYPE.END_REQUEST);
     assert.is(collectResult(busy.records, 1).body.toString(), 'slept\n', 'the request in flight finished');

@@ -1,6 +1,6 @@
 /**
  * The addon pieces the routers add: bindUdp (a subscription socket a child can inherit),
- * connectTcp + socketError (a non-blocking connect to a node) and ConnServer.adopt (a node
+ * connectTcpNonBlocking + socketError (a non-blocking connect to a node) and ConnServer.adopt (a node
  * connection read and written like an accepted one).
  */
 import { createSocket } from 'node:dgram';
@@ -29,12 +29,12 @@ test('bindUdp: a bound datagram socket that receives nothing until someone reads
   assert.throws(() => native.bindUdp('127.0.0.1', 70000), /port/);
 });
 
-test('connectTcp: socketError is 0 once connected, -ECONNREFUSED (or a throw) for a closed port', async () => {
+test('connectTcpNonBlocking: socketError is 0 once connected, -ECONNREFUSED (or a throw) for a closed port', async () => {
   const port = await pickPort();
   const accepted: Socket[] = [];
   const server = createServer((socket) => accepted.push(socket)).listen(port, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
-  const fd = native.connectTcp('127.0.0.1', port);
+  const fd = native.connectTcpNonBlocking('127.0.0.1', port);
   await writable(fd);
   assert.is(native.socketError(fd), 0);
   native.close(fd);
@@ -43,7 +43,7 @@ test('connectTcp: socketError is 0 once connected, -ECONNREFUSED (or a throw) fo
   const closed = await pickPort();
   let refused: number;
   try {
-    const failing = native.connectTcp('127.0.0.1', closed);
+    const failing = native.connectTcpNonBlocking('127.0.0.1', closed);
     await writable(failing);
     refused = native.socketError(failing);
     native.close(failing);
@@ -67,7 +67,7 @@ test('ConnServer.adopt: a connected fd is read and written like an accepted conn
       }
       chunks.push(chunk.toString());
     }, () => {});
-    const fd = native.connectTcp('127.0.0.1', port);
+    const fd = native.connectTcpNonBlocking('127.0.0.1', port);
     void writable(fd).then(() => {
       server.adopt(fd);
       assert.throws(() => server.adopt(fd), /already a connection/);

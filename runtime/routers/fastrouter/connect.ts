@@ -29,7 +29,7 @@ export function openNode(text: string): { fd: number; pending: boolean } {
   const address = addressOf(text);
   switch (address.kind) {
     case 'tcp':
-      return { fd: native.connectTcp(address.host || '127.0.0.1', address.port), pending: true };
+      return { fd: native.connectTcpNonBlocking(address.host || '127.0.0.1', address.port), pending: true };
     case 'unix':
       return { fd: native.connectUnix(unixPath(address.path)), pending: false };
     case 'abstract':
