@@ -24,6 +24,7 @@ import {
 } from './mongrel2-parser.js';
 import { registerProtocol, type Listener, type ProtocolContext, type ProtocolServer } from '../registry.js';
 import { CLIENT_GONE, byteLength, errorResponse, responseHead } from '../response.js';
+import { NativeLink, NativeZmqSocket, type LinkOwner } from './native-link.js';
 /** uWSGI's UWSGI_MONGREL2_MAX_MSGSIZE: bigger chunks go out in pieces so Mongrel2's ring buffer copes. */
 const MAX_MESSAGE_BODY = 2 * 1024 * 1024;
 /** How long the PUB socket stays open after the last message before a stopping worker closes it. */
@@ -157,12 +158,16 @@ class ZmqHandler implements ProtocolServer {
   private spec!: { pull: string; pub: string };
   private pull!: Pull;
   private pub!: XPublisher;
+  /** The addon's sockets (native-link.ts) when it has them: then pull/pub above stay unset. */
+  #link: NativeLink | null = null;
 
   constructor(readonly context: ProtocolContext) {}
 
   /** Connects both sockets; requests are read once Mongrel2 has subscribed to the PUB socket. */
   async connect(text: string): Promise<Listener> {
     const spec = parseZmqSpec(text);
+    // TSGI_ZMQ_SOCKETS=zeromq.js: the fallback path on purpose (its tests, side-by-side benches).
+    if (NativeZmqSocket !== null && process.env.TSGI_ZMQ_SOCKETS !== 'zeromq.js') return this.#connectNative(spec, text);
     let zmq: typeof import('zeromq');
     try {
       zmq = await import('zeromq');
@@ -197,6 +202,34 @@ class ZmqHandler implements ProtocolServer {
       throw tsgiError('TSGI_ERR_ZMQ_CONNECT', `cannot connect --zmq ${text}: ${(error as Error).message}`, { cause: error });
     }
   }
+
+  #connectNative(spec: { pull: string; pub: string }, text: string): Listener {
+    try {
+      this.#link = new NativeLink(this.#linkOwner, spec, this.uuid);
+    } catch (error) {
+      throw tsgiError('TSGI_ERR_ZMQ_CONNECT', `cannot connect --zmq ${text}: ${(error as Error).message}`, { cause: error });
+    }
+    this.spec = spec;
+    this.#state = 'running';
+    log(`zmq: UUID for responder ${spec.pub}: ${this.uuid}; pulling from ${spec.pull} once Mongrel2 subscribes (native libzmq sockets)`);
+    return { pause: noop, resume: () => this.#pump(), close: () => this.#stopReceiving() };
+  }
+
+  readonly #linkOwner: LinkOwner = {
+    takeable: () => (this.#state === 'running' && this.#backlogHead === this.#backlog.length ? this.context.scheduler.freeCount : 0),
+    handle: (message) => this.#handle(message),
+    publishFailed: (error) => onPublishError(error),
+    dropped: (frames) => log(`zmq: dropping a ${frames}-part message: TSGI_ERR_ZMQ_MESSAGE: Mongrel2 sends single-part messages`),
+    subscriptionChanged: (subscribed) => {
+      if (this.#state === 'closed') return;
+      if (subscribed) {
+        this.#subscribed = true;
+        log(`zmq: Mongrel2 subscribed${this.#everSubscribed ? ' again' : ''} on ${this.spec.pub}: pulling requests from ${this.spec.pull}`);
+        this.#everSubscribed = true;
+        this.#pump();
+      } else this.#lostSubscriber();
+    },
+  };
 
   /**
    * The PUB socket is an XPUB so the worker sees Mongrel2's subscription arrive: a response
@@ -233,7 +266,7 @@ class ZmqHandler implements ProtocolServer {
     this.#subscribed = false;
     this.#gone.clear(); // a restarted Mongrel2 counts connection ids from 1 again
     log(`zmq: Mongrel2 disconnected from ${this.spec.pub}: not pulling requests until it subscribes again`);
-    this.#awaitSubscriber();
+    if (this.#link === null) this.#awaitSubscriber();
   }
 
   /**
@@ -243,7 +276,7 @@ class ZmqHandler implements ProtocolServer {
    * message, see #closePull) that one counts too, so the worker does not close under it.
    */
   get connections(): number {
-    const due = this.#state === 'stopping' && !this.pull.closed ? 1 : 0;
+    const due = this.#state === 'stopping' && this.#link === null && !this.pull.closed ? 1 : 0;
     return this.#backlog.length - this.#backlogHead + this.#inFlight + this.#parked + this.#taking + due;
   }
 
@@ -261,6 +294,7 @@ class ZmqHandler implements ProtocolServer {
   #pump(): void {
     if (this.#receiving || this.#state !== 'running' || !this.#subscribed) return;
     if (!this.#serveBacklog() || this.context.scheduler.freeCount === 0) return;
+    if (this.#link !== null) return this.#link.resume();
     this.#receiving = true;
     if (++this.#burst > EAGER_BURST) {
       this.#burst = 0;
@@ -329,7 +363,8 @@ class ZmqHandler implements ProtocolServer {
       if (reader.uploadFile !== null && this.#uploadPath(reader.uploadFile) === null) return;
       const core = this.context.scheduler.acquire();
       if (core === null) {
-        this.#backlog.push(message); // read again when a core frees: the reader is shared
+        // Read again when a core frees (the reader is shared); a copy, as native messages are views of a reused buffer.
+        this.#backlog.push(this.#link === null ? message : Buffer.from(message));
         return this.context.onFull();
       }
       return this.#serve(core, env, reader);
@@ -371,7 +406,7 @@ class ZmqHandler implements ProtocolServer {
       Environ.setInput(env, new IncomingInput(stream, reader.contentLength));
     } else if (reader.body !== null) {
       const input = new PushedInput(reader.body.length, noop);
-      input.push(reader.body);
+      input.push(this.#link === null ? reader.body : Buffer.from(reader.body));
       input.end();
       Environ.setInput(env, input);
     }
@@ -481,6 +516,7 @@ class ZmqHandler implements ProtocolServer {
    * One send() for many responses: one zeromq.js promise, one wake-up of the I/O thread.
    */
   publish(message: Buffer, sender: string): void {
+    if (this.#link !== null) return this.#publishNative(message, sender, this.#link);
     if (this.pub.closed) return;
     if (this.#outbox.length > 0 && sender !== this.#outboxSender) this.#flush();
     this.#outboxSender = sender;
@@ -493,12 +529,26 @@ class ZmqHandler implements ProtocolServer {
     }
   }
 
+  #publishNative(message: Buffer, sender: string, link: NativeLink): void {
+    if (link.pubClosed) return;
+    if (link.queuedFrames > 0 && sender !== this.#outboxSender) link.flush();
+    this.#outboxSender = sender;
+    link.queue(message);
+    this.#lastPublish = Date.now();
+    if (link.queuedFrames >= MAX_BATCH || link.queuedBytes >= MAX_BATCH_BYTES) link.flush();
+    else if (!this.#flushDue) {
+      this.#flushDue = true;
+      setImmediate(this.#flushLater);
+    }
+  }
+
   readonly #flushLater = (): void => {
     this.#flushDue = false;
     this.#flush();
   };
 
   #flush(): void {
+    if (this.#link !== null) return this.#link.flush();
     const outbox = this.#outbox;
     if (outbox.length === 0) return;
     this.#outbox = [];
@@ -546,6 +596,12 @@ class ZmqHandler implements ProtocolServer {
   }
 
   #closePull(): void {
+    if (this.#link !== null) {
+      if (this.#link.pullClosed) return;
+      const taken = this.#link.closePull();
+      log(`zmq: stopped pulling from ${this.spec.pull}${taken > 0 ? `; serving the ${taken} message(s) already queued for this worker` : ''}`);
+      return;
+    }
     const pull = this.pull;
     if (pull.closed) return;
     // A receive parked in zeromq.js's poller takes the next message itself; closing under it
@@ -579,13 +635,14 @@ class ZmqHandler implements ProtocolServer {
     if (!connected) return;
     const left = this.#backlog.length - this.#backlogHead;
     if (left > 0) log(`zmq: ${left} request(s) never got a core before --reload-mercy ran out: dropped, their clients wait for Mongrel2's timeout`);
-    if (!this.pull.closed) this.pull.close(); // --reload-mercy ran out while a receive was due
+    if (this.#link === null && !this.pull.closed) this.pull.close(); // --reload-mercy ran out while a receive was due
     this.#flush();
     // zeromq.js cannot tell when the queue is on the wire, and the worker exits with
     // process.exit (no ZMQ context termination): give the I/O thread time to send the last bytes.
     const wait = this.#lastPublish + FLUSH_MS - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    this.pub.close();
+    if (this.#link !== null) this.#link.close();
+    else this.pub.close();
   }
 }
 
