@@ -194,7 +194,8 @@ class ZmqHandler implements ProtocolServer {
       this.pub = pub;
       this.#state = 'running';
       this.#awaitSubscriber();
-      log(`zmq: UUID for responder ${spec.pub}: ${this.uuid}; pulling from ${spec.pull} once Mongrel2 subscribes`);
+      const why = NativeZmqSocket === null ? 'the addon was built without libzmq: install libzmq3-dev and rebuild it' : 'TSGI_ZMQ_SOCKETS=zeromq.js';
+      log(`zmq: UUID for responder ${spec.pub}: ${this.uuid}; pulling from ${spec.pull} once Mongrel2 subscribes (zeromq.js sockets: ${why})`);
       return { pause: noop, resume: () => this.#pump(), close: () => this.#stopReceiving() };
     } catch (error) {
       pub.close();
