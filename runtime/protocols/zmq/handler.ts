@@ -8,25 +8,23 @@
  * worker whose cores are all busy stops reading its PULL so the requests go to its siblings.
  * The PUB socket is an XPUB, to see when Mongrel2 has subscribed (see #awaitSubscriber).
  */
-import { createReadStream, unlink } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Pull, XPublisher } from 'zeromq';
-import { DRAIN, type Chunk } from '../../../green/thread.js';
-import type { Core, ResponseWriter } from '../../worker/core.js';
+import type { Core } from '../../worker/core.js';
 import { Environ } from '../../worker/environ.js';
 import { tsgiError } from '../../errors.js';
 import { IncomingInput, PushedInput } from '../../worker/input.js';
+import { ZMQ_WRITER, ZmqRequest, type RequestOwner } from './request.js';
 import { log } from '../../logger.js';
 import {
-  DISCONNECT, INVALID, Mongrel2Reader, REQUEST, encodeResponse, parseZmqSpec, requestKeepAlive, responseKeepsAlive, responsePrefix,
+  DISCONNECT, INVALID, Mongrel2Reader, REQUEST, parseZmqSpec, requestKeepAlive, responsePrefix,
 } from './mongrel2-parser.js';
 import { registerProtocol, type Listener, type ProtocolContext, type ProtocolServer } from '../registry.js';
-import { CLIENT_GONE, byteLength, errorResponse, responseHead } from '../response.js';
+import { CLIENT_GONE } from '../response.js';
 import { NativeLink, NativeZmqSocket, type LinkOwner } from './native-link.js';
-/** uWSGI's UWSGI_MONGREL2_MAX_MSGSIZE: bigger chunks go out in pieces so Mongrel2's ring buffer copes. */
-const MAX_MESSAGE_BODY = 2 * 1024 * 1024;
 /** How long the PUB socket stays open after the last message before a stopping worker closes it. */
 const FLUSH_MS = 200;
 /**
@@ -50,68 +48,11 @@ const noop = (): void => {};
 type State = 'unconnected' | 'running' | 'stopping' | 'closed';
 
 /**
- * The request a core serves for a handler; one per core, reused. Requests pipelined on one
- * Mongrel2 connection form a list, oldest to newest: HTTP wants their responses in request
- * order, so a request with an older one still running keeps its messages in `held`, and if it
- * finishes first it stays `parked` on the list (its core moves on) until the older ones end.
- */
-class ZmqRequest {
-  core: Core | null = null;
-  /** `sender SP connId`: the key of {@link ZmqHandler.byConn}. */
-  key = '';
-  /** Mongrel2's sender UUID: the topic its SUB subscribed to. */
-  sender = '';
-  prefix: Buffer = EMPTY;
-  keepAlive = false;
-  /** Mongrel2 said the client is gone: nothing more is published for it. */
-  gone = false;
-  /** The previous request on the same connection, still running or parked. */
-  older: ZmqRequest | null = null;
-  newer: ZmqRequest | null = null;
-  /** Messages published while an older request runs; null until the first (the common case stays allocation-free). */
-  held: Buffer[] | null = null;
-  /** Finished while an older request ran: waits on the list with its messages in `held`. */
-  parked = false;
-  /** The x-mongrel2-upload-done file (under --mongrel2-chroot): deleted when the request ends. */
-  upload: string | null = null;
-
-  constructor(readonly handler: ZmqHandler) {}
-
-  /** Publishes `head` and `body` (split into ≤ 2 MiB messages); no body and no head: the close message. */
-  publish(head: string, body: Chunk | undefined): void {
-    const length = byteLength(body);
-    if (length <= MAX_MESSAGE_BODY) return this.#out(encodeResponse(this.prefix, head, body));
-    const bytes = typeof body === 'string' ? Buffer.from(body) : body!;
-    this.#out(encodeResponse(this.prefix, head, bytes, 0, MAX_MESSAGE_BODY));
-    for (let from = MAX_MESSAGE_BODY; from < length; from += MAX_MESSAGE_BODY) {
-      this.#out(encodeResponse(this.prefix, '', bytes, from, from + MAX_MESSAGE_BODY));
-    }
-  }
-
-  #out(message: Buffer): void {
-    if (this.older === null) this.handler.publish(message, this.sender);
-    else (this.held ??= []).push(message);
-  }
-
-  end(): void {
-    if (this.core === null) return;
-    this.core = null;
-    if (this.upload !== null) {
-      // Mongrel2 leaves the file to its handler: nobody else deletes it.
-      const file = this.upload;
-      this.upload = null;
-      unlink(file, (error) => error && log(`zmq: TSGI_ERR_ZMQ_UPLOAD: cannot delete upload ${file}: ${error.message}`));
-    }
-    this.handler.ended(this);
-  }
-}
-
-/**
  * One `--zmq PULL,PUB` pair, registered as protocol `zmq`: the worker connects it out (instead
  * of accepting on an inherited fd) and then treats it as any other protocol server. Its
  * "listener" is the PULL side: closing it stops taking requests, as closing an accept does.
  */
-class ZmqHandler implements ProtocolServer {
+class ZmqHandler implements ProtocolServer, RequestOwner {
   /** ZMQ identity of the PUB socket, as uWSGI sets it: a random UUID per worker. */
   readonly uuid = randomUUID();
   /** Requests in flight by `sender SP connId`: the newest, linked to the older ones (a disconnect halts them all). */
@@ -659,46 +600,5 @@ function preview(message: Buffer): string {
   const text = JSON.stringify(message.toString('latin1', 0, 80));
   return message.length > 80 ? `${text}…` : text;
 }
-
-const ZMQ_WRITER: ResponseWriter = {
-  send(core, chunk) {
-    const request = core.conn as ZmqRequest;
-    if (request.gone) return true;
-    if (core.headersSent) request.publish('', chunk);
-    else {
-      core.headersSent = true;
-      request.publish(responseHead(core.env!.SERVER_PROTOCOL as string, core), chunk);
-    }
-    return true; // PUB never blocks (no high-water mark)
-  },
-  finish(core, last) {
-    const request = core.conn as ZmqRequest;
-    if (!request.gone) {
-      if (!core.headersSent) {
-        core.headersSent = true;
-        request.publish(responseHead(core.env!.SERVER_PROTOCOL as string, core), last);
-      } else if (last !== undefined && last.length > 0) request.publish('', last);
-      // The empty message makes Mongrel2 close the client connection, unless HTTP keep-alive
-      // can work: the client asked for it and the response says where it ends.
-      if (!request.keepAlive || !responseKeepsAlive(core.headers)) request.publish('', undefined);
-    }
-    request.end();
-  },
-  abort(core, status) {
-    const request = core.conn as ZmqRequest;
-    if (!request.gone) {
-      if (!core.headersSent) {
-        core.headersSent = true;
-        request.publish(errorResponse((core.env!.SERVER_PROTOCOL as string | undefined) ?? 'HTTP/1.0', status), undefined);
-      }
-      request.publish('', undefined);
-    }
-    request.end();
-  },
-  awaitDrain(core) {
-    // send() never asks for a drain; resume anyway should a thread park on DRAIN.
-    queueMicrotask(() => core.resume(DRAIN, undefined));
-  },
-};
 
 registerProtocol('zmq', (context) => new ZmqHandler(context));
