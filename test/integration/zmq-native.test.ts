@@ -3,6 +3,7 @@
  * native-link.ts): it is the path in use when the addon has them, and it keeps HTTP's order on
  * every connection under a burst of pipelined requests; the zeromq.js fallback does the same.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -64,6 +65,23 @@ test('native sockets: the worker uses libzmq itself, not zeromq.js, and answers 
     assert.match(maps, /libzmq\.so/, 'the worker has not mapped the system libzmq');
     assert.not.match(maps, /zeromq/, 'the worker loaded zeromq.js');
     await burst(peer, 'n');
+  } finally {
+    await server.stop();
+    peer.close();
+  }
+});
+
+test('native sockets: a 3 MiB body, larger than the reused receive buffer, arrives whole, and so do the requests around it', async () => {
+  const { server, peer } = await startHandler({});
+  try {
+    const big = randomBytes(3 * 1024 * 1024);
+    const before = peer.request('/?before');
+    const upload = peer.request('/', { method: 'POST', body: big });
+    const after = peer.request('/?after');
+    for (const exchange of [before, upload, after]) await exchange.done(10_000);
+    const echoed = JSON.parse(upload.response().body.toString()) as { body: { length: number; sha1: string } };
+    assert.equal(echoed.body, { length: big.length, sha1: createHash('sha1').update(big).digest('hex') });
+    assert.equal([answeredQueries(before), answeredQueries(after)], [['before'], ['after']]);
   } finally {
     await server.stop();
     peer.close();
