@@ -476,7 +476,6 @@ class ZmqHandler implements ProtocolServer, RequestOwner {
     if (link.queuedFrames > 0 && sender !== this.#outboxSender) link.flush();
     this.#outboxSender = sender;
     link.queue(message);
-    this.#lastPublish = Date.now();
     if (link.queuedFrames >= MAX_BATCH || link.queuedBytes >= MAX_BATCH_BYTES) link.flush();
     else if (!this.#flushDue) {
       this.#flushDue = true;
@@ -581,7 +580,7 @@ class ZmqHandler implements ProtocolServer, RequestOwner {
     this.#flush();
     // zeromq.js cannot tell when the queue is on the wire, and the worker exits with
     // process.exit (no ZMQ context termination): give the I/O thread time to send the last bytes.
-    const wait = this.#lastPublish + FLUSH_MS - Date.now();
+    const wait = (this.#link?.lastFlush ?? this.#lastPublish) + FLUSH_MS - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     if (this.#link !== null) this.#link.close();
     else this.pub.close();

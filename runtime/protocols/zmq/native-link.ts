@@ -84,6 +84,8 @@ export class NativeLink {
   #yielded = false;
   pullClosed = false;
   pubClosed = false;
+  /** When the last burst was sent (ms): a stopping worker gives the I/O thread time to write it. */
+  lastFlush = 0;
 
   constructor(readonly owner: LinkOwner, spec: { pull: string; pub: string }, identity: string) {
     const pub = (this.#pub = new NativeZmqSocket!(ZMQ_XPUB));
@@ -241,6 +243,7 @@ export class NativeLink {
     if (this.#outLength === 0 || this.pubClosed) return;
     const length = this.#outLength;
     this.#outLength = this.#outFrames = 0;
+    this.lastFlush = Date.now();
     try {
       this.#pub.sendFrames(this.#out, length);
     } catch (error) {
