@@ -48,7 +48,10 @@ const MORE = 0x80000000;
 const LENGTH = 0x7fffffff;
 /** Messages read back to back before the loop yields to the event loop (timers, IPC, other sockets). */
 const BURST = 256;
-/** At most this many messages per recvBatch: a core is what decides how many are taken. */
+/**
+ * At most this many messages per recvBatch, and never more than the free cores: a message taken
+ * is one Mongrel2's PUSH no longer offers to this worker's siblings.
+ */
 const BATCH = 64;
 
 /** What the link asks of its handler. */
@@ -118,10 +121,6 @@ export class NativeLink {
     this.#monitorPoll.start(POLL_READABLE);
     this.#readPub(); // edge-triggered: what is queued already signals nothing
     this.#readMonitor();
-  }
-
-  get subscribed(): boolean {
-    return this.#subscribers > 0;
   }
 
   /** Reads requests while the handler takes them; stops polling the PULL when it takes none. */
