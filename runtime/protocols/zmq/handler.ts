@@ -477,7 +477,7 @@ class ZmqHandler implements ProtocolServer, RequestOwner {
     this.#outboxSender = sender;
     link.queue(message);
     if (link.queuedFrames >= MAX_BATCH || link.queuedBytes >= MAX_BATCH_BYTES) link.flush();
-    else if (!this.#flushDue) {
+    else if (!this.#flushDue && !link.pumping) {
       this.#flushDue = true;
       setImmediate(this.#flushLater);
     }

@@ -83,7 +83,8 @@ export class NativeLink {
   #outFrames = 0;
   #subscribers = 0;
   #reading = false;
-  #pumping = false;
+  /** Inside the receive loop, which flushes what the requests it handed on published. */
+  pumping = false;
   #yielded = false;
   pullClosed = false;
   pubClosed = false;
@@ -125,7 +126,7 @@ export class NativeLink {
 
   /** Reads requests while the handler takes them; stops polling the PULL when it takes none. */
   resume(): void {
-    if (this.pullClosed || this.#pumping) return;
+    if (this.pullClosed || this.pumping) return;
     if (!this.#reading) {
       this.#reading = true;
       this.#pullPoll.start(POLL_READABLE);
@@ -136,9 +137,9 @@ export class NativeLink {
   readonly #onPullReady = (): void => this.#pump();
 
   #pump(): void {
-    if (this.#pumping || this.pullClosed) return;
+    if (this.pumping || this.pullClosed) return;
     if (this.#subscribers === 0) return this.#stopReading(); // the handler resumes on a subscription
-    this.#pumping = true;
+    this.pumping = true;
     let drained = false;
     let budget = BURST;
     try {
@@ -151,7 +152,7 @@ export class NativeLink {
         budget -= count;
       }
     } finally {
-      this.#pumping = false;
+      this.pumping = false;
     }
     this.flush();
     if (this.pullClosed) return;
@@ -248,9 +249,11 @@ export class NativeLink {
     } catch (error) {
       this.owner.publishFailed(error as Error);
     }
-    // The send may have processed the XPUB's commands, a new (un)subscription's among them,
-    // which then signals nothing more on ZMQ_FD.
-    if ((this.#pub.events() & ZMQ_POLLIN) !== 0) this.#readPub();
+    // The send may have processed the XPUB's commands, a new subscription's among them, which
+    // then signals nothing more on ZMQ_FD. That matters only while nobody is subscribed (a
+    // ZMQ_EVENTS is a poll(2) on the mailbox: not one per burst): what queues meanwhile is
+    // drained before a disconnect resets the count (#readMonitor).
+    if (this.#subscribers === 0 && (this.#pub.events() & ZMQ_POLLIN) !== 0) this.#readPub();
   }
 
   /** (Un)subscriptions: [1 | 0][topic]; Mongrel2 subscribes to its sender UUID. */
@@ -290,6 +293,7 @@ export class NativeLink {
       lost = true;
     }
     if (!lost || this.#subscribers === 0) return;
+    this.#readPub(); // what queued unseen while subscribed is older than the disconnect
     this.#subscribers = 0;
     this.owner.subscriptionChanged(false);
   };
