@@ -1,4 +1,7 @@
 {
+  "variables": {
+    "tsgi_zmq%": "<!(node scripts/detect-libzmq.mjs)"
+  },
   "targets": [
     {
       "target_name": "tsgi",
@@ -19,7 +22,14 @@
         "native/module.c"
       ],
       "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-fvisibility=hidden"]
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-fvisibility=hidden"],
+      "conditions": [
+        ["tsgi_zmq==1", {
+          "sources": ["native/zmq.c"],
+          "defines": ["TSGI_HAVE_ZMQ=1"],
+          "libraries": ["-lzmq"]
+        }]
+      ]
     }
   ]
 }

@@ -20,7 +20,8 @@
  *
  * Env: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNS (64), BENCH_PARKED (5000),
  * BENCH_PARK_SECONDS (3); BENCH_PARKED=0 skips part 2, BENCH_UWSGI=0 the uwsgi path of part 1
- * (the tsgi / pyzmq rounds then come closer together in time).
+ * (the tsgi / pyzmq rounds then come closer together in time), BENCH_ZEROMQ_JS=0 the handler on
+ * zeromq.js sockets (TSGI_ZMQ_SOCKETS=zeromq.js: the path of an addon built without libzmq).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -37,6 +38,7 @@ const CONNS = Number(process.env.BENCH_CONNS ?? 64);
 const PARKED = Number(process.env.BENCH_PARKED ?? 5000);
 const PARK_SECONDS = Number(process.env.BENCH_PARK_SECONDS ?? 3);
 const UWSGI = process.env.BENCH_UWSGI !== '0';
+const ZEROMQ_JS = process.env.BENCH_ZEROMQ_JS !== '0';
 const BENCH_APPS = join(ROOT, 'bench/apps');
 const CLK_TCK = 100;
 
@@ -48,14 +50,14 @@ interface Target {
   close(): Promise<void>;
 }
 
-async function zmqTarget(module: string, cwd: string, extra: string[]): Promise<Target> {
+async function zmqTarget(module: string, cwd: string, extra: string[], sockets: 'native' | 'zeromq.js' = 'native'): Promise<Target> {
   const pushAddress = `tcp://127.0.0.1:${await pickPort()}`;
   const subAddress = `tcp://127.0.0.1:${await pickPort()}`;
   const peer = await Mongrel2Peer.start(pushAddress, subAddress);
-  const server = await startTsgi(['--zmq', `${pushAddress},${subAddress}`, '--module', module, '--disable-logging', ...extra], { cwd, ready: /pulling requests/ });
+  const server = await startTsgi(['--zmq', `${pushAddress},${subAddress}`, '--module', module, '--disable-logging', ...extra], { cwd, ready: /pulling requests/, env: sockets === 'zeromq.js' ? { TSGI_ZMQ_SOCKETS: 'zeromq.js' } : {} });
   await peer.waitForHandlers(1);
   return {
-    name: 'zmq (Mongrel2 peer)',
+    name: sockets === 'native' ? 'zmq (Mongrel2 peer)' : 'zmq (Mongrel2 peer, zeromq.js sockets)',
     server,
     async request(path) {
       const exchange = await peer.request(path).done(60_000);
@@ -158,6 +160,8 @@ function median(values: number[]): number {
 
 async function requestsPerSecond(): Promise<void> {
   const targets = [await zmqTarget('hello_tsgi', BENCH_APPS, []), await pyzmqTarget()];
+  // The fallback path too (the addon built without libzmq), in the same rounds: before/after.
+  if (ZEROMQ_JS) targets.push(await zmqTarget('hello_tsgi', BENCH_APPS, [], 'zeromq.js'));
   if (UWSGI) targets.push(await uwsgiTarget('hello_tsgi', BENCH_APPS, []));
   const results = new Map<string, Array<{ rps: number; cpuUsPerRequest: number; peerUsPerRequest: number }>>();
   try {
@@ -183,6 +187,11 @@ async function requestsPerSecond(): Promise<void> {
   const python = results.get('zmq (pyzmq handler)')!;
   const ratios = tsgi.map((run, i) => run.rps / python[i]!.rps);
   console.log(`\ntsgi zmq handler / pyzmq handler: ${median(ratios).toFixed(2)}× (median; rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})`);
+  const fallback = results.get('zmq (Mongrel2 peer, zeromq.js sockets)');
+  if (fallback !== undefined) {
+    const before = fallback.map((run, i) => run.rps / python[i]!.rps);
+    console.log(`tsgi zmq handler on zeromq.js sockets / pyzmq handler: ${median(before).toFixed(2)}× (median; rounds ${before.map((r) => r.toFixed(2)).join(', ')})`);
+  }
 }
 
 async function parkedLongPolls(): Promise<void> {

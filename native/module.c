@@ -96,5 +96,18 @@ NAPI_MODULE_INIT() {
                           sizeof conn_server_methods / sizeof conn_server_methods[0],
                           conn_server_methods, &conn_server_class));
   CHECK(napi_set_named_property(env, exports, "ConnServer", conn_server_class));
+
+#ifdef TSGI_HAVE_ZMQ
+  napi_property_descriptor zmq_methods[] = {
+      METHOD("setOption", zmq_socket_set_option), METHOD("connect", zmq_socket_connect),
+      METHOD("fd", zmq_socket_fd),                METHOD("events", zmq_socket_events),
+      METHOD("recvBatch", zmq_socket_recv_batch), METHOD("sendFrames", zmq_socket_send_frames),
+      METHOD("monitor", zmq_socket_monitor_method), METHOD("close", zmq_socket_close),
+  };
+  napi_value zmq_class;
+  CHECK(napi_define_class(env, "ZmqSocket", NAPI_AUTO_LENGTH, zmq_socket_new, NULL,
+                          sizeof zmq_methods / sizeof zmq_methods[0], zmq_methods, &zmq_class));
+  CHECK(napi_set_named_property(env, exports, "ZmqSocket", zmq_class));
+#endif
   return exports;
 }

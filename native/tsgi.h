@@ -40,6 +40,7 @@
  *   unix-diag.c    unixListenQueue
  *   router-sockets.c bindUdp (a router's subscription server socket), connectTcpNonBlocking,
  *                  connectUnixNonBlocking, socketError (a router's connects to its nodes)
+ *   zmq.c          the ZmqSocket class (only with libzmq: TSGI_HAVE_ZMQ, see binding.gyp)
  *   module.c       the module init that registers all of the above
  *
  * Functions used by more than one unit are declared here, under their plain names. They stay
@@ -204,5 +205,18 @@ napi_value conn_server_connections(napi_env env, napi_callback_info info);
 napi_value conn_server_ref(napi_env env, napi_callback_info info);
 napi_value conn_server_unref(napi_env env, napi_callback_info info);
 napi_value conn_server_adopt(napi_env env, napi_callback_info info);
+
+#ifdef TSGI_HAVE_ZMQ
+/* zmq.c: the ZmqSocket class */
+napi_value zmq_socket_new(napi_env env, napi_callback_info info);
+napi_value zmq_socket_set_option(napi_env env, napi_callback_info info);
+napi_value zmq_socket_connect(napi_env env, napi_callback_info info);
+napi_value zmq_socket_fd(napi_env env, napi_callback_info info);
+napi_value zmq_socket_monitor_method(napi_env env, napi_callback_info info);
+napi_value zmq_socket_events(napi_env env, napi_callback_info info);
+napi_value zmq_socket_recv_batch(napi_env env, napi_callback_info info);
+napi_value zmq_socket_send_frames(napi_env env, napi_callback_info info);
+napi_value zmq_socket_close(napi_env env, napi_callback_info info);
+#endif
 
 #endif /* TSGI_H */

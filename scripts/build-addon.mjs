@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { haveLibzmq } from './detect-libzmq.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HELP =
@@ -52,6 +53,9 @@ const args = [nodeGyp, 'rebuild'];
 if (nodeDir !== undefined) args.push(`--nodedir=${nodeDir}`);
 
 console.log('tsgi: building the native addon (node-gyp)…');
+if (!haveLibzmq()) {
+  console.log('tsgi: libzmq headers not found (Debian: libzmq3-dev): building without the native ZeroMQ sockets; --zmq will use zeromq.js');
+}
 const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 const code = result.status ?? 1;
 if (code !== 0) console.error(HELP);

@@ -8,24 +8,23 @@
  * worker whose cores are all busy stops reading its PULL so the requests go to its siblings.
  * The PUB socket is an XPUB, to see when Mongrel2 has subscribed (see #awaitSubscriber).
  */
-import { createReadStream, unlink } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Pull, XPublisher } from 'zeromq';
-import { DRAIN, type Chunk } from '../../../green/thread.js';
-import type { Core, ResponseWriter } from '../../worker/core.js';
+import type { Core } from '../../worker/core.js';
 import { Environ } from '../../worker/environ.js';
 import { tsgiError } from '../../errors.js';
 import { IncomingInput, PushedInput } from '../../worker/input.js';
+import { ZMQ_WRITER, ZmqRequest, type RequestOwner } from './request.js';
 import { log } from '../../logger.js';
 import {
-  DISCONNECT, INVALID, Mongrel2Reader, REQUEST, encodeResponse, parseZmqSpec, requestKeepAlive, responseKeepsAlive, responsePrefix,
+  DISCONNECT, INVALID, Mongrel2Reader, REQUEST, parseZmqSpec, requestKeepAlive, responsePrefix,
 } from './mongrel2-parser.js';
 import { registerProtocol, type Listener, type ProtocolContext, type ProtocolServer } from '../registry.js';
-import { CLIENT_GONE, byteLength, errorResponse, responseHead } from '../response.js';
-/** uWSGI's UWSGI_MONGREL2_MAX_MSGSIZE: bigger chunks go out in pieces so Mongrel2's ring buffer copes. */
-const MAX_MESSAGE_BODY = 2 * 1024 * 1024;
+import { CLIENT_GONE } from '../response.js';
+import { NativeLink, NativeZmqSocket, type LinkOwner } from './native-link.js';
 /** How long the PUB socket stays open after the last message before a stopping worker closes it. */
 const FLUSH_MS = 200;
 /**
@@ -49,68 +48,11 @@ const noop = (): void => {};
 type State = 'unconnected' | 'running' | 'stopping' | 'closed';
 
 /**
- * The request a core serves for a handler; one per core, reused. Requests pipelined on one
- * Mongrel2 connection form a list, oldest to newest: HTTP wants their responses in request
- * order, so a request with an older one still running keeps its messages in `held`, and if it
- * finishes first it stays `parked` on the list (its core moves on) until the older ones end.
- */
-class ZmqRequest {
-  core: Core | null = null;
-  /** `sender SP connId`: the key of {@link ZmqHandler.byConn}. */
-  key = '';
-  /** Mongrel2's sender UUID: the topic its SUB subscribed to. */
-  sender = '';
-  prefix: Buffer = EMPTY;
-  keepAlive = false;
-  /** Mongrel2 said the client is gone: nothing more is published for it. */
-  gone = false;
-  /** The previous request on the same connection, still running or parked. */
-  older: ZmqRequest | null = null;
-  newer: ZmqRequest | null = null;
-  /** Messages published while an older request runs; null until the first (the common case stays allocation-free). */
-  held: Buffer[] | null = null;
-  /** Finished while an older request ran: waits on the list with its messages in `held`. */
-  parked = false;
-  /** The x-mongrel2-upload-done file (under --mongrel2-chroot): deleted when the request ends. */
-  upload: string | null = null;
-
-  constructor(readonly handler: ZmqHandler) {}
-
-  /** Publishes `head` and `body` (split into ≤ 2 MiB messages); no body and no head: the close message. */
-  publish(head: string, body: Chunk | undefined): void {
-    const length = byteLength(body);
-    if (length <= MAX_MESSAGE_BODY) return this.#out(encodeResponse(this.prefix, head, body));
-    const bytes = typeof body === 'string' ? Buffer.from(body) : body!;
-    this.#out(encodeResponse(this.prefix, head, bytes, 0, MAX_MESSAGE_BODY));
-    for (let from = MAX_MESSAGE_BODY; from < length; from += MAX_MESSAGE_BODY) {
-      this.#out(encodeResponse(this.prefix, '', bytes, from, from + MAX_MESSAGE_BODY));
-    }
-  }
-
-  #out(message: Buffer): void {
-    if (this.older === null) this.handler.publish(message, this.sender);
-    else (this.held ??= []).push(message);
-  }
-
-  end(): void {
-    if (this.core === null) return;
-    this.core = null;
-    if (this.upload !== null) {
-      // Mongrel2 leaves the file to its handler: nobody else deletes it.
-      const file = this.upload;
-      this.upload = null;
-      unlink(file, (error) => error && log(`zmq: TSGI_ERR_ZMQ_UPLOAD: cannot delete upload ${file}: ${error.message}`));
-    }
-    this.handler.ended(this);
-  }
-}
-
-/**
  * One `--zmq PULL,PUB` pair, registered as protocol `zmq`: the worker connects it out (instead
  * of accepting on an inherited fd) and then treats it as any other protocol server. Its
  * "listener" is the PULL side: closing it stops taking requests, as closing an accept does.
  */
-class ZmqHandler implements ProtocolServer {
+class ZmqHandler implements ProtocolServer, RequestOwner {
   /** ZMQ identity of the PUB socket, as uWSGI sets it: a random UUID per worker. */
   readonly uuid = randomUUID();
   /** Requests in flight by `sender SP connId`: the newest, linked to the older ones (a disconnect halts them all). */
@@ -157,12 +99,16 @@ class ZmqHandler implements ProtocolServer {
   private spec!: { pull: string; pub: string };
   private pull!: Pull;
   private pub!: XPublisher;
+  /** The addon's sockets (native-link.ts) when it has them: then pull/pub above stay unset. */
+  #link: NativeLink | null = null;
 
   constructor(readonly context: ProtocolContext) {}
 
   /** Connects both sockets; requests are read once Mongrel2 has subscribed to the PUB socket. */
   async connect(text: string): Promise<Listener> {
     const spec = parseZmqSpec(text);
+    // TSGI_ZMQ_SOCKETS=zeromq.js: the fallback path on purpose (its tests, side-by-side benches).
+    if (NativeZmqSocket !== null && process.env.TSGI_ZMQ_SOCKETS !== 'zeromq.js') return this.#connectNative(spec, text);
     let zmq: typeof import('zeromq');
     try {
       zmq = await import('zeromq');
@@ -189,7 +135,8 @@ class ZmqHandler implements ProtocolServer {
       this.pub = pub;
       this.#state = 'running';
       this.#awaitSubscriber();
-      log(`zmq: UUID for responder ${spec.pub}: ${this.uuid}; pulling from ${spec.pull} once Mongrel2 subscribes`);
+      const why = NativeZmqSocket === null ? 'the addon was built without libzmq: install libzmq3-dev and rebuild it' : 'TSGI_ZMQ_SOCKETS=zeromq.js';
+      log(`zmq: UUID for responder ${spec.pub}: ${this.uuid}; pulling from ${spec.pull} once Mongrel2 subscribes (zeromq.js sockets: ${why})`);
       return { pause: noop, resume: () => this.#pump(), close: () => this.#stopReceiving() };
     } catch (error) {
       pub.close();
@@ -197,6 +144,34 @@ class ZmqHandler implements ProtocolServer {
       throw tsgiError('TSGI_ERR_ZMQ_CONNECT', `cannot connect --zmq ${text}: ${(error as Error).message}`, { cause: error });
     }
   }
+
+  #connectNative(spec: { pull: string; pub: string }, text: string): Listener {
+    try {
+      this.#link = new NativeLink(this.#linkOwner, spec, this.uuid);
+    } catch (error) {
+      throw tsgiError('TSGI_ERR_ZMQ_CONNECT', `cannot connect --zmq ${text}: ${(error as Error).message}`, { cause: error });
+    }
+    this.spec = spec;
+    this.#state = 'running';
+    log(`zmq: UUID for responder ${spec.pub}: ${this.uuid}; pulling from ${spec.pull} once Mongrel2 subscribes (native libzmq sockets)`);
+    return { pause: noop, resume: () => this.#pump(), close: () => this.#stopReceiving() };
+  }
+
+  readonly #linkOwner: LinkOwner = {
+    takeable: () => (this.#state === 'running' && this.#backlogHead === this.#backlog.length ? this.context.scheduler.freeCount : 0),
+    handle: (message) => this.#handle(message),
+    publishFailed: (error) => onPublishError(error),
+    dropped: (frames) => log(`zmq: dropping a ${frames}-part message: TSGI_ERR_ZMQ_MESSAGE: Mongrel2 sends single-part messages`),
+    subscriptionChanged: (subscribed) => {
+      if (this.#state === 'closed') return;
+      if (subscribed) {
+        this.#subscribed = true;
+        log(`zmq: Mongrel2 subscribed${this.#everSubscribed ? ' again' : ''} on ${this.spec.pub}: pulling requests from ${this.spec.pull}`);
+        this.#everSubscribed = true;
+        this.#pump();
+      } else this.#lostSubscriber();
+    },
+  };
 
   /**
    * The PUB socket is an XPUB so the worker sees Mongrel2's subscription arrive: a response
@@ -233,7 +208,7 @@ class ZmqHandler implements ProtocolServer {
     this.#subscribed = false;
     this.#gone.clear(); // a restarted Mongrel2 counts connection ids from 1 again
     log(`zmq: Mongrel2 disconnected from ${this.spec.pub}: not pulling requests until it subscribes again`);
-    this.#awaitSubscriber();
+    if (this.#link === null) this.#awaitSubscriber();
   }
 
   /**
@@ -243,7 +218,7 @@ class ZmqHandler implements ProtocolServer {
    * message, see #closePull) that one counts too, so the worker does not close under it.
    */
   get connections(): number {
-    const due = this.#state === 'stopping' && !this.pull.closed ? 1 : 0;
+    const due = this.#state === 'stopping' && this.#link === null && !this.pull.closed ? 1 : 0;
     return this.#backlog.length - this.#backlogHead + this.#inFlight + this.#parked + this.#taking + due;
   }
 
@@ -261,6 +236,7 @@ class ZmqHandler implements ProtocolServer {
   #pump(): void {
     if (this.#receiving || this.#state !== 'running' || !this.#subscribed) return;
     if (!this.#serveBacklog() || this.context.scheduler.freeCount === 0) return;
+    if (this.#link !== null) return this.#link.resume();
     this.#receiving = true;
     if (++this.#burst > EAGER_BURST) {
       this.#burst = 0;
@@ -329,7 +305,8 @@ class ZmqHandler implements ProtocolServer {
       if (reader.uploadFile !== null && this.#uploadPath(reader.uploadFile) === null) return;
       const core = this.context.scheduler.acquire();
       if (core === null) {
-        this.#backlog.push(message); // read again when a core frees: the reader is shared
+        // Read again when a core frees (the reader is shared); a copy, as native messages are views of a reused buffer.
+        this.#backlog.push(this.#link === null ? message : Buffer.from(message));
         return this.context.onFull();
       }
       return this.#serve(core, env, reader);
@@ -371,7 +348,7 @@ class ZmqHandler implements ProtocolServer {
       Environ.setInput(env, new IncomingInput(stream, reader.contentLength));
     } else if (reader.body !== null) {
       const input = new PushedInput(reader.body.length, noop);
-      input.push(reader.body);
+      input.push(this.#link === null ? reader.body : Buffer.from(reader.body));
       input.end();
       Environ.setInput(env, input);
     }
@@ -481,6 +458,7 @@ class ZmqHandler implements ProtocolServer {
    * One send() for many responses: one zeromq.js promise, one wake-up of the I/O thread.
    */
   publish(message: Buffer, sender: string): void {
+    if (this.#link !== null) return this.#publishNative(message, sender, this.#link);
     if (this.pub.closed) return;
     if (this.#outbox.length > 0 && sender !== this.#outboxSender) this.#flush();
     this.#outboxSender = sender;
@@ -493,12 +471,25 @@ class ZmqHandler implements ProtocolServer {
     }
   }
 
+  #publishNative(message: Buffer, sender: string, link: NativeLink): void {
+    if (link.pubClosed) return;
+    if (link.queuedFrames > 0 && sender !== this.#outboxSender) link.flush();
+    this.#outboxSender = sender;
+    link.queue(message);
+    if (link.queuedFrames >= MAX_BATCH || link.queuedBytes >= MAX_BATCH_BYTES) link.flush();
+    else if (!this.#flushDue && !link.pumping) {
+      this.#flushDue = true;
+      setImmediate(this.#flushLater);
+    }
+  }
+
   readonly #flushLater = (): void => {
     this.#flushDue = false;
     this.#flush();
   };
 
   #flush(): void {
+    if (this.#link !== null) return this.#link.flush();
     const outbox = this.#outbox;
     if (outbox.length === 0) return;
     this.#outbox = [];
@@ -546,6 +537,12 @@ class ZmqHandler implements ProtocolServer {
   }
 
   #closePull(): void {
+    if (this.#link !== null) {
+      if (this.#link.pullClosed) return;
+      const taken = this.#link.closePull();
+      log(`zmq: stopped pulling from ${this.spec.pull}${taken > 0 ? `; serving the ${taken} message(s) already queued for this worker` : ''}`);
+      return;
+    }
     const pull = this.pull;
     if (pull.closed) return;
     // A receive parked in zeromq.js's poller takes the next message itself; closing under it
@@ -579,13 +576,14 @@ class ZmqHandler implements ProtocolServer {
     if (!connected) return;
     const left = this.#backlog.length - this.#backlogHead;
     if (left > 0) log(`zmq: ${left} request(s) never got a core before --reload-mercy ran out: dropped, their clients wait for Mongrel2's timeout`);
-    if (!this.pull.closed) this.pull.close(); // --reload-mercy ran out while a receive was due
+    if (this.#link === null && !this.pull.closed) this.pull.close(); // --reload-mercy ran out while a receive was due
     this.#flush();
     // zeromq.js cannot tell when the queue is on the wire, and the worker exits with
     // process.exit (no ZMQ context termination): give the I/O thread time to send the last bytes.
-    const wait = this.#lastPublish + FLUSH_MS - Date.now();
+    const wait = (this.#link?.lastFlush ?? this.#lastPublish) + FLUSH_MS - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    this.pub.close();
+    if (this.#link !== null) this.#link.close();
+    else this.pub.close();
   }
 }
 
@@ -601,46 +599,5 @@ function preview(message: Buffer): string {
   const text = JSON.stringify(message.toString('latin1', 0, 80));
   return message.length > 80 ? `${text}…` : text;
 }
-
-const ZMQ_WRITER: ResponseWriter = {
-  send(core, chunk) {
-    const request = core.conn as ZmqRequest;
-    if (request.gone) return true;
-    if (core.headersSent) request.publish('', chunk);
-    else {
-      core.headersSent = true;
-      request.publish(responseHead(core.env!.SERVER_PROTOCOL as string, core), chunk);
-    }
-    return true; // PUB never blocks (no high-water mark)
-  },
-  finish(core, last) {
-    const request = core.conn as ZmqRequest;
-    if (!request.gone) {
-      if (!core.headersSent) {
-        core.headersSent = true;
-        request.publish(responseHead(core.env!.SERVER_PROTOCOL as string, core), last);
-      } else if (last !== undefined && last.length > 0) request.publish('', last);
-      // The empty message makes Mongrel2 close the client connection, unless HTTP keep-alive
-      // can work: the client asked for it and the response says where it ends.
-      if (!request.keepAlive || !responseKeepsAlive(core.headers)) request.publish('', undefined);
-    }
-    request.end();
-  },
-  abort(core, status) {
-    const request = core.conn as ZmqRequest;
-    if (!request.gone) {
-      if (!core.headersSent) {
-        core.headersSent = true;
-        request.publish(errorResponse((core.env!.SERVER_PROTOCOL as string | undefined) ?? 'HTTP/1.0', status), undefined);
-      }
-      request.publish('', undefined);
-    }
-    request.end();
-  },
-  awaitDrain(core) {
-    // send() never asks for a drain; resume anyway should a thread park on DRAIN.
-    queueMicrotask(() => core.resume(DRAIN, undefined));
-  },
-};
 
 registerProtocol('zmq', (context) => new ZmqHandler(context));
