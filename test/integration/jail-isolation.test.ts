@@ -23,10 +23,12 @@ function linkInto(jail: string, path: string): void {
 /** A chroot with node, its shared libraries, tsgi's dist/ and addon, and an app under /srv. */
 function buildJail(): string {
   const jail = join(tempDir(), 'jail');
-  const libraries = execFileSync('ldd', [process.execPath], { encoding: 'utf8' }).match(/\/\S+/g) ?? [];
-  for (const path of [process.execPath, ...libraries]) linkInto(jail, path);
+  const addon = join(ROOT, 'build/Release/tsgi.node');
+  // node's libraries and the addon's (libzmq, when it was built with it)
+  const libraries = [process.execPath, addon].flatMap((binary) => execFileSync('ldd', [binary], { encoding: 'utf8' }).match(/\/\S+/g) ?? []);
+  for (const path of new Set([process.execPath, ...libraries])) linkInto(jail, path);
   linkInto(jail, join(ROOT, 'package.json'));
-  linkInto(jail, join(ROOT, 'build/Release/tsgi.node'));
+  linkInto(jail, addon);
   mkdirSync(join(jail, ROOT), { recursive: true });
   execFileSync('cp', ['-al', join(ROOT, 'dist'), join(jail, ROOT, 'dist')]);
   mkdirSync(join(jail, 'srv'));

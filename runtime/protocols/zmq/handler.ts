@@ -146,13 +146,16 @@ class ZmqHandler implements ProtocolServer, RequestOwner {
   }
 
   #connectNative(spec: { pull: string; pub: string }, text: string): Listener {
+    // Set before the link exists: its constructor reads subscriptions Mongrel2 already sent, and
+    // says so through #linkOwner, which logs the spec.
+    this.spec = spec;
+    this.#state = 'running';
     try {
       this.#link = new NativeLink(this.#linkOwner, spec, this.uuid);
     } catch (error) {
       throw tsgiError('TSGI_ERR_ZMQ_CONNECT', `cannot connect --zmq ${text}: ${(error as Error).message}`, { cause: error });
     }
-    this.spec = spec;
-    this.#state = 'running';
+    this.#pump(); // a subscription the link read while it was made
     log(`zmq: UUID for responder ${spec.pub}: ${this.uuid}; pulling from ${spec.pull} once Mongrel2 subscribes (native libzmq sockets)`);
     return { pause: noop, resume: () => this.#pump(), close: () => this.#stopReceiving() };
   }
@@ -236,7 +239,8 @@ class ZmqHandler implements ProtocolServer, RequestOwner {
   #pump(): void {
     if (this.#receiving || this.#state !== 'running' || !this.#subscribed) return;
     if (!this.#serveBacklog() || this.context.scheduler.freeCount === 0) return;
-    if (this.#link !== null) return this.#link.resume();
+    // (no link yet and no zeromq.js socket: the native link is being made and reports early)
+    if (this.#link !== null || this.pull === undefined) return this.#link?.resume();
     this.#receiving = true;
     if (++this.#burst > EAGER_BURST) {
       this.#burst = 0;
