@@ -102,6 +102,21 @@ test('a single process logging to a file: the app\'s console lines go there too,
   }
 });
 
+test('router processes log through the log master: the HTTP router\'s and the FastRouter\'s lines reach --logto, tagged', async () => {
+  const [httpPort, fastPort, deadPort] = [await pickPort(), await pickPort(), await pickPort()];
+  const file = join(tempDir(), 'routers.log');
+  const server = await startTsgi(['--http', `127.0.0.1:${httpPort}`, '--http-to', `127.0.0.1:${deadPort}`, '--fastrouter', `127.0.0.1:${fastPort}`, '--fastrouter-to', `127.0.0.1:${deadPort}`, '--master', '--logto', file], { ready: null });
+  try {
+    await waitForLog(file, /\[http 1\] http router ready \(pid \d+\)/, 20_000);
+    await waitForLog(file, /\[fastrouter 1\] fastrouter ready \(pid \d+\)/, 20_000);
+    assert.is((await httpGet({ port: httpPort }, '/')).status, 502);
+    await waitForLog(file, /\[http 1\] http router: 502 to 127\.0\.0\.1: TSGI_ERR_HROUTER_NODE_DOWN/);
+    assert.not.match(server.log(), /router ready|http router: 502/, 'not on the terminal');
+  } finally {
+    await server.stop();
+  }
+});
+
 test('--log-master=false: each process writes its own output, untagged, and its own log lines', async () => {
   const port = await pickPort();
   const server = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', 'chatty', '--master', '--processes', '2', '--log-master=false'], { cwd: FIXTURE_APPS, ready: /all 2 workers ready/ });

@@ -7,6 +7,7 @@
  */
 import { installCrashLogging } from '../../boot/crash-logging.js';
 import { reportBootError } from '../../boot/boot-error.js';
+import { installChildLogging } from '../../logging/child-pipe.js';
 import { EXIT, tsgiError } from '../../errors.js';
 import { Channel } from '../../ipc.js';
 import { flushLog, log, setLogPrefix } from '../../logger.js';
@@ -33,6 +34,7 @@ function run(): void {
   const spec = takeSpec();
   const { options } = spec;
   setLogPrefix(`[fastrouter ${spec.slot}]`);
+  installChildLogging(options, `[fastrouter ${spec.slot}]`);
   installCrashLogging();
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});

@@ -15,6 +15,7 @@ import { childExecArgv } from '../../boot/heap.js';
 import { tsgiError } from '../../errors.js';
 import { Channel } from '../../ipc.js';
 import { log } from '../../logger.js';
+import { childLogging } from '../../logging/collector.js';
 import { ChildPool, type Child } from '../../master/child-pool.js';
 import { bindOne, closeSockets, type BoundSocket } from '../../master/listeners.js';
 import type { MasterHost, StatsRows, Subsystem } from '../../master/subsystem.js';
@@ -77,10 +78,12 @@ export class FastRouterGateway implements Subsystem {
       statsFd: stats && at(stats.fd),
       regionFd: options['fastrouter-use-cache'] ? at(this.#host.shared.region.fd) : undefined,
     };
+    const logging = childLogging(options, FIRST_FD + fds.length); // the log pipes follow the last fd
     const child = spawn(process.execPath, [...childExecArgv(options), PROCESS_SCRIPT], {
-      env: { ...process.env, [ROUTER_ENV]: JSON.stringify(spec) },
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...fds],
+      env: { ...process.env, [ROUTER_ENV]: JSON.stringify(spec), ...logging.env },
+      stdio: ['inherit', logging.stdout, logging.stderr, 'ipc', ...fds, ...logging.extra],
     });
+    logging.collect(child, `fastrouter ${slot}`);
     const pid = child.pid ?? 0;
     const channel: RouterChannel = new Channel(`fastrouter ${slot} (pid ${pid})`, ROUTER_CHILD_ACTS, {
       ready: () => this.children?.markReady(pid),

@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { installCrashLogging } from '../../boot/crash-logging.js';
+import { installChildLogging } from '../../logging/child-pipe.js';
 import { flushLog, log, setLogPrefix } from '../../logger.js';
 import { native } from '../../native.js';
 import { HttpGateway } from './gateway.js';
@@ -19,6 +20,7 @@ import { FIRST_LISTENER_FD, takeRouterSpec } from './spec.js';
 const spec = takeRouterSpec();
 const { options } = spec;
 setLogPrefix(`[http ${spec.id}]`);
+installChildLogging(options, `[http ${spec.id}]`);
 installCrashLogging();
 process.on('SIGINT', () => {});
 process.on('SIGHUP', () => {});

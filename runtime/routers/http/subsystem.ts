@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAddress } from '../../address.js';
 import { tsgiError } from '../../errors.js';
 import { log } from '../../logger.js';
+import { childLogging } from '../../logging/collector.js';
 import { native } from '../../native.js';
 import { ChildPool } from '../../master/child-pool.js';
 import { bindOne, closeSockets, somaxconn, type BoundSocket } from '../../master/listeners.js';
@@ -85,10 +86,12 @@ export class HttpRouter implements Subsystem {
       regionFd: host.options['http-use-cluster'] ? at(host.shared.region.fd) : undefined,
       options: host.options,
     };
+    const logging = childLogging(host.options, FIRST_LISTENER_FD + fds.length); // the log pipes follow the last fd
     const child = spawn(process.execPath, [ROUTER_SCRIPT], {
-      env: { ...process.env, [ROUTER_ENV]: JSON.stringify(spec) },
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...fds],
+      env: { ...process.env, [ROUTER_ENV]: JSON.stringify(spec), ...logging.env },
+      stdio: ['inherit', logging.stdout, logging.stderr, 'ipc', ...fds, ...logging.extra],
     });
+    logging.collect(child, `http ${slot}`);
     child.on('message', (message: { act?: unknown; packet?: unknown }) => {
       if (message?.act === 'ready') this.children?.markReady(child.pid ?? 0);
       // Siblings share the UDP socket, so each datagram reaches one of them: relay it to the others.
