@@ -48,7 +48,7 @@ export async function runCli(argv: string[]): Promise<void> {
   const [{ Master }, { emperorSubsystems, masterSubsystems, singleProcessSubsystems }, { commandLineReader }] = await Promise.all([
     import('../master/master.js'), import('../master/subsystems.js'), import('../master/reconfigure.js'),
   ]);
-  if (options.emperor.length > 0) return new Master(options, emperorSubsystems(), false).run();
-  if (!supervised(options)) return new Master(options, singleProcessSubsystems(), false).run();
-  await new Master(options, masterSubsystems(), true, commandLineReader(argv, startDir)).run();
+  if (options.emperor.length > 0) return new Master(options, await emperorSubsystems(options), false).run();
+  if (!supervised(options)) return new Master(options, await singleProcessSubsystems(options), false).run();
+  await new Master(options, await masterSubsystems(options), true, commandLineReader(argv, startDir)).run();
 }

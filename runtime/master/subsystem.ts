@@ -2,7 +2,7 @@
  * What the master runs: a list of subsystems, each a part of the instance with a lifecycle
  * (workers, spoolers, the signal hub, the stats server, housekeeping; later daemons, gateways,
  * vassals). The master's loop calls the same methods on each of them, so a new part of the
- * instance is a new file implementing this contract plus one line in `subsystems.ts`.
+ * instance is a new file implementing this contract plus its registration in `subsystems.ts`.
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Channel, ChildActs, Handlers, MasterActs } from '../ipc.js';

@@ -1,75 +1,80 @@
 /**
  * The subsystems an instance runs, in start order. A new kind of child or duty is a file
- * implementing {@link Subsystem} plus one line here.
+ * implementing {@link Subsystem} plus its registration here and its place in a list.
+ *
+ * A room the options do not ask for (`when`) is not even imported: its modules would cost every
+ * master and single process memory for nothing (the routers, the Emperor, the cluster, the
+ * metrics and the daemons together are ~1.3 MiB of heap). Its part of the stats is empty then,
+ * as it would be if the room were loaded and idle.
  */
-import { Cluster } from '../cluster/subsystem.js';
-import { Daemons } from '../daemons/subsystem.js';
-import { Emperor } from '../emperor/subsystem.js';
-import { EmperorPipe } from '../emperor/vassal-side.js';
-import { Metrics } from '../metrics/subsystem.js';
-import { Signals } from '../signals/subsystem.js';
-import { Spoolers } from '../spooler/pool.js';
-import { Stats } from '../stats/subsystem.js';
-import { Jail } from '../jail/subsystem.js';
-import { Systemd } from '../systemd/subsystem.js';
-import { Harakiri } from './harakiri.js';
-import { MasterFifo } from './fifo.js';
-import { Cheaper } from './cheaper.js';
-import { Housekeeping } from './housekeeping.js';
-import { Logging } from '../logging/subsystem.js';
-import { Recycling } from './recycling.js';
-import { InProcessWorker } from './single.js';
+import { EMPEROR_FD_ENV } from '../emperor/protocol.js';
+import type { Options } from '../options.js';
 import type { Subsystem } from './subsystem.js';
-import { Touch } from './touch.js';
-import { Workers } from './workers.js';
-import { FastRouterGateway } from '../routers/fastrouter/subsystem.js';
-import { Subscriber } from '../routers/subscription/client.js';
-import { HttpRouter } from '../routers/http/subsystem.js';
+
+interface Registration {
+  /** Imports the room and makes its subsystem. */
+  load(): Promise<Subsystem>;
+  /** Whether the instance needs it at all (absent: always). */
+  when?(options: Options): boolean;
+}
+
+const SYSTEMD: Registration = { load: async () => new (await import('../systemd/subsystem.js')).Systemd(), when: () => Boolean(process.env.NOTIFY_SOCKET) };
+const JAIL: Registration = { load: async () => new (await import('../jail/subsystem.js')).Jail() };
+const MASTER_FIFO: Registration = { load: async () => new (await import('./fifo.js')).MasterFifo(), when: (o) => o['master-fifo'].length > 0 };
+const HARAKIRI: Registration = { load: async () => new (await import('./harakiri.js')).Harakiri() };
+const WORKERS: Registration = { load: async () => new (await import('./workers.js')).Workers() };
+const IN_PROCESS_WORKER: Registration = { load: async () => new (await import('./single.js')).InProcessWorker() };
+const RECYCLING: Registration = { load: async () => new (await import('./recycling.js')).Recycling() };
+const CHEAPER: Registration = { load: async () => new (await import('./cheaper.js')).Cheaper() };
+const SPOOLERS: Registration = { load: async () => new (await import('../spooler/pool.js')).Spoolers() };
+const DAEMONS: Registration = { load: async () => new (await import('../daemons/subsystem.js')).Daemons(), when: (o) => o['attach-daemon'].length + o['attach-daemon2'].length + o['smart-attach-daemon'].length + o['smart-attach-daemon2'].length > 0 };
+const FASTROUTER: Registration = { load: async () => new (await import('../routers/fastrouter/subsystem.js')).FastRouterGateway(), when: (o) => o.fastrouter.length > 0 };
+const HTTP_ROUTER: Registration = { load: async () => new (await import('../routers/http/subsystem.js')).HttpRouter(), when: (o) => o.http.length > 0 };
+const SUBSCRIBER: Registration = { load: async () => new (await import('../routers/subscription/client.js')).Subscriber(), when: (o) => o['subscribe-to'].length + o.subscribe2.length > 0 };
+const SIGNALS: Registration = { load: async () => new (await import('../signals/subsystem.js')).Signals() };
+const STATS: Registration = { load: async () => new (await import('../stats/subsystem.js')).Stats() };
+const CLUSTER: Registration = { load: async () => new (await import('../cluster/subsystem.js')).Cluster(), when: (o) => o.cluster !== undefined || o['cluster-nodes'] !== undefined };
+const METRICS: Registration = { load: async () => new (await import('../metrics/subsystem.js')).Metrics(), when: (o) => o.metrics !== undefined };
+const HOUSEKEEPING: Registration = { load: async () => new (await import('./housekeeping.js')).Housekeeping() };
+const TOUCH: Registration = { load: async () => new (await import('./touch.js')).Touch() };
+const LOGGING: Registration = { load: async () => new (await import('../logging/subsystem.js')).Logging() };
+const EMPEROR_PIPE: Registration = { load: async () => new (await import('../emperor/vassal-side.js')).EmperorPipe(), when: () => process.env[EMPEROR_FD_ENV] !== undefined };
+const EMPEROR: Registration = { load: async () => new (await import('../emperor/subsystem.js')).Emperor() };
 
 /** Under a master: every child is a supervised process. */
-export function masterSubsystems(): Subsystem[] {
-  return [
-    new Systemd(), // before the jail: it connects to NOTIFY_SOCKET while the path is still reachable
-    new Jail(), // before anything is spawned or created after the sockets
-    new MasterFifo(), // before the children: a FIFO that cannot be made fails the boot before any child is spawned
-    new Harakiri(),
-    new Workers(),
-    new Recycling(),
-    new Cheaper(),
-    new Spoolers(),
-    new Daemons(),
-    new FastRouterGateway(),
-    new HttpRouter(),
-    new Subscriber(),
-    new Signals(),
-    new Stats(),
-    new Cluster(),
-    new Metrics(),
-    new Housekeeping(),
-    new Touch(),
-    new Logging(),
-    new EmperorPipe(), // last: it reads the others (workers ready, requests served)
-  ];
-}
+const MASTER: readonly Registration[] = [
+  SYSTEMD, // before the jail: it connects to NOTIFY_SOCKET while the path is still reachable
+  JAIL, // before anything is spawned or created after the sockets
+  MASTER_FIFO, // before the children: a FIFO that cannot be made fails the boot before any child is spawned
+  HARAKIRI,
+  WORKERS,
+  RECYCLING,
+  CHEAPER,
+  SPOOLERS,
+  DAEMONS,
+  FASTROUTER,
+  HTTP_ROUTER,
+  SUBSCRIBER,
+  SIGNALS,
+  STATS,
+  CLUSTER,
+  METRICS,
+  HOUSEKEEPING,
+  TOUCH,
+  LOGGING,
+  EMPEROR_PIPE, // last: it reads the others (workers ready, requests served)
+];
 
 /** A single process (no `--master`): the worker runs in-process, the rest is the same. */
-export function singleProcessSubsystems(): Subsystem[] {
-  return [
-    new Systemd(),
-    new Jail(), // before the app loads in-process
-    new InProcessWorker(),
-    new Signals(),
-    new Subscriber(),
-    new Stats(),
-    new Cluster(),
-    new Metrics(),
-    new Housekeeping(),
-    new Logging(),
-    new EmperorPipe(),
-  ];
-}
+const SINGLE: readonly Registration[] = [SYSTEMD, JAIL /* before the app loads in-process */, IN_PROCESS_WORKER, SIGNALS, SUBSCRIBER, STATS, CLUSTER, METRICS, HOUSEKEEPING, LOGGING, EMPEROR_PIPE];
 
 /** `--emperor`: a master of masters, its children are vassals (whole instances), not workers. */
-export function emperorSubsystems(): Subsystem[] {
-  return [new Emperor()];
+const EMPEROR_ONLY: readonly Registration[] = [EMPEROR];
+
+async function load(registrations: readonly Registration[], options: Options): Promise<Subsystem[]> {
+  return Promise.all(registrations.filter((registration) => registration.when?.(options) ?? true).map((registration) => registration.load()));
 }
+
+export const masterSubsystems = (options: Options): Promise<Subsystem[]> => load(MASTER, options);
+export const singleProcessSubsystems = (options: Options): Promise<Subsystem[]> => load(SINGLE, options);
+export const emperorSubsystems = (options: Options): Promise<Subsystem[]> => load(EMPEROR_ONLY, options);
