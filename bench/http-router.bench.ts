@@ -14,14 +14,13 @@
  * Env: BENCH_ROUNDS (3), BENCH_SECONDS (8), BENCH_WARMUP (1), BENCH_CONNS (64).
  * Goals (issue 17): tsgi ≥ 1.5× uWSGI's router, ≥ 1.0× nginx.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { spawnPeer, startNginx, uwsgiHttpPluginArgs, waitForPort, type Peer } from '../test/helpers/peers.js';
 import { pickPort } from '../test/helpers/ports.js';
 import { ROOT, tempDir } from '../test/helpers/tsgi.js';
-import { median } from './common.js';
+import { cpuSeconds, median, wrk } from './common.js';
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -123,43 +122,17 @@ interface Run {
   workerCpuUs: number;
 }
 
-function toMs(text: string | undefined): number {
-  const match = /^([\d.]+)(us|ms|s)$/.exec(text ?? '');
-  return match ? Number(match[1]) * { us: 0.001, ms: 1, s: 1000 }[match[2] as 'us' | 'ms' | 's'] : NaN;
-}
-
-function wrk(url: string, seconds: number): { output: string; rps: number; p50Ms: number; p99Ms: number; errors: number; requests: number } {
-  const result = spawnSync('wrk', ['-t1', `-c${CONNS}`, `-d${seconds}s`, '--timeout', '5s', '--latency', url], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
-  if (result.status !== 0) throw new Error(`wrk failed: ${result.error?.message ?? result.stderr}`);
-  const output = result.stdout;
-  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
-  return {
-    output,
-    rps: Number(/^Requests\/sec:\s+([\d.]+)/m.exec(output)?.[1] ?? NaN),
-    p50Ms: toMs(/^\s+50%\s+(\S+)/m.exec(output)?.[1]),
-    p99Ms: toMs(/^\s+99%\s+(\S+)/m.exec(output)?.[1]),
-    errors: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(output)?.[1] ?? 0) + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
-    requests: Number(/(\d+) requests in/.exec(output)?.[1] ?? NaN),
-  };
-}
-
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-/** utime + stime of `pid`, in seconds. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
 
 async function runOnce(config: Config, round: number, logDir: string): Promise<Run> {
   const dir = tempDir();
   const started = await config.start(dir);
   try {
     const url = `http://127.0.0.1:${started.port}/`;
-    if (WARMUP > 0) wrk(url, WARMUP);
+    if (WARMUP > 0) wrk(url, WARMUP, CONNS);
     const workersCpu = () => started.workerPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
     const before = cpuSeconds(started.routerPid);
     const workersBefore = workersCpu();
-    const run = wrk(url, SECONDS);
+    const run = wrk(url, SECONDS, CONNS);
     const cpu = cpuSeconds(started.routerPid) - before;
     const workers = workersCpu() - workersBefore;
     writeFileSync(join(logDir, `${config.id}-r${round}.txt`), `${run.output}\nrouter pid ${started.routerPid}: ${cpu.toFixed(2)} s CPU\n`);
