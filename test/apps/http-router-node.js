@@ -1,7 +1,8 @@
 // Test fixture: a node behind the HTTP router. GET /who answers `NODE_NAME pid`, /env the CGI
 // vars as JSON (in the order they arrived), /stream?n=3 streams n chunks without a
-// Content-Length (tsgi frames them chunked), /slow?s=2 answers after s seconds, and any
-// request with a body answers its length and sha1 (read whole from tsgi.input).
+// Content-Length (tsgi frames them chunked), /slow?s=2 answers after s seconds, /no-content
+// a 204, /ignore-body answers without reading the body, and any other request with a body
+// answers its length and sha1 (read whole from tsgi.input).
 //   NODE_NAME=a tsgi --socket /tmp/a.sock --chdir test/apps --module http-router-node
 import { createHash } from 'node:crypto';
 import uwsgi from 'tsgi';
@@ -33,6 +34,14 @@ export function* application(env, start_response) {
     yield uwsgi.async_sleep(Number(query.get('s') ?? 2));
     start_response('200 OK', [['Content-Type', 'text/plain']]);
     return 'slow';
+  }
+  if (path === '/no-content') {
+    start_response('204 No Content', []);
+    return;
+  }
+  if (path === '/ignore-body') {
+    start_response('200 OK', [['Content-Type', 'text/plain']]);
+    return `ignored ${env.CONTENT_LENGTH ?? 0}`;
   }
   const body = yield env['tsgi.input'];
   start_response('200 OK', [['Content-Type', 'text/plain']]);

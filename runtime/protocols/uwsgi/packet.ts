@@ -7,6 +7,30 @@ import { abstractPath } from '../../address.js';
 import { parseAddress } from '../../address.js';
 import { native } from '../../native.js';
 
+/**
+ * modifier2 of a request packet that tsgi's HTTP router sends to its own instance's workers:
+ * the connection is a link that carries the next request once the response, framed by its
+ * Content-Length, is complete (uwsgi itself has one request per connection, and a node that is
+ * not the instance's own never gets this value).
+ */
+export const LINK_MODIFIER2 = 0x4c;
+
+/**
+ * The first bytes a worker writes on a new link, before its first response: `L`, then u32 pid,
+ * u16 thread id and u16 cores (little-endian), so the router knows whose link it is and how many
+ * requests that worker serves at once.
+ */
+export const LINK_HELLO_SIZE = 9;
+
+export function linkHello(pid: number, thread: number, cores: number): Buffer {
+  const hello = Buffer.allocUnsafe(LINK_HELLO_SIZE);
+  hello[0] = LINK_MODIFIER2;
+  hello.writeUInt32LE(pid, 1);
+  hello.writeUInt16LE(thread, 5);
+  hello.writeUInt16LE(cores, 7);
+  return hello;
+}
+
 export function packetHeader(modifier1: number, size: number, modifier2: number): Buffer {
   return Buffer.from([modifier1, size & 0xff, size >> 8, modifier2]);
 }

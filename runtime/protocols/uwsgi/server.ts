@@ -3,6 +3,11 @@
  * vars block parsed straight into the env, the response written as raw HTTP bytes and ended by
  * closing the connection — byte for byte what uWSGI does (uWSGI's `core/protocol.c`).
  *
+ * A link is the exception: a packet with modifier2 LINK_MODIFIER2 comes from this instance's own
+ * HTTP router, and its connection carries the next request once a response framed by its
+ * Content-Length is out (see {@link linkResponse}), saving a connect, an accept and two closes
+ * per request. Any other response ends the link as it ends any connection.
+ *
  * The connections are the addon's (native ConnServer), not net.Sockets: accept, the first read
  * right after accept, writes and close happen in C, and JS sees only bytes in and hands bytes
  * out. A net.Socket costs ~3× uWSGI's whole per-request CPU on this connection-per-request path.
@@ -15,6 +20,8 @@ import type { PushedInput } from '../../worker/input.js';
 import { log } from '../../logger.js';
 import { native, type ConnServer } from '../../native.js';
 import { DONE, NEED_MORE, UWSGI_ERRORS, UwsgiRequestReader, uwsgiErrorMessage } from './parser.js';
+import { LINK_MODIFIER2, linkHello } from './packet.js';
+import { threadId } from 'node:worker_threads';
 import { registerProtocol, type Listener, type ListenHooks, type ProtocolContext, type ProtocolServer } from '../registry.js';
 import { findService } from '../../services/registry.js';
 import { urlScheme } from '../cgi.js';
@@ -26,14 +33,27 @@ import '../../services/signal-service.js';
 import '../../services/cache-service.js';
 import '../../services/spool-service.js';
 
-/** One accepted connection: it holds a core from its first bytes to its close. */
+/** A link nobody sent a request on for this long is closed (the router gives up on its idle links sooner). */
+const LINK_IDLE_MS = 60_000;
+
+/** One accepted connection: it holds a core from its first bytes to its close (a link: to its response's end). */
 class UwsgiConnection implements BodySource {
   core: Core | null = null;
-  readonly env = new Environ();
+  env = new Environ();
   parsed = false;
   input: PushedInput | null = null;
   bodyLeft = 0;
-  readonly acceptedAt = Date.now();
+  chunked = null;
+  /** Accepted, or (a link) its last response went out, or its next packet began: --socket-timeout counts from here. */
+  since = Date.now();
+  /** The router's link (LINK_MODIFIER2): it may carry another request after this one. */
+  link = false;
+  /** Body bytes of the last request the app did not wait for: they arrive before the next packet and are dropped. */
+  skip = 0;
+  /** The link's first bytes (linkHello) are out. */
+  greeted = false;
+  /** Body bytes of a streamed response sent so far (links only: framing is checked at its end). */
+  bodySent = 0;
   /** Bytes that arrived while the connection waited for a core, replayed once it has one. */
   queued: Buffer[] | null = null;
 
@@ -61,8 +81,12 @@ class UwsgiServer implements ProtocolServer {
   /** --limit-post in bytes (Infinity: none). */
   readonly #limitPost: number;
 
+  /** What this worker (thread) writes first on a new link. */
+  readonly hello: Buffer;
+
   constructor(readonly context: ProtocolContext) {
     const { options, scheduler } = context;
+    this.hello = linkHello(process.pid, threadId, scheduler.threads.length);
     this.#limitPost = limitPostOf(options);
     this.#readers = scheduler.threads.map(() => new UwsgiRequestReader(options['buffer-size'], options['max-vars'] * 2));
     this.#timeoutMs = options['socket-timeout'] * 1000;
@@ -97,9 +121,15 @@ class UwsgiServer implements ProtocolServer {
       this.#byFd[fd] = connection;
       this.#open++;
     }
+    if (connection.skip > 0) {
+      const skipped = Math.min(connection.skip, chunk.length);
+      connection.skip -= skipped;
+      chunk = chunk.subarray(skipped);
+    }
     if (connection.core === null && connection.queued === null && !connection.parsed) {
       // Accepted, nothing sent yet: no core for it until it speaks (--socket-timeout drops it).
       if (chunk.length === 0) return;
+      if (connection.link) connection.since = Date.now(); // its next packet's --socket-timeout
       if (!this.#take(connection)) {
         connection.queued = [chunk];
         this.#waiting.push(connection);
@@ -146,6 +176,7 @@ class UwsgiServer implements ProtocolServer {
     // One request per connection: this is the one line per connection.
     if (reader.skipped.length > 0) log(`uwsgi: connection fd ${connection.fd}: TSGI_ERR_RESERVED_VAR: ignored vars ${reader.skipped.join(', ')} (tsgi.* keys come from tsgi only)`);
     if (reader.modifier1 !== 0 && reader.modifier1 !== 30) return this.#serveService(connection, reader);
+    connection.link = reader.modifier2 === LINK_MODIFIER2;
     const env = connection.env;
     if (reader.modifier1 === 30) stripScriptName(env);
     if (env.SERVER_PROTOCOL === undefined) env.SERVER_PROTOCOL = 'HTTP/1.0';
@@ -181,7 +212,7 @@ class UwsgiServer implements ProtocolServer {
   #refuseTooLarge(connection: UwsgiConnection, length: number): void {
     logLimitPost('uwsgi', `connection fd ${connection.fd}`, length, this.#limitPost);
     const core = connection.core;
-    end(connection, Buffer.from(errorResponse(connection.env.SERVER_PROTOCOL as string, 413), 'latin1'));
+    end(connection, outgoing(connection, Buffer.from(errorResponse(connection.env.SERVER_PROTOCOL as string, 413), 'latin1')));
     core?.release();
   }
 
@@ -235,7 +266,12 @@ class UwsgiServer implements ProtocolServer {
         if (input !== null && connection.bodyLeft > 0 && input.stalled(now, this.#timeoutMs)) this.#bodyTimeout(connection, input);
         continue;
       }
-      if (connection.acceptedAt > deadline) continue;
+      const idleLink = connection.link && connection.core === null && connection.queued === null;
+      if (connection.since > (idleLink ? now - LINK_IDLE_MS : deadline)) continue;
+      if (idleLink) {
+        destroy(connection);
+        continue;
+      }
       log(`uwsgi: closing connection fd ${connection.fd}: TSGI_ERR_REQUEST_TIMEOUT: no complete packet within --socket-timeout`);
       const core = connection.core;
       destroy(connection);
@@ -251,8 +287,15 @@ class UwsgiServer implements ProtocolServer {
     input.destroy(tsgiError('TSGI_ERR_REQUEST_TIMEOUT', `no request body bytes within --socket-timeout (${this.#timeoutMs / 1000} s)`));
   }
 
-  /** Every uwsgi connection carries one request and closes after it: nothing to cut short. */
-  drain(): void {}
+  /** The worker stops: idle links close now, busy ones after their response (which says Connection: close). */
+  drain(): void {
+    this.draining = true;
+    for (const connection of this.#byFd) {
+      if (connection !== undefined && connection.link && connection.core === null && connection.queued === null && !connection.parsed) destroy(connection);
+    }
+  }
+
+  draining = false;
 
   destroyAll(): void {
     clearInterval(this.#sweeper);
@@ -262,6 +305,67 @@ class UwsgiServer implements ProtocolServer {
       connection.conns.destroy(connection.fd);
     }
   }
+}
+
+/**
+ * The rest of a response on a link, if the link may carry the next request: a body framed by
+ * its Content-Length (added when the app gave none and the body is all here; a streamed body must
+ * have matched the app's own), not for HEAD or a status without a body, not after a chunked
+ * request body; else null and the link closes after it as any uwsgi connection does. The router
+ * keeps its end by the same rule (exchange.ts).
+ */
+function linkResponse(connection: UwsgiConnection, core: Core, last: Chunk | undefined): Buffer | null {
+  const env = core.env!;
+  const code = core.statusCode;
+  if (env.REQUEST_METHOD === 'HEAD' || code < 200 || code === 204 || code === 304 || isChunkedRequest(env)) return null;
+  const length = byteLength(last);
+  const declared = declaredLength(core);
+  if (core.headersSent) return declared >= 0 && connection.bodySent + length === declared ? responseBytes(core, last) : null;
+  if (declared === -2 || (declared >= 0 && declared !== length)) return null;
+  let head = responseHead(env.SERVER_PROTOCOL as string, core);
+  if (declared === -1) head = `${head.slice(0, -2)}Content-Length: ${length}\r\n\r\n`;
+  // A stopping worker ends the link after this response, and says so: the router must not send another.
+  if (connection.server.draining) head = `${head.slice(0, -2)}Connection: close\r\n\r\n`;
+  core.headersSent = true;
+  const bytes = Buffer.allocUnsafe(head.length + length);
+  bytes.write(head, 0, 'latin1');
+  if (typeof last === 'string') bytes.write(last, head.length, 'utf8');
+  else if (last !== undefined) bytes.set(last, head.length);
+  return bytes;
+}
+
+/** The app's Content-Length (-1: none, -2: a Transfer-Encoding, or a length that is no number). */
+function declaredLength(core: Core): number {
+  const headers = core.headers;
+  let declared = -1;
+  for (let i = 0; i < headers.length; i++) {
+    const name = headers[i]![0];
+    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      const value = headers[i]![1];
+      declared = /^\d+$/.test(value) ? Number(value) : -2;
+    } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return -2;
+  }
+  return declared;
+}
+
+/** The response went out whole on a link: the connection waits for its next packet, with a fresh env. */
+function relink(connection: UwsgiConnection): void {
+  connection.core = null;
+  connection.parsed = false;
+  connection.skip = connection.bodyLeft; // a body the app did not read to its end is still coming
+  connection.bodyLeft = 0;
+  connection.input = null;
+  connection.env = new Environ();
+  connection.bodySent = 0;
+  connection.since = Date.now();
+  connection.resumeReading(); // a body the app stopped reading paused it
+}
+
+/** Response bytes as they go out: a link's first ones follow the worker's hello. */
+function outgoing(connection: UwsgiConnection, bytes: Buffer): Buffer {
+  if (!connection.link || connection.greeted) return bytes;
+  connection.greeted = true;
+  return Buffer.concat([connection.server.hello, bytes]);
 }
 
 /** Closes the connection once the queued bytes are out; the core is no longer tied to it. */
@@ -301,19 +405,24 @@ const UWSGI_WRITER: ResponseWriter = {
   send(core, chunk) {
     const connection = core.conn as UwsgiConnection;
     if (connection.core !== core) return true; // the client is gone: the halt follows
-    return connection.conns.write(connection.fd, responseBytes(core, chunk));
+    if (connection.link) connection.bodySent += byteLength(chunk);
+    return connection.conns.write(connection.fd, outgoing(connection, responseBytes(core, chunk)));
   },
   finish(core, last) {
     const connection = core.conn as UwsgiConnection;
     if (connection.core !== core) return;
-    end(connection, core.headersSent && last === undefined ? undefined : responseBytes(core, last));
+    const kept = connection.link ? linkResponse(connection, core, last) : null;
+    if (kept === null) return end(connection, core.headersSent && last === undefined ? undefined : outgoing(connection, responseBytes(core, last)));
+    connection.conns.write(connection.fd, outgoing(connection, kept));
+    if (connection.server.draining) return end(connection, undefined);
+    relink(connection);
   },
   abort(core, status) {
     const connection = core.conn as UwsgiConnection;
     if (connection.core !== core) return;
     if (core.headersSent) return destroy(connection);
     core.headersSent = true;
-    end(connection, Buffer.from(errorResponse((core.env!.SERVER_PROTOCOL as string | undefined) ?? 'HTTP/1.0', status), 'latin1'));
+    end(connection, outgoing(connection, Buffer.from(errorResponse((core.env!.SERVER_PROTOCOL as string | undefined) ?? 'HTTP/1.0', status), 'latin1')));
   },
   awaitDrain() {
     // The connection server calls onDrain(fd), which resumes the core.

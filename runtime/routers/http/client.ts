@@ -37,6 +37,8 @@ export class RoutedRequest {
     readonly expectContinue: boolean,
     /** The client would reuse the connection unless told otherwise (HTTP/1.1 without close). */
     readonly clientKeepAlive: boolean,
+    /** A safe method without a body: sent again on a fresh connection when a kept link turns out closed. */
+    readonly retryable: boolean,
   ) {
     this.keepAlive = keepAlive;
     this.complete = framing === BodyFraming.None;

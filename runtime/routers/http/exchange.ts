@@ -2,10 +2,13 @@
  * One request's trip to a node: connect (another node on failure, up to 3 tries), send the
  * packet and the body as it arrives, relay the response to the client as it arrives. A uwsgi
  * node answers one request per connection and closes, so the node's EOF is the response's end;
- * the head is read only to know whether the client connection may carry the next request.
+ * the head is read to know whether the client connection may carry the next request, and when
+ * the node is the instance's own worker on a link (`links`), where a response framed by its
+ * Content-Length ends at its last byte and the link goes back to the pool.
  */
 import { BodyFraming, type ClientConnection, type RoutedRequest } from './client.js';
-import type { NodeConnectionOwner, NodeLink } from './node-link.js';
+import type { LinkedWorker, NodeConnectionOwner, NodeLink } from './node-link.js';
+import { LINK_HELLO_SIZE, LINK_MODIFIER2 } from '../../protocols/uwsgi/packet.js';
 import type { NodeAddress } from './node-picker.js';
 import { bodiless, headEnd, readResponseHead } from './response-head.js';
 
@@ -14,6 +17,7 @@ export const MAX_CONNECT_TRIES = 3;
 /** A node whose response head is larger than this is not speaking HTTP. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
 export const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
+const EMPTY = Buffer.alloc(0);
 const CLOSE_HEADER = Buffer.from('Connection: close\r\n\r\n', 'latin1');
 const CHUNKED_HEADER = Buffer.from('Transfer-Encoding: chunked\r\n\r\n', 'latin1');
 
@@ -55,13 +59,40 @@ export class NodeExchange implements NodeConnectionOwner {
   /** The node's body ends at its EOF: the router frames it as chunks so the client connection lives on. */
   #autoChunk = false;
   #done = false;
-  constructor(readonly owner: ExchangeOwner, readonly link: NodeLink, readonly client: ClientConnection, readonly request: RoutedRequest) {}
+  /** The connection is a link that served an earlier request: a close before any answer is its end, not this request's. */
+  #reusedLink = false;
+  /**
+   * A link outlives this response when its body is framed by its Content-Length and the request
+   * body (if any) had one too and went out whole: the worker's own rule (protocols/uwsgi/server.ts),
+   * so both ends agree where the response ends.
+   */
+  #linkable = false;
+  /** The worker at the other end of the link, once known (a reused link, or the hello of a new one). */
+  #worker: LinkedWorker | null = null;
+  /** Counted in the link pool's requests in flight. */
+  #inFlight = false;
+  /** The first bytes of a new link, gathered until the worker's whole hello is here (null: not waiting for one). */
+  #hello: Buffer | null = null;
+  constructor(readonly owner: ExchangeOwner, readonly link: NodeLink, readonly client: ClientConnection, readonly request: RoutedRequest, readonly links: boolean) {}
 
   start(node: NodeAddress | undefined): void {
+    this.#release(true);
     if (node === undefined) return this.#fail(502, 'no node to forward to');
     this.node = node;
-    this.#tries++;
     this.startedAt = Date.now();
+    this.#reusedLink = false;
+    if (this.links) {
+      const idle = this.link.takeIdle(node, this);
+      this.#count(idle?.worker ?? null);
+      if (idle !== undefined) {
+        this.fd = idle.fd;
+        this.#reusedLink = true;
+        this.connected = true; // an established connection: the body goes out as it comes
+        return this.#sendRequest();
+      }
+      this.#hello = EMPTY;
+    }
+    this.#tries++;
     try {
       this.fd = this.link.connect(node, this);
     } catch (error) {
@@ -94,11 +125,55 @@ export class NodeExchange implements NodeConnectionOwner {
   onNodeData(chunk: Buffer | null): void {
     if (chunk === null) {
       this.fd = -1;
+      this.#release(true);
+      // The worker closed the idle link as this request went out (it stops, or it timed the link out): it never read it.
+      if (this.#reusedLink && this.relayed === 0 && !this.#headDone && this.request.retryable) return this.start(this.node);
       return this.connected ? this.#onClose() : this.#connectFailed(new Error('the connection failed'));
     }
     if (chunk.length === 0) return;
     if (!this.connected) this.#connected();
+    if (this.#hello !== null && (chunk = this.#readHello(chunk)).length === 0) return;
     this.#onData(chunk);
+  }
+
+  /** Strips a new link's hello off its first bytes and learns its worker; a node that sends none is no link. */
+  #readHello(chunk: Buffer): Buffer {
+    const bytes = this.#hello!.length === 0 ? chunk : Buffer.concat([this.#hello!, chunk]);
+    if (bytes[0] !== LINK_MODIFIER2) {
+      this.#hello = null;
+      return bytes;
+    }
+    if (bytes.length < LINK_HELLO_SIZE) {
+      this.#hello = bytes;
+      return EMPTY;
+    }
+    this.#hello = null;
+    this.#count(this.link.linked(bytes.readUInt32LE(1), bytes.readUInt16LE(5), bytes.readUInt16LE(7)));
+    return bytes.subarray(LINK_HELLO_SIZE);
+  }
+
+  /** One more request on a link (to `worker`, when it is known). */
+  #count(worker: LinkedWorker | null): void {
+    if (!this.#inFlight) {
+      this.#inFlight = true;
+      this.link.inFlight++;
+    }
+    if (worker !== null && this.#worker === null) {
+      this.#worker = worker;
+      worker.inFlight++;
+    }
+  }
+
+  /** The exchange lets go of its link: out of the requests in flight, and (`closed`) out of its worker's links. */
+  #release(closed: boolean): void {
+    if (this.#inFlight) {
+      this.#inFlight = false;
+      this.link.inFlight--;
+      if (this.#worker !== null) this.#worker.inFlight--;
+    }
+    if (closed && this.#worker !== null) this.link.unlinked(this.#worker);
+    this.#worker = null;
+    this.#hello = null;
   }
 
   /** --http-connect-timeout passed without a connection. */
@@ -151,10 +226,18 @@ export class NodeExchange implements NodeConnectionOwner {
     // Framed by its length and complete: done without waiting for the node's EOF (a wake-up and a read saved).
     if (this.#headDone && this.#contentLength >= 0 && this.#bodyBytes === this.#contentLength && !this.#done && !this.client.tunnel) {
       this.#done = true;
-      this.#closeNode();
+      if (this.#linkable && this.request.complete && this.#worker !== null) {
+        const worker = this.#worker;
+        this.link.keepIdle(this.fd, this.node!, worker);
+        this.fd = -1;
+        this.#release(false);
+      } else {
+        this.#closeNode();
+      }
       this.owner.finished(this.client, this.#reusable);
     }
   }
+
 
   /** Decides the framing from the head; returns what to relay (the head, maybe with Connection: close). */
   #readHead(bytes: Buffer, end: number): Buffer {
@@ -184,6 +267,7 @@ export class NodeExchange implements NodeConnectionOwner {
     this.#chunked = !noBody && head.chunked;
     const framed = noBody || this.#contentLength >= 0 || this.#chunked;
     this.#reusable = request.keepAlive && head.http11 && !head.close;
+    this.#linkable = this.links && !noBody && !head.close && head.contentLength >= 0 && request.framing !== BodyFraming.Chunked;
     // A uwsgi node may end an unframed body by closing: with keep-alive on, the router chunks it (uWSGI's --http-auto-chunked).
     this.#autoChunk = this.#reusable && !framed;
     const rest = bytes.subarray(end);
@@ -200,6 +284,7 @@ export class NodeExchange implements NodeConnectionOwner {
       const room = this.#contentLength - this.#bodyBytes;
       if (chunk.length > room) {
         chunk = chunk.subarray(0, room);
+        this.#linkable = false;
         // A uwsgi node sends HEAD's body like GET's (nginx drops it too): only a real overrun costs the keep-alive.
         if (!this.#bodiless) this.#reusable = false;
       }
@@ -263,6 +348,7 @@ export class NodeExchange implements NodeConnectionOwner {
   }
 
   #closeNode(): void {
+    this.#release(true);
     if (this.fd < 0) return;
     this.link.close(this.fd);
     this.fd = -1;

@@ -11,7 +11,7 @@ import { native, type ConnServer } from '../../native.js';
 import { HTTPParser, MAX_HEADER_SIZE, REFUSALS, type NodeHttpParser, type ParseError } from '../../protocols/http/llhttp.js';
 import { BodyFraming, ClientConnection, type RoutedRequest } from './client.js';
 import { chunkFrame, CHUNKED_END, NodeExchange, type ExchangeOwner } from './exchange.js';
-import { NodeLink } from './node-link.js';
+import { NodeLink, ROUTER_LINK_IDLE_MS } from './node-link.js';
 import type { NodeAddress, NodePicker } from './node-picker.js';
 import type { PacketSettings } from './packet.js';
 import { newParser, type ParsedRequestSink } from './parser-callbacks.js';
@@ -26,6 +26,8 @@ export interface GatewayConfig {
   timeoutMs: number;
   headersTimeoutMs: number;
   connectTimeoutMs: number;
+  /** The nodes are the instance's own workers, which keep links (LINK_MODIFIER2 in every packet). */
+  links: boolean;
   /** One per listener, by listener index. */
   settings: PacketSettings[];
 }
@@ -140,7 +142,7 @@ export class HttpGateway implements ParsedRequestSink, ExchangeOwner {
     if (request === undefined || client.exchange !== null || this.#byFd[client.fd] !== client) return;
     if (this.#draining) request.keepAlive = false;
     if (request.expectContinue && !request.complete) client.conns.write(client.fd, CONTINUE);
-    const exchange = new NodeExchange(this, this.#link!, client, request);
+    const exchange = new NodeExchange(this, this.#link!, client, request, this.config.links);
     client.exchange = exchange;
     client.resumeReading();
     exchange.start(this.config.nodes.pick(request.key));
@@ -238,6 +240,7 @@ export class HttpGateway implements ParsedRequestSink, ExchangeOwner {
   #sweep(): void {
     const now = Date.now();
     const { timeoutMs, headersTimeoutMs, connectTimeoutMs } = this.config;
+    this.#link?.closeIdle(now - ROUTER_LINK_IDLE_MS);
     for (const client of this.#byFd) {
       if (client === undefined) continue;
       const exchange = client.exchange;
@@ -261,6 +264,7 @@ export class HttpGateway implements ParsedRequestSink, ExchangeOwner {
   drain(): Promise<void> {
     this.#draining = true;
     for (const listener of this.#listeners) listener.close();
+    this.#link?.stopKeeping();
     for (const client of this.#byFd) if (client !== undefined) for (const request of client.requests) request.keepAlive = false;
     return new Promise((resolve) => {
       this.#onEmpty = resolve;

@@ -59,6 +59,9 @@ function onHeaders(this: Parser, headers: string[], url: string): void {
   client.urlParts += url;
 }
 
+/** RFC 9110 §9.2.1: sending one of these twice changes nothing. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
 type HeadArgs = [major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined, statusCode: unknown, statusMessage: unknown, upgrade: boolean, shouldKeepAlive: boolean];
 
 function onHeadersComplete(parser: Parser, sink: ParsedRequestSink, major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined,
@@ -93,7 +96,8 @@ function onHeadersComplete(parser: Parser, sink: ParsedRequestSink, major: numbe
   const framing = upgrade ? BodyFraming.Tunnel : bodyFraming(headers);
   const clientKeepAlive = shouldKeepAlive && !upgrade;
   const expectContinue = minor === 1 && hasExpectContinue(headers);
-  const request = new RoutedRequest(packet, host, sink.keepAlive && clientKeepAlive && !client.closing, framing, name === 'HEAD', expectContinue, clientKeepAlive);
+  const retryable = framing === BodyFraming.None && SAFE_METHODS.has(name);
+  const request = new RoutedRequest(packet, host, sink.keepAlive && clientKeepAlive && !client.closing, framing, name === 'HEAD', expectContinue, clientKeepAlive, retryable);
   if (framing !== BodyFraming.None) client.parsing = request;
   sink.onRequest(client, request);
   return 0;

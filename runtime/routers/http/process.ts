@@ -15,6 +15,7 @@ import { NodeTable } from '../nodes.js';
 import { applySubscription, serveSubscriptions } from '../subscription/server.js';
 import { attachSharedState } from '../../shared/state.js';
 import type { PacketSettings } from './packet.js';
+import { LINK_MODIFIER2 } from '../../protocols/uwsgi/packet.js';
 import { FIRST_LISTENER_FD, takeRouterSpec } from './spec.js';
 
 const spec = takeRouterSpec();
@@ -35,7 +36,7 @@ const settings: PacketSettings[] = spec.listeners.map((_, i) => {
   const local = native.localAddress(FIRST_LISTENER_FD + i);
   return {
     modifier1: options['http-modifier1'],
-    modifier2: options['http-modifier2'],
+    modifier2: spec.links ? LINK_MODIFIER2 : options['http-modifier2'],
     serverName,
     hostAsServerName: options['http-server-name-as-http-host'],
     serverPort: local.family === 'unix' ? '' : String(local.port),
@@ -66,6 +67,7 @@ const gateway = new HttpGateway({
   timeoutMs,
   headersTimeoutMs: (options['http-headers-timeout'] ?? options['http-timeout']) * 1000,
   connectTimeoutMs: (options['http-connect-timeout'] ?? options['http-timeout']) * 1000,
+  links: spec.links,
   settings,
 });
 spec.listeners.forEach((_, i) => gateway.listen(FIRST_LISTENER_FD + i, i));

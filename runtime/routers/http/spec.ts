@@ -14,6 +14,8 @@ export interface RouterSpec {
   /** The --http sockets, in option order: fd FIRST_LISTENER_FD + i. */
   listeners: string[];
   nodes: string[];
+  /** The nodes are the instance's own workers: their connections are links (LINK_MODIFIER2). */
+  links: boolean;
   /** --http-subscription-server: the UDP socket, inherited at this fd. */
   subscription?: { fd: number; family: 'udp4' | 'udp6' };
   /** --http-use-cluster: the instance's shared region (the cluster's node table), at this fd. */

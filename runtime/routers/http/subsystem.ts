@@ -30,6 +30,7 @@ export class HttpRouter implements Subsystem {
   children?: ChildPool;
   #sockets: BoundSocket[] = [];
   #nodes: string[] = [];
+  #links = false;
   #options: Options | null = null;
   #subscription: SubscriptionSocket | undefined;
 
@@ -65,6 +66,8 @@ export class HttpRouter implements Subsystem {
       log(`http router subscription server bound to UDP ${this.#subscription.name} (fd ${this.#subscription.fd})`);
     }
     this.#nodes = options['http-to'].length > 0 ? [...options['http-to']] : server !== undefined || options['http-use-cluster'] ? [] : ownWorkerNode(host);
+    // The instance's own workers keep links; a node elsewhere may be a uWSGI, and --http-modifier2 is the user's.
+    this.#links = options['http-to'].length === 0 && server === undefined && !options['http-use-cluster'] && options['http-modifier2'] === 0;
     this.children = new ChildPool({
       noun: 'http router',
       spawn: (slot) => this.#spawn(host, slot),
@@ -82,6 +85,7 @@ export class HttpRouter implements Subsystem {
       masterPid: process.pid,
       listeners: this.#sockets.map((socket) => socket.name),
       nodes: this.#nodes,
+      links: this.#links,
       subscription: this.#subscription && { fd: at(this.#subscription.fd), family: this.#subscription.family },
       regionFd: host.options['http-use-cluster'] ? at(host.shared.region.fd) : undefined,
       options: host.options,
