@@ -49,8 +49,8 @@ test('one client, 100 requests one after another: one link carries them all', as
   }
 });
 
-test('what ends a link never mixes responses: streamed, HEAD, 204, an unread body, then plain requests on one client connection', async () => {
-  const { server } = await instance(['--async', '4']);
+test('what ends a link never mixes responses: streamed, HEAD, 204, an unread body, a 413, each followed by plain requests', async () => {
+  const { server } = await instance(['--async', '4', '--limit-post', '300000']);
   try {
     await withConn(async (conn) => {
       const sequence: Array<[string | Buffer, (response: Awaited<ReturnType<RawConn['response']>>) => void]> = [
@@ -71,7 +71,16 @@ test('what ends a link never mixes responses: streamed, HEAD, 204, an unread bod
         const response = await conn.response(head ? { head: true } : undefined);
         check(response);
       }
+      // An error answer ends the link (and, as it says Connection: close, this client connection).
+      await conn.write(post('/too-large', Buffer.alloc(400_000, 'y')));
+      assert.is((await conn.response()).status, 413);
     });
+    for (let i = 0; i < 5; i++) {
+      await withConn(async (conn) => {
+        await conn.write(get(`/after-${i}`));
+        assert.match((await conn.response()).body.toString(), new RegExp(`^/after-${i} 0 `));
+      });
+    }
   } finally {
     await server.stop();
   }

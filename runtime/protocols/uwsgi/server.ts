@@ -43,7 +43,6 @@ class UwsgiConnection implements BodySource {
   parsed = false;
   input: PushedInput | null = null;
   bodyLeft = 0;
-  chunked = null;
   /** Accepted, or (a link) its last response went out, or its next packet began: --socket-timeout counts from here. */
   since = Date.now();
   /** The router's link (LINK_MODIFIER2): it may carry another request after this one. */
@@ -83,6 +82,8 @@ class UwsgiServer implements ProtocolServer {
 
   /** What this worker (thread) writes first on a new link. */
   readonly hello: Buffer;
+  /** The worker stops: links end after their response. */
+  draining = false;
 
   constructor(readonly context: ProtocolContext) {
     const { options, scheduler } = context;
@@ -212,7 +213,7 @@ class UwsgiServer implements ProtocolServer {
   #refuseTooLarge(connection: UwsgiConnection, length: number): void {
     logLimitPost('uwsgi', `connection fd ${connection.fd}`, length, this.#limitPost);
     const core = connection.core;
-    end(connection, outgoing(connection, Buffer.from(errorResponse(connection.env.SERVER_PROTOCOL as string, 413), 'latin1')));
+    end(connection, outgoing(connection, Buffer.from(errorResponse(connection.env.SERVER_PROTOCOL as string, 413, closing(connection)), 'latin1')));
     core?.release();
   }
 
@@ -295,8 +296,6 @@ class UwsgiServer implements ProtocolServer {
     }
   }
 
-  draining = false;
-
   destroyAll(): void {
     clearInterval(this.#sweeper);
     for (const connection of this.#byFd) {
@@ -361,6 +360,11 @@ function relink(connection: UwsgiConnection): void {
   connection.resumeReading(); // a body the app stopped reading paused it
 }
 
+/** The header that tells the router a link ends with this (error) response, though it has a Content-Length. */
+function closing(connection: UwsgiConnection): string {
+  return connection.link ? 'Connection: close\r\n' : '';
+}
+
 /** Response bytes as they go out: a link's first ones follow the worker's hello. */
 function outgoing(connection: UwsgiConnection, bytes: Buffer): Buffer {
   if (!connection.link || connection.greeted) return bytes;
@@ -422,7 +426,7 @@ const UWSGI_WRITER: ResponseWriter = {
     if (connection.core !== core) return;
     if (core.headersSent) return destroy(connection);
     core.headersSent = true;
-    end(connection, outgoing(connection, Buffer.from(errorResponse((core.env!.SERVER_PROTOCOL as string | undefined) ?? 'HTTP/1.0', status), 'latin1')));
+    end(connection, outgoing(connection, Buffer.from(errorResponse((core.env!.SERVER_PROTOCOL as string | undefined) ?? 'HTTP/1.0', status, closing(connection)), 'latin1')));
   },
   awaitDrain() {
     // The connection server calls onDrain(fd), which resumes the core.

@@ -227,8 +227,7 @@ export class NodeExchange implements NodeConnectionOwner {
     if (this.#headDone && this.#contentLength >= 0 && this.#bodyBytes === this.#contentLength && !this.#done && !this.client.tunnel) {
       this.#done = true;
       if (this.#linkable && this.request.complete && this.#worker !== null) {
-        const worker = this.#worker;
-        this.link.keepIdle(this.fd, this.node!, worker);
+        this.link.keepIdle(this.fd, this.node!, this.#worker);
         this.fd = -1;
         this.#release(false);
       } else {
@@ -237,7 +236,6 @@ export class NodeExchange implements NodeConnectionOwner {
       this.owner.finished(this.client, this.#reusable);
     }
   }
-
 
   /** Decides the framing from the head; returns what to relay (the head, maybe with Connection: close). */
   #readHead(bytes: Buffer, end: number): Buffer {
