@@ -1,7 +1,7 @@
 // Test fixture: a node behind the HTTP router. GET /who answers `NODE_NAME pid`, /env the CGI
 // vars as JSON (in the order they arrived), /stream?n=3 streams n chunks without a
 // Content-Length (tsgi frames them chunked), /slow?s=2 answers after s seconds, /no-content
-// a 204, /ignore-body answers without reading the body, and any other request with a body
+// a 204, /throw fails (500), /ignore-body answers without reading the body, and any other request with a body
 // answers its length and sha1 (read whole from tsgi.input).
 //   NODE_NAME=a tsgi --socket /tmp/a.sock --chdir test/apps --module http-router-node
 import { createHash } from 'node:crypto';
@@ -35,6 +35,7 @@ export function* application(env, start_response) {
     start_response('200 OK', [['Content-Type', 'text/plain']]);
     return 'slow';
   }
+  if (path === '/throw') throw new Error('the app fails on purpose');
   if (path === '/no-content') {
     start_response('204 No Content', []);
     return;

@@ -49,7 +49,7 @@ test('one client, 100 requests one after another: one link carries them all', as
   }
 });
 
-test('what ends a link never mixes responses: streamed, HEAD, 204, an unread body, a 413, each followed by plain requests', async () => {
+test('what ends a link never mixes responses: streamed, HEAD, 204, a 500, an unread body, a 413, each followed by plain requests', async () => {
   const { server } = await instance(['--async', '4', '--limit-post', '300000']);
   try {
     await withConn(async (conn) => {
@@ -59,6 +59,7 @@ test('what ends a link never mixes responses: streamed, HEAD, 204, an unread bod
         [`HEAD /who HTTP/1.1\r\nHost: x\r\n\r\n`, (r) => assert.is(r.body.length, 0)],
         [get('/b'), (r) => assert.match(r.body.toString(), /^\/b 0 /)],
         [get('/no-content'), (r) => assert.is(r.status, 204)],
+        [get('/throw'), (r) => assert.is(r.status, 500)],
         [get('/c'), (r) => assert.match(r.body.toString(), /^\/c 0 /)],
         [post('/ignore-body', Buffer.alloc(200_000, 'x')), (r) => assert.is(r.body.toString(), 'ignored 200000')],
         [get('/d'), (r) => assert.match(r.body.toString(), /^\/d 0 /)],

@@ -360,7 +360,7 @@ function relink(connection: UwsgiConnection): void {
   connection.resumeReading(); // a body the app stopped reading paused it
 }
 
-/** The header that tells the router a link ends with this (error) response, though it has a Content-Length. */
+/** The header that tells the router a link ends with this error answer, though it has a Content-Length. */
 function closing(connection: UwsgiConnection): string {
   return connection.link ? 'Connection: close\r\n' : '';
 }
@@ -426,7 +426,12 @@ const UWSGI_WRITER: ResponseWriter = {
     if (connection.core !== core) return;
     if (core.headersSent) return destroy(connection);
     core.headersSent = true;
-    end(connection, outgoing(connection, Buffer.from(errorResponse((core.env!.SERVER_PROTOCOL as string | undefined) ?? 'HTTP/1.0', status, closing(connection)), 'latin1')));
+    const keep = connection.link && !connection.server.draining && core.env!.REQUEST_METHOD !== 'HEAD' && !isChunkedRequest(core.env!);
+    const bytes = outgoing(connection, Buffer.from(errorResponse((core.env!.SERVER_PROTOCOL as string | undefined) ?? 'HTTP/1.0', status, keep ? '' : closing(connection)), 'latin1'));
+    if (!keep) return end(connection, bytes);
+    // A whole answer framed by its Content-Length, as any response a link survives.
+    connection.conns.write(connection.fd, bytes);
+    relink(connection);
   },
   awaitDrain() {
     // The connection server calls onDrain(fd), which resumes the core.
