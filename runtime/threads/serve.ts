@@ -4,13 +4,13 @@
  * the same few calls: stop gracefully, run a uWSGI signal, pass on Mongrel2 disconnects.
  */
 import { Worker, type WorkerInit } from '../worker/worker.js';
-import { ThreadPool } from './pool.js';
 
 export type ServingWorker = Pick<Worker, 'stop' | 'relayedDisconnects'> & {
   readonly signals: { deliver(num: number): void };
   readonly scheduler: { readonly busyCount: number };
 };
 
-export function startServing(init: WorkerInit): Promise<ServingWorker> {
-  return init.options.threads > 1 ? ThreadPool.start(init) : Worker.start(init);
+/** The thread pool's modules load only with --threads: a worker without threads does not carry them. */
+export async function startServing(init: WorkerInit): Promise<ServingWorker> {
+  return init.options.threads > 1 ? (await import('./pool.js')).ThreadPool.start(init) : Worker.start(init);
 }

@@ -128,20 +128,16 @@ function encode(front: readonly string[], settings: PacketSettings): Buffer | nu
   packet[0] = settings.modifier1;
   packet.writeUInt16LE(size, 1);
   packet[3] = settings.modifier2;
-  let at = 4;
-  at = writeStrings(packet, at, front);
-  at = writeStrings(packet, at, vars);
-  writeStrings(packet, at, extra);
+  // One latin1 string for all the vars, each behind its u16le length as two chars: one write
+  // into the Buffer instead of one per string (the strings are byte strings, a char per byte).
+  packet.write(lengthPrefixed(lengthPrefixed(lengthPrefixed('', front), vars), extra), 4, 'latin1');
   return packet;
 }
 
-function writeStrings(packet: Buffer, at: number, strings: readonly string[]): number {
+function lengthPrefixed(into: string, strings: readonly string[]): string {
   for (let i = 0; i < strings.length; i++) {
     const text = strings[i]!;
-    const length = text.length;
-    packet[at] = length & 0xff;
-    packet[at + 1] = length >> 8;
-    at += 2 + packet.write(text, at + 2, length, 'latin1');
+    into += String.fromCharCode(text.length & 0xff, text.length >> 8) + text;
   }
-  return at;
+  return into;
 }
