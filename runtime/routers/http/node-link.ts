@@ -27,6 +27,8 @@ const MAX_IDLE_LINKS = 256;
 
 /** A worker at the other end of links, as its hello names it, and what the router has sent it. */
 export interface LinkedWorker {
+  /** pid × 65536 + thread id. */
+  readonly key: number;
   /** Requests of this router on its links now. */
   inFlight: number;
   /** How many it serves at once (its cores). */
@@ -51,7 +53,7 @@ export class NodeLink {
   readonly #idleOwner: NodeConnectionOwner;
   /** The router stops: links close after their exchange. */
   #keeping = true;
-  /** Workers by pid × 65536 + thread id. */
+  /** Workers by key. */
   readonly #workers = new Map<number, LinkedWorker>();
   /** Requests on links (new ones too, whose worker has not said hello yet), and the cores of the workers known. */
   inFlight = 0;
@@ -88,7 +90,7 @@ export class NodeLink {
       at = links.length - 1;
       for (let i = at - 1; i >= 0; i--) if (links[i]!.worker.inFlight < links[at]!.worker.inFlight) at = i;
     }
-    const link = links.splice(at, 1)[0]!;
+    const link = at === links.length - 1 ? links.pop()! : links.splice(at, 1)[0]!;
     this.#owners[link.fd] = owner;
     return link;
   }
@@ -98,7 +100,7 @@ export class NodeLink {
     const key = pid * 65536 + thread;
     let worker = this.#workers.get(key);
     if (worker === undefined) {
-      this.#workers.set(key, (worker = { inFlight: 0, cores, links: 0 }));
+      this.#workers.set(key, (worker = { key, inFlight: 0, cores, links: 0 }));
       this.#capacity += cores;
     }
     worker.links++;
@@ -107,12 +109,9 @@ export class NodeLink {
 
   /** A link to `worker` closed: a worker without links is forgotten (it may be gone). */
   unlinked(worker: LinkedWorker): void {
-    if (--worker.links > 0) return;
-    for (const [key, known] of this.#workers) {
-      if (known !== worker) continue;
-      this.#workers.delete(key);
-      this.#capacity -= worker.cores;
-    }
+    if (--worker.links > 0 || this.#workers.get(worker.key) !== worker) return;
+    this.#workers.delete(worker.key);
+    this.#capacity -= worker.cores;
   }
 
   /** The exchange on `fd` is over and `worker` keeps the link: it waits for the next one. */
