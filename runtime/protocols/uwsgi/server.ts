@@ -5,7 +5,7 @@
  *
  * A link is the exception: a packet with modifier2 LINK_MODIFIER2 comes from this instance's own
  * HTTP router, and its connection carries the next request once a response framed by its
- * Content-Length is out (see {@link linkResponse}), saving a connect, an accept and two closes
+ * Content-Length is out (link.ts), saving a connect, an accept and two closes
  * per request. Any other response ends the link as it ends any connection.
  *
  * The connections are the addon's (native ConnServer), not net.Sockets: accept, the first read
@@ -21,6 +21,7 @@ import { log } from '../../logger.js';
 import { native, type ConnServer } from '../../native.js';
 import { DONE, NEED_MORE, UWSGI_ERRORS, UwsgiRequestReader, uwsgiErrorMessage } from './parser.js';
 import { LINK_MODIFIER2, linkHello } from './packet.js';
+import { closing, LINK_IDLE_MS, linkHead, linkSurvives, outgoing, type LinkEnd } from './link.js';
 import { threadId } from 'node:worker_threads';
 import { registerProtocol, type Listener, type ListenHooks, type ProtocolContext, type ProtocolServer } from '../registry.js';
 import { findService } from '../../services/registry.js';
@@ -33,11 +34,8 @@ import '../../services/signal-service.js';
 import '../../services/cache-service.js';
 import '../../services/spool-service.js';
 
-/** A link nobody sent a request on for this long is closed (the router gives up on its idle links sooner). */
-const LINK_IDLE_MS = 60_000;
-
 /** One accepted connection: it holds a core from its first bytes to its close (a link: to its response's end). */
-class UwsgiConnection implements BodySource {
+class UwsgiConnection implements BodySource, LinkEnd {
   core: Core | null = null;
   env = new Environ();
   parsed = false;
@@ -306,47 +304,6 @@ class UwsgiServer implements ProtocolServer {
   }
 }
 
-/**
- * The rest of a response on a link, if the link may carry the next request: a body framed by
- * its Content-Length (added when the app gave none and the body is all here; a streamed body must
- * have matched the app's own), not for HEAD or a status without a body, not after a chunked
- * request body; else null and the link closes after it as any uwsgi connection does. The router
- * keeps its end by the same rule (exchange.ts).
- */
-function linkResponse(connection: UwsgiConnection, core: Core, last: Chunk | undefined): Buffer | null {
-  const env = core.env!;
-  const code = core.statusCode;
-  if (env.REQUEST_METHOD === 'HEAD' || code < 200 || code === 204 || code === 304 || isChunkedRequest(env)) return null;
-  const length = byteLength(last);
-  const declared = declaredLength(core);
-  if (core.headersSent) return declared >= 0 && connection.bodySent + length === declared ? responseBytes(core, last) : null;
-  if (declared === -2 || (declared >= 0 && declared !== length)) return null;
-  let head = responseHead(env.SERVER_PROTOCOL as string, core);
-  if (declared === -1) head = `${head.slice(0, -2)}Content-Length: ${length}\r\n\r\n`;
-  // A stopping worker ends the link after this response, and says so: the router must not send another.
-  if (connection.server.draining) head = `${head.slice(0, -2)}Connection: close\r\n\r\n`;
-  core.headersSent = true;
-  const bytes = Buffer.allocUnsafe(head.length + length);
-  bytes.write(head, 0, 'latin1');
-  if (typeof last === 'string') bytes.write(last, head.length, 'utf8');
-  else if (last !== undefined) bytes.set(last, head.length);
-  return bytes;
-}
-
-/** The app's Content-Length (-1: none, -2: a Transfer-Encoding, or a length that is no number). */
-function declaredLength(core: Core): number {
-  const headers = core.headers;
-  let declared = -1;
-  for (let i = 0; i < headers.length; i++) {
-    const name = headers[i]![0];
-    if (name.length === 14 && name.toLowerCase() === 'content-length') {
-      const value = headers[i]![1];
-      declared = /^\d+$/.test(value) ? Number(value) : -2;
-    } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return -2;
-  }
-  return declared;
-}
-
 /** The response went out whole on a link: the connection waits for its next packet, with a fresh env. */
 function relink(connection: UwsgiConnection): void {
   connection.core = null;
@@ -358,18 +315,6 @@ function relink(connection: UwsgiConnection): void {
   connection.bodySent = 0;
   connection.since = Date.now();
   connection.resumeReading(); // a body the app stopped reading paused it
-}
-
-/** The header that tells the router a link ends with this error answer, though it has a Content-Length. */
-function closing(connection: UwsgiConnection): string {
-  return connection.link ? 'Connection: close\r\n' : '';
-}
-
-/** Response bytes as they go out: a link's first ones follow the worker's hello. */
-function outgoing(connection: UwsgiConnection, bytes: Buffer): Buffer {
-  if (!connection.link || connection.greeted) return bytes;
-  connection.greeted = true;
-  return Buffer.concat([connection.server.hello, bytes]);
 }
 
 /** Closes the connection once the queued bytes are out; the core is no longer tied to it. */
@@ -393,8 +338,7 @@ function stripScriptName(env: Environ): void {
 }
 
 /** Head (if not sent yet) and body in one buffer, so a whole small response is one write(2). */
-function responseBytes(core: Core, body: Chunk | undefined): Buffer {
-  const head = core.headersSent ? '' : responseHead(core.env!.SERVER_PROTOCOL as string, core);
+function responseBytes(core: Core, body: Chunk | undefined, head = core.headersSent ? '' : responseHead(core.env!.SERVER_PROTOCOL as string, core)): Buffer {
   core.headersSent = true;
   const headLength = head.length; // latin1: one byte per char
   const bodyLength = byteLength(body);
@@ -415,9 +359,8 @@ const UWSGI_WRITER: ResponseWriter = {
   finish(core, last) {
     const connection = core.conn as UwsgiConnection;
     if (connection.core !== core) return;
-    const kept = connection.link ? linkResponse(connection, core, last) : null;
-    if (kept === null) return end(connection, core.headersSent && last === undefined ? undefined : outgoing(connection, responseBytes(core, last)));
-    connection.conns.write(connection.fd, outgoing(connection, kept));
+    if (!connection.link || !linkSurvives(connection, core, last)) return end(connection, core.headersSent && last === undefined ? undefined : outgoing(connection, responseBytes(core, last)));
+    connection.conns.write(connection.fd, outgoing(connection, responseBytes(core, last, core.headersSent ? '' : linkHead(connection, core, byteLength(last)))));
     if (connection.server.draining) return end(connection, undefined);
     relink(connection);
   },
