@@ -52,16 +52,16 @@ async function waitForWorkers(server: Server, statsPort: number, want: number, s
   }
 }
 
-async function startCheaper(algo: string[]): Promise<{ server: Server; port: number; statsPort: number }> {
+async function startCheaper(algo: string[], front: '--http-socket' | '--http' = '--http-socket'): Promise<{ server: Server; port: number; statsPort: number }> {
   const [port, statsPort] = [await pickPort(), await pickPort()];
-  const args = ['--http-socket', `127.0.0.1:${port}`, '--module', 'green', '--master', '--processes', '4', '--async', '1', '--cheaper', '1', '--stats', `127.0.0.1:${statsPort}`, '--disable-logging', ...algo];
+  const args = [front, `127.0.0.1:${port}`, '--module', 'green', '--master', '--processes', '4', '--async', '1', '--cheaper', '1', '--stats', `127.0.0.1:${statsPort}`, '--disable-logging', ...algo];
   const server = await startTsgi(args, { cwd: FIXTURE_APPS, ready: /all 1 workers ready/ });
   return { server, port, statsPort };
 }
 
 /** Load up to 4 workers, then down to 1; not one request fails. */
-async function upAndDown(algo: string[], clients: number, path: string): Promise<{ server: Server; seen: number[] }> {
-  const { server, port, statsPort } = await startCheaper(algo);
+async function upAndDown(algo: string[], clients: number, path: string, front?: '--http'): Promise<{ server: Server; seen: number[] }> {
+  const { server, port, statsPort } = await startCheaper(algo, front);
   const seen: number[] = [];
   try {
     assert.is(await running(statsPort), 1, 'starts with --cheaper workers');
@@ -92,6 +92,12 @@ test('cheaper spare: all workers busy for --cheaper-overload spawns one more up 
   assert.match(log, /cheaper: worker \d idle for \d(\.\d)? s: retiring worker \d \(1\/4\)/);
   assert.is(log.match(/cheaper: .*: spawning/g)?.length, 3, 'one line per spawn');
   assert.is(log.match(/cheaper: .*: retiring/g)?.length, 3, 'one line per retire');
+  assert.ok(Math.max(...seen) === 4 && seen.at(-1) === 1, seen.join(' → '));
+});
+
+test('cheaper spare behind the HTTP router: the workers it spawns get requests over links too, 1 → 4 → 1, no request fails', async () => {
+  const { server, seen } = await upAndDown(['--cheaper-overload', '1'], 6, '/sleep?s=0.5', '--http');
+  assert.match(server.log(), /cheaper: all 3 workers busy for 1 s: spawning 1 more \(4\/4\)/);
   assert.ok(Math.max(...seen) === 4 && seen.at(-1) === 1, seen.join(' → '));
 });
 

@@ -28,6 +28,8 @@ export interface GatewayConfig {
   connectTimeoutMs: number;
   /** The nodes are the instance's own workers, which keep links (LINK_MODIFIER2 in every packet). */
   links: boolean;
+  /** Every worker busy: wait on a link (false with --cheaper: in the listen queue it watches). */
+  queueOnLinks: boolean;
   /** One per listener, by listener index. */
   settings: PacketSettings[];
 }
@@ -50,7 +52,7 @@ export class HttpGateway implements ParsedRequestSink, ExchangeOwner {
   }
 
   listen(fd: number, index: number): void {
-    this.#link ??= new NodeLink(fd);
+    this.#link ??= new NodeLink(fd, this.config.queueOnLinks);
     const conns: ConnServer = new native.ConnServer(fd, (connFd, chunk) => this.#onData(conns, connFd, chunk, index), (connFd) => this.#byFd[connFd]?.exchange?.resume());
     this.#listeners.push(conns);
     conns.start();

@@ -59,8 +59,12 @@ export class NodeLink {
   inFlight = 0;
   #capacity = 0;
 
-  /** `anyListenFd`: the addon wants a listening socket for a ConnServer; this one is never started. */
-  constructor(anyListenFd: number) {
+  /**
+   * `anyListenFd`: the addon wants a listening socket for a ConnServer; this one is never started.
+   * `queueOnLinks`: when every worker is busy a request waits on the least loaded worker's link;
+   * false (--cheaper) sends it to the listen queue instead, where the cheaper algorithms see it.
+   */
+  constructor(anyListenFd: number, readonly queueOnLinks: boolean) {
     this.conns = new native.ConnServer(anyListenFd, (fd, chunk) => this.#data(fd, chunk), (fd) => this.#owners[fd]?.onNodeDrain());
     this.#idleOwner = { onNodeData: () => {}, onNodeDrain: () => {} };
   }
@@ -78,7 +82,8 @@ export class NodeLink {
    * connection. A link pins its request to one worker, so the pick balances as the kernel's
    * accept queue would: the most recently used link of a worker with a core free; else, while
    * some worker may have one (fewer requests in flight than the cores known), a new connection,
-   * which only a worker with a free core accepts; else the least loaded worker's link.
+   * which only a worker with a free core accepts; else the least loaded worker's link (with
+   * `queueOnLinks`, else a new connection too).
    */
   takeIdle(node: NodeAddress, owner: NodeConnectionOwner): IdleLink | undefined {
     const links = this.#idle.get(node);
@@ -86,7 +91,7 @@ export class NodeLink {
     let at = links.length - 1;
     while (at >= 0 && links[at]!.worker.inFlight >= links[at]!.worker.cores) at--;
     if (at < 0) {
-      if (this.inFlight < this.#capacity) return undefined;
+      if (!this.queueOnLinks || this.inFlight < this.#capacity) return undefined;
       at = links.length - 1;
       for (let i = at - 1; i >= 0; i--) if (links[i]!.worker.inFlight < links[at]!.worker.inFlight) at = i;
     }

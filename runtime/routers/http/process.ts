@@ -68,6 +68,7 @@ const gateway = new HttpGateway({
   headersTimeoutMs: (options['http-headers-timeout'] ?? options['http-timeout']) * 1000,
   connectTimeoutMs: (options['http-connect-timeout'] ?? options['http-timeout']) * 1000,
   links: spec.links,
+  queueOnLinks: options.cheaper === 0,
   settings,
 });
 spec.listeners.forEach((_, i) => gateway.listen(FIRST_LISTENER_FD + i, i));
