@@ -6,6 +6,7 @@
  */
 import type { Chunk } from '../../../green/thread.js';
 import type { Core } from '../../worker/core.js';
+import type { Environ } from '../../worker/environ.js';
 import { isChunkedRequest } from '../body.js';
 import { byteLength, responseHead } from '../response.js';
 
@@ -30,13 +31,17 @@ export interface LinkEnd {
  * request body.
  */
 export function linkSurvives(end: LinkEnd, core: Core, last: Chunk | undefined): boolean {
-  const env = core.env!;
   const code = core.statusCode;
-  if (env.REQUEST_METHOD === 'HEAD' || code < 200 || code === 204 || code === 304 || isChunkedRequest(env)) return false;
+  if (!linkRequest(core.env!) || code < 200 || code === 204 || code === 304) return false;
   const declared = declaredLength(core);
   const length = byteLength(last);
   if (core.headersSent) return declared >= 0 && end.bodySent + length === declared;
   return declared === -1 || declared === length;
+}
+
+/** A request whose answer can leave the link open: not HEAD (its answer carries a body here), no chunked body. */
+export function linkRequest(env: Environ): boolean {
+  return env.REQUEST_METHOD !== 'HEAD' && !isChunkedRequest(env);
 }
 
 /** The head of a whole response on a link: the app's, with its Content-Length, and Connection: close from a stopping worker. */

@@ -21,7 +21,7 @@ import { log } from '../../logger.js';
 import { native, type ConnServer } from '../../native.js';
 import { DONE, NEED_MORE, UWSGI_ERRORS, UwsgiRequestReader, uwsgiErrorMessage } from './parser.js';
 import { LINK_MODIFIER2, linkHello } from './packet.js';
-import { closing, LINK_IDLE_MS, linkHead, linkSurvives, outgoing, type LinkEnd } from './link.js';
+import { closing, LINK_IDLE_MS, linkHead, linkRequest, linkSurvives, outgoing, type LinkEnd } from './link.js';
 import { threadId } from 'node:worker_threads';
 import { registerProtocol, type Listener, type ListenHooks, type ProtocolContext, type ProtocolServer } from '../registry.js';
 import { findService } from '../../services/registry.js';
@@ -55,6 +55,11 @@ class UwsgiConnection implements BodySource, LinkEnd {
   queued: Buffer[] | null = null;
 
   constructor(readonly fd: number, readonly conns: ConnServer, readonly server: UwsgiServer) {}
+
+  /** A link between requests: nothing of a next packet has arrived. */
+  get idleLink(): boolean {
+    return this.link && this.core === null && this.queued === null && !this.parsed;
+  }
 
   pauseReading(): void {
     this.conns.pauseReading(this.fd);
@@ -265,7 +270,7 @@ class UwsgiServer implements ProtocolServer {
         if (input !== null && connection.bodyLeft > 0 && input.stalled(now, this.#timeoutMs)) this.#bodyTimeout(connection, input);
         continue;
       }
-      const idleLink = connection.link && connection.core === null && connection.queued === null;
+      const idleLink = connection.idleLink;
       if (connection.since > (idleLink ? now - LINK_IDLE_MS : deadline)) continue;
       if (idleLink) {
         destroy(connection);
@@ -290,7 +295,7 @@ class UwsgiServer implements ProtocolServer {
   drain(): void {
     this.draining = true;
     for (const connection of this.#byFd) {
-      if (connection !== undefined && connection.link && connection.core === null && connection.queued === null && !connection.parsed) destroy(connection);
+      if (connection?.idleLink) destroy(connection);
     }
   }
 
@@ -369,7 +374,7 @@ const UWSGI_WRITER: ResponseWriter = {
     if (connection.core !== core) return;
     if (core.headersSent) return destroy(connection);
     core.headersSent = true;
-    const keep = connection.link && !connection.server.draining && core.env!.REQUEST_METHOD !== 'HEAD' && !isChunkedRequest(core.env!);
+    const keep = connection.link && !connection.server.draining && linkRequest(core.env!);
     const bytes = outgoing(connection, Buffer.from(errorResponse((core.env!.SERVER_PROTOCOL as string | undefined) ?? 'HTTP/1.0', status, keep ? '' : closing(connection)), 'latin1'));
     if (!keep) return end(connection, bytes);
     // A whole answer framed by its Content-Length, as any response a link survives.
