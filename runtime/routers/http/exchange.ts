@@ -3,7 +3,7 @@
  * packet and the body as it arrives, relay the response to the client as it arrives. A uwsgi
  * node answers one request per connection and closes, so the node's EOF is the response's end;
  * the head is read to know whether the client connection may carry the next request, and when
- * the node is the instance's own worker on a link (`links`), where a response framed by its
+ * the node is the instance's own worker on a link (`overLinks`), where a response framed by its
  * Content-Length ends at its last byte and the link goes back to the pool.
  */
 import { BodyFraming, type ClientConnection, type RoutedRequest } from './client.js';
@@ -73,7 +73,7 @@ export class NodeExchange implements NodeConnectionOwner {
   #inFlight = false;
   /** The first bytes of a new link, gathered until the worker's whole hello is here (null: not waiting for one). */
   #hello: Buffer | null = null;
-  constructor(readonly owner: ExchangeOwner, readonly link: NodeLink, readonly client: ClientConnection, readonly request: RoutedRequest, readonly links: boolean) {}
+  constructor(readonly owner: ExchangeOwner, readonly link: NodeLink, readonly client: ClientConnection, readonly request: RoutedRequest, readonly overLinks: boolean) {}
 
   start(node: NodeAddress | undefined): void {
     this.#release(true);
@@ -81,7 +81,7 @@ export class NodeExchange implements NodeConnectionOwner {
     this.node = node;
     this.startedAt = Date.now();
     this.#reusedLink = false;
-    if (this.links) {
+    if (this.overLinks) {
       const idle = this.link.takeIdle(node, this);
       this.#count(idle?.worker ?? null);
       if (idle !== undefined) {
@@ -265,7 +265,7 @@ export class NodeExchange implements NodeConnectionOwner {
     this.#chunked = !noBody && head.chunked;
     const framed = noBody || this.#contentLength >= 0 || this.#chunked;
     this.#reusable = request.keepAlive && head.http11 && !head.close;
-    this.#linkable = this.links && !noBody && !head.close && head.contentLength >= 0 && request.framing !== BodyFraming.Chunked;
+    this.#linkable = this.overLinks && !noBody && !head.close && head.contentLength >= 0 && request.framing !== BodyFraming.Chunked;
     // A uwsgi node may end an unframed body by closing: with keep-alive on, the router chunks it (uWSGI's --http-auto-chunked).
     this.#autoChunk = this.#reusable && !framed;
     const rest = bytes.subarray(end);
